@@ -1,0 +1,202 @@
+/// The operator SDK: what a user implements (Source, Operator, Sink), what the runtime
+/// gives it (Context, Collector), and how it is registered (OperatorRegistry).
+///
+/// Threading contract (Flink's mailbox model): every method of one operator instance is
+/// called from that instance's task thread only, one call at a time, so operator code
+/// needs no locks. Call order: Open → (Process | OnWatermark | OnTimer)* →
+/// OnEndOfInput → Close. Close is called even after a failure, once, if Open was called.
+/// An operator never throws; a bad record goes to Collector::EmitDeadLetter with a
+/// reason, and only a failure of the operator itself (an unwritable file) is a Status.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sluice/params.h"
+#include "sluice/record.h"
+
+namespace sluice {
+
+/// Where an operator's output goes. Implemented by the runtime: the next operator in a
+/// chain (a direct call), or the exchange to downstream tasks.
+class Collector {
+ public:
+  virtual ~Collector() = default;
+  /// Passes `batch` downstream; ownership moves. Empty batches may be dropped.
+  virtual void Emit(BatchPtr batch) = 0;
+  /// Announces that no record with event time <= `watermark` will follow.
+  virtual void EmitWatermark(int64_t watermark) = 0;
+  /// Sends a record to the dead-letter output. `reason` is a short stable code
+  /// ("malformed", "bot", "late"); `record` is the raw input or a JSON rendering.
+  /// Counted per (operator, reason).
+  virtual void EmitDeadLetter(std::string_view reason, std::string_view record) = 0;
+  /// Counts records dropped on purpose by a rule that is not an error (a filter).
+  virtual void CountFiltered(int64_t n) = 0;
+  /// A fresh, empty batch of `schema` (possibly recycled).
+  virtual BatchPtr NewBatch(const SchemaPtr& schema) = 0;
+};
+
+/// A monotonically increasing metric, cheap to bump from the task thread; read by the
+/// progress reporter from another thread.
+class Counter {
+ public:
+  void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+/// Key-value state partitioned by key group. Keys of one key group are stored together
+/// (the RocksDB backend prefixes keys with the group), so a range of groups can move
+/// when a job rescales. Owned by the runtime; used from the task thread only.
+class KeyedState {
+ public:
+  virtual ~KeyedState() = default;
+  /// Returns false if absent.
+  virtual bool Get(uint32_t key_group, std::string_view key, std::string* value) const = 0;
+  virtual void Put(uint32_t key_group, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(uint32_t key_group, std::string_view key) = 0;
+  /// Calls `fn` for every entry of `key_group`, in key order.
+  virtual void ForEach(uint32_t key_group,
+                       const std::function<void(std::string_view, std::string_view)>& fn)
+      const = 0;
+  virtual size_t size() const = 0;
+};
+
+/// What the runtime tells an operator about where it runs, and the services it offers.
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual const std::string& node_id() const = 0;
+  virtual int subtask_index() const = 0;
+  virtual int parallelism() const = 0;
+  /// Number of key groups (max parallelism); a key's group is KeyGroupOf(hash).
+  virtual int max_parallelism() const = 0;
+  /// The key groups [first, last] this subtask owns (meaningful behind a key-by edge).
+  virtual int first_key_group() const = 0;
+  virtual int last_key_group() const = 0;
+  /// True when every source of the job is bounded: windows fire at end of input and
+  /// nothing is late.
+  virtual bool batch_mode() const = 0;
+  /// A named counter of this operator instance, shown in progress and the summary.
+  virtual Counter* GetCounter(std::string_view name) = 0;
+  /// Named keyed state of this operator instance (in memory; RocksDB later).
+  virtual KeyedState* GetKeyedState(std::string_view name) = 0;
+  /// Asks for OnTimer(time) once the watermark reaches `time`.
+  virtual void RegisterEventTimeTimer(int64_t time) = 0;
+};
+
+/// Key groups: the unit in which keyed state moves when parallelism changes.
+inline uint32_t KeyGroupOf(uint64_t key_hash, int max_parallelism) {
+  return static_cast<uint32_t>(key_hash % static_cast<uint64_t>(max_parallelism));
+}
+/// The subtask that owns `key_group` (Flink's formula: contiguous ranges).
+inline int SubtaskForKeyGroup(uint32_t key_group, int max_parallelism, int parallelism) {
+  return static_cast<int>(static_cast<int64_t>(key_group) * parallelism / max_parallelism);
+}
+
+/// Writes and reads an operator's snapshot (checkpoints; a later issue). Byte blobs.
+class SnapshotWriter {
+ public:
+  virtual ~SnapshotWriter() = default;
+  virtual void Write(std::string_view name, std::string_view bytes) = 0;
+};
+class SnapshotReader {
+ public:
+  virtual ~SnapshotReader() = default;
+  virtual bool Read(std::string_view name, std::string* bytes) = 0;
+};
+
+/// A transforming operator, or a sink (an operator that emits nothing).
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  /// The schema of what this operator emits (null for sinks). Fixed after creation.
+  virtual SchemaPtr output_schema() const = 0;
+  virtual absl::Status Open(Context& ctx) { return absl::OkStatus(); }
+  /// Handles one batch arriving on input port `input` (0 for single-input operators).
+  /// May modify and re-emit `batch` itself.
+  virtual absl::Status Process(int input, BatchPtr batch, Collector& out) = 0;
+  /// The watermark advanced to `watermark` (the minimum over all inputs). The default
+  /// forwards it. Timers due are fired (OnTimer) before this call.
+  virtual absl::Status OnWatermark(int64_t watermark, Collector& out) {
+    out.EmitWatermark(watermark);
+    return absl::OkStatus();
+  }
+  virtual absl::Status OnTimer(int64_t time, Collector& out) { return absl::OkStatus(); }
+  /// All inputs ended: flush everything still held (windows fire here in batch mode).
+  virtual absl::Status OnEndOfInput(Collector& out) { return absl::OkStatus(); }
+  /// A checkpoint barrier is about to pass: write state. (Checkpoints: a later issue.)
+  virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
+  virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  /// Releases resources; sinks flush and close files here.
+  virtual absl::Status Close() { return absl::OkStatus(); }
+};
+
+/// A source of records. Poll() is called in a loop on the task thread.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual SchemaPtr output_schema() const = 0;
+  /// True if the source ends by itself (files); false for unbounded ones (Kafka).
+  virtual bool bounded() const = 0;
+  virtual absl::Status Open(Context& ctx) { return absl::OkStatus(); }
+  /// Emits zero or more batches. Returns false once the source is exhausted.
+  virtual absl::StatusOr<bool> Poll(Collector& out) = 0;
+  virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
+  virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  virtual absl::Status Close() { return absl::OkStatus(); }
+};
+
+/// What a factory gets to build one instance (one subtask) of a node.
+struct OperatorConfig {
+  std::string node_id;
+  /// The node's `params` map (never null: an empty map when absent).
+  const Param* params = nullptr;
+  /// Schemas of the inputs, in the order of the node's inputs (empty for sources).
+  std::vector<SchemaPtr> input_schemas;
+  int subtask_index = 0;
+  int parallelism = 1;
+};
+
+using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<Source>>(const OperatorConfig&)>;
+using OperatorFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Operator>>(const OperatorConfig&)>;
+
+/// Operator factories by type name ("file_source", "json_parse", "window"). Filled at
+/// start-up (built-ins, plugins), read-only afterwards; reads are thread-safe.
+class OperatorRegistry {
+ public:
+  enum class Kind { kSource, kOperator, kSink };
+
+  /// Fails with ALREADY_EXISTS if `type` is taken.
+  absl::Status RegisterSource(std::string type, SourceFactory factory, std::string doc = "");
+  absl::Status RegisterOperator(std::string type, OperatorFactory factory, std::string doc = "");
+  absl::Status RegisterSink(std::string type, OperatorFactory factory, std::string doc = "");
+
+  /// NOT_FOUND (listing the known types) if `type` is not registered.
+  absl::StatusOr<Kind> KindOf(std::string_view type) const;
+  const SourceFactory* FindSource(std::string_view type) const;
+  const OperatorFactory* FindOperator(std::string_view type) const;  // operators and sinks
+  std::vector<std::string> Types() const;
+
+ private:
+  struct Entry {
+    Kind kind;
+    SourceFactory source;
+    OperatorFactory op;
+    std::string doc;
+  };
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,59 @@
+// LineReader: reads a byte range of a plain file, a whole gzip file, or a file
+// descriptor (stdin) as lines, in large chunks that batches can point into without a
+// copy. Every chunk is followed by at least kPadding readable bytes, so a line can be
+// handed to simdjson in place. A line that starts before the range end belongs to the
+// range (the usual split rule: a range that does not start at 0 skips its first partial
+// line). Single-threaded.
+#pragma once
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace sluice::operators {
+
+class LineReader {
+ public:
+  static constexpr size_t kPadding = 64;
+
+  ~LineReader();
+  // Opens `path` (gzip if it ends in .gz: then [start, end) must be [0, -1)).
+  // end < 0 means to the end of the file.
+  absl::Status OpenFile(const std::string& path, int64_t start, int64_t end);
+  // Reads `fd` (not owned) to its end.
+  absl::Status OpenFd(int fd, std::string name);
+
+  // Appends up to `max_lines` lines to `lines` (without the '\n'); each view stays valid
+  // while the returned chunk is alive. Returns null chunk at end of input.
+  absl::StatusOr<std::shared_ptr<const char[]>> ReadLines(size_t max_lines,
+                                                          std::vector<std::string_view>* lines);
+  int64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  // Fills the chunk after any carried-over partial line. Returns bytes added (0 at EOF).
+  absl::StatusOr<size_t> Fill();
+  absl::StatusOr<size_t> RawRead(char* dst, size_t n);
+
+  std::string name_;
+  int fd_ = -1;
+  bool own_fd_ = false;
+  gzFile gz_ = nullptr;
+  int64_t pos_ = 0;          // file offset of the next byte to read (plain files)
+  int64_t end_ = -1;         // lines starting at or after this offset belong elsewhere
+  int64_t line_offset_ = 0;  // file offset of chunk_[begin_]
+  bool eof_ = false;
+  bool past_end_ = false;
+  std::shared_ptr<char[]> chunk_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;  // first unconsumed byte in chunk_
+  size_t size_ = 0;   // bytes of data in chunk_
+  int64_t bytes_read_ = 0;
+};
+
+}  // namespace sluice::operators

@@ -1,0 +1,88 @@
+#include "operators/basic/line_reader.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace sluice::operators {
+namespace {
+
+std::string TempPath(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::vector<std::string> ReadAll(const std::string& path, int64_t start, int64_t end, size_t batch) {
+  LineReader reader;
+  EXPECT_TRUE(reader.OpenFile(path, start, end).ok());
+  std::vector<std::string> out;
+  while (true) {
+    std::vector<std::string_view> lines;
+    auto chunk = reader.ReadLines(batch, &lines);
+    EXPECT_TRUE(chunk.ok());
+    if (*chunk == nullptr && lines.empty()) break;
+    for (auto l : lines) out.emplace_back(l);
+  }
+  return out;
+}
+
+TEST(LineReaderTest, ReadsLinesWithAndWithoutFinalNewline) {
+  std::string p = TempPath("a.txt");
+  WriteFile(p, "one\ntwo\n\nfour");
+  EXPECT_EQ(ReadAll(p, 0, -1, 2), (std::vector<std::string>{"one", "two", "", "four"}));
+}
+
+TEST(LineReaderTest, SplitsCoverEveryLineExactlyOnce) {
+  std::string content;
+  for (int i = 0; i < 5000; ++i) content += "line-" + std::to_string(i) + std::string(i % 37, 'x') + "\n";
+  std::string p = TempPath("b.txt");
+  WriteFile(p, content);
+  std::vector<std::string> all = ReadAll(p, 0, -1, 100);
+  ASSERT_EQ(all.size(), 5000u);
+  for (int parts : {2, 3, 7, 64}) {
+    std::vector<std::string> joined;
+    int64_t size = static_cast<int64_t>(content.size());
+    for (int i = 0; i < parts; ++i) {
+      int64_t s = size * i / parts, e = size * (i + 1) / parts;
+      auto lines = ReadAll(p, s, i + 1 == parts ? -1 : e, 33);
+      joined.insert(joined.end(), lines.begin(), lines.end());
+    }
+    EXPECT_EQ(joined, all) << parts << " parts";
+  }
+}
+
+TEST(LineReaderTest, LongLinesLargerThanAChunk) {
+  std::string big(9 << 20, 'z');
+  std::string p = TempPath("c.txt");
+  WriteFile(p, "a\n" + big + "\nb\n");
+  auto lines = ReadAll(p, 0, -1, 10);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1].size(), big.size());
+  EXPECT_EQ(lines[2], "b");
+}
+
+TEST(LineReaderTest, Gzip) {
+  std::string p = TempPath("d.txt.gz");
+  gzFile gz = gzopen(p.c_str(), "wb");
+  std::string content;
+  for (int i = 0; i < 100000; ++i) content += "row " + std::to_string(i) + "\n";
+  gzwrite(gz, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(gz);
+  auto lines = ReadAll(p, 0, -1, 1000);
+  ASSERT_EQ(lines.size(), 100000u);
+  EXPECT_EQ(lines[99999], "row 99999");
+}
+
+TEST(LineReaderTest, MissingFileIsAnError) {
+  LineReader reader;
+  auto st = reader.OpenFile(TempPath("nope.txt"), 0, -1);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("nope.txt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::operators

@@ -1,0 +1,206 @@
+#include "operators/basic/sinks.h"
+
+#include <charconv>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace sluice::operators {
+
+std::string TsvHeader(const Schema& schema) {
+  std::string out;
+  for (int i = 0; i < schema.num_fields(); ++i) {
+    if (i) out.push_back('\t');
+    out.append(schema.field(i).name);
+  }
+  return out;
+}
+
+void AppendTsvRow(const RecordBatch& batch, size_t row, std::string* out) {
+  char buf[32];
+  for (int c = 0; c < batch.num_columns(); ++c) {
+    if (c) out->push_back('\t');
+    const Column& col = batch.column(c);
+    if (col.IsNull(row) || col.type == Type::kNull) {
+      out->append("\\N");
+      continue;
+    }
+    switch (col.type) {
+      case Type::kInt64:
+      case Type::kTimestamp: {
+        auto* end = std::to_chars(buf, buf + sizeof(buf), col.ints[row]).ptr;
+        out->append(buf, end);
+        break;
+      }
+      case Type::kBool:
+        out->append(col.ints[row] ? "true" : "false");
+        break;
+      case Type::kDouble: {
+        int n = std::snprintf(buf, sizeof(buf), "%.17g", col.doubles[row]);
+        out->append(buf, n);
+        break;
+      }
+      case Type::kString:
+        for (char ch : col.strings[row]) {
+          switch (ch) {
+            case '\\': out->append("\\\\"); break;
+            case '\t': out->append("\\t"); break;
+            case '\n': out->append("\\n"); break;
+            case '\r': out->append("\\r"); break;
+            default: out->push_back(ch);
+          }
+        }
+        break;
+      case Type::kNull:
+        break;
+    }
+  }
+}
+
+namespace {
+
+enum class Format { kTsv, kJsonl };
+
+class FileSink : public Operator {
+ public:
+  FileSink(std::string path, Format format, bool header)
+      : path_(std::move(path)), tmp_path_(path_ + ".inprogress"), format_(format), header_(header) {}
+  ~FileSink() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  SchemaPtr output_schema() const override { return nullptr; }
+
+  absl::Status Open(Context& ctx) override {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path_).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    file_ = std::fopen(tmp_path_.c_str(), "w");
+    if (file_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp_path_, ": ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Process(int, BatchPtr batch, Collector&) override {
+    if (header_ && !wrote_header_ && format_ == Format::kTsv) {
+      buf_.append(TsvHeader(*batch->schema()));
+      buf_.push_back('\n');
+    }
+    wrote_header_ = true;
+    for (size_t r = 0; r < batch->num_rows(); ++r) {
+      if (format_ == Format::kTsv) AppendTsvRow(*batch, r, &buf_);
+      else buf_.append(batch->RowToJson(r));
+      buf_.push_back('\n');
+    }
+    if (buf_.size() >= (1 << 20)) return Flush();
+    return absl::OkStatus();
+  }
+
+  absl::Status OnEndOfInput(Collector&) override {
+    finished_ = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() override {
+    if (file_ == nullptr) return absl::OkStatus();
+    absl::Status st = Flush();
+    if (std::fclose(file_) != 0 && st.ok()) {
+      st = absl::UnavailableError(absl::StrCat("closing ", tmp_path_, ": ", std::strerror(errno)));
+    }
+    file_ = nullptr;
+    if (!st.ok()) return st;
+    if (!finished_) return absl::OkStatus();  // failed or cancelled: leave .inprogress
+    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("renaming ", tmp_path_, ": ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Flush() {
+    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size()) {
+      return absl::UnavailableError(absl::StrCat("writing ", tmp_path_, ": ", std::strerror(errno)));
+    }
+    buf_.clear();
+    return absl::OkStatus();
+  }
+
+  std::string path_, tmp_path_;
+  Format format_;
+  bool header_;
+  bool wrote_header_ = false;
+  bool finished_ = false;
+  std::FILE* file_ = nullptr;
+  std::string buf_;
+};
+
+class ConsoleSink : public Operator {
+ public:
+  ConsoleSink(int64_t limit, Format format) : limit_(limit), format_(format) {}
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Process(int, BatchPtr batch, Collector&) override {
+    static std::mutex mu;  // subtasks share stdout
+    std::string buf;
+    if (format_ == Format::kTsv && !wrote_header_) {
+      buf = TsvHeader(*batch->schema()) + "\n";
+      wrote_header_ = true;
+    }
+    for (size_t r = 0; r < batch->num_rows(); ++r) {
+      if (limit_ >= 0 && printed_ >= limit_) break;
+      if (format_ == Format::kTsv) AppendTsvRow(*batch, r, &buf);
+      else buf.append(batch->RowToJson(r));
+      buf.push_back('\n');
+      ++printed_;
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    std::fwrite(buf.data(), 1, buf.size(), stdout);
+    return absl::OkStatus();
+  }
+  absl::Status Close() override {
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
+
+ private:
+  int64_t limit_;
+  Format format_;
+  int64_t printed_ = 0;
+  bool wrote_header_ = false;
+};
+
+absl::StatusOr<Format> ParseFormat(const Param& p, const std::string& path) {
+  std::string def = absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json") ? "jsonl" : "tsv";
+  ASSIGN_OR_RETURN(std::string f, p.GetStringOr("format", def));
+  if (f == "tsv") return Format::kTsv;
+  if (f == "jsonl" || f == "json") return Format::kJsonl;
+  return p.Find("format")->Error(absl::StrCat("expected tsv or jsonl, got '", f, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Operator>> MakeFileSink(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"path", "format", "header"}));
+  ASSIGN_OR_RETURN(std::string path, p.GetString("path"));
+  ASSIGN_OR_RETURN(Format format, ParseFormat(p, path));
+  ASSIGN_OR_RETURN(bool header, p.GetBoolOr("header", true));
+  if (config.parallelism > 1) path = absl::StrCat(path, "-", config.subtask_index);
+  return std::make_unique<FileSink>(std::move(path), format, header);
+}
+
+absl::StatusOr<std::unique_ptr<Operator>> MakeConsoleSink(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"limit", "format"}));
+  ASSIGN_OR_RETURN(int64_t limit, p.GetIntOr("limit", -1));
+  ASSIGN_OR_RETURN(Format format, ParseFormat(p, ""));
+  return std::make_unique<ConsoleSink>(limit, format);
+}
+
+}  // namespace sluice::operators

@@ -1,0 +1,231 @@
+#include "operators/basic/sources.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "operators/basic/line_reader.h"
+
+namespace sluice::operators {
+namespace {
+
+SchemaPtr LineSchema() {
+  static const SchemaPtr schema =
+      std::make_shared<Schema>(std::vector<Field>{{"line", Type::kString}});
+  return schema;
+}
+
+struct Split {
+  std::string path;
+  int64_t start = 0;
+  int64_t end = -1;
+};
+
+// Emits batches of lines from a LineReader.
+absl::StatusOr<bool> EmitLines(LineReader& reader, size_t batch_size, Collector& out,
+                               std::vector<std::string_view>& scratch) {
+  scratch.clear();
+  ASSIGN_OR_RETURN(auto chunk, reader.ReadLines(batch_size, &scratch));
+  if (chunk == nullptr && scratch.empty()) return false;
+  BatchPtr batch = out.NewBatch(LineSchema());
+  batch->column(0).strings.assign(scratch.begin(), scratch.end());
+  batch->timestamps().assign(scratch.size(), kNoTimestamp);
+  batch->set_num_rows(scratch.size());
+  if (chunk != nullptr) batch->AddBuffer(std::shared_ptr<const void>(chunk, chunk.get()));
+  out.Emit(std::move(batch));
+  return true;
+}
+
+class FileSource : public Source {
+ public:
+  FileSource(std::vector<Split> splits, size_t batch_size)
+      : splits_(std::move(splits)), batch_size_(batch_size) {}
+  SchemaPtr output_schema() const override { return LineSchema(); }
+  bool bounded() const override { return true; }
+
+  absl::StatusOr<bool> Poll(Collector& out) override {
+    while (true) {
+      if (reader_ == nullptr) {
+        if (next_ >= splits_.size()) return false;
+        const Split& s = splits_[next_++];
+        reader_ = std::make_unique<LineReader>();
+        RETURN_IF_ERROR(reader_->OpenFile(s.path, s.start, s.end));
+      }
+      ASSIGN_OR_RETURN(bool more, EmitLines(*reader_, batch_size_, out, scratch_));
+      if (more) return true;
+      reader_.reset();
+    }
+  }
+
+ private:
+  std::vector<Split> splits_;
+  size_t batch_size_;
+  size_t next_ = 0;
+  std::unique_ptr<LineReader> reader_;
+  std::vector<std::string_view> scratch_;
+};
+
+class StdinSource : public Source {
+ public:
+  explicit StdinSource(size_t batch_size) : batch_size_(batch_size) {}
+  SchemaPtr output_schema() const override { return LineSchema(); }
+  bool bounded() const override { return true; }
+  absl::Status Open(Context& ctx) override { return reader_.OpenFd(STDIN_FILENO, "stdin"); }
+  absl::StatusOr<bool> Poll(Collector& out) override {
+    return EmitLines(reader_, batch_size_, out, scratch_);
+  }
+
+ private:
+  size_t batch_size_;
+  LineReader reader_;
+  std::vector<std::string_view> scratch_;
+};
+
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params) {
+  ASSIGN_OR_RETURN(std::vector<std::string> patterns, params.GetStringList("paths"));
+  std::vector<std::string> files;
+  for (const std::string& pattern : patterns) {
+    glob_t g{};
+    int rc = glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
+    if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
+      globfree(&g);
+      return params.Find("paths")->Error(absl::StrCat("no file matches '", pattern, "'"));
+    }
+    if (rc != 0) {
+      globfree(&g);
+      return params.Find("paths")->Error(absl::StrCat("cannot expand '", pattern, "'"));
+    }
+    std::vector<std::string> matched(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+    globfree(&g);
+    std::sort(matched.begin(), matched.end());
+    files.insert(files.end(), matched.begin(), matched.end());
+  }
+  return files;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Source>> MakeFileSource(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"paths", "batch_size", "split"}));
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(p));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  ASSIGN_OR_RETURN(bool split, p.GetBoolOr("split", true));
+  if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");
+  const int par = config.parallelism;
+  const int me = config.subtask_index;
+  // Plain files split into one byte range per subtask; gzip files go whole, round robin.
+  std::vector<Split> mine;
+  int whole = 0;
+  for (const std::string& f : files) {
+    struct stat st;
+    if (stat(f.c_str(), &st) != 0) {
+      return p.Find("paths")->Error(absl::StrCat("cannot read '", f, "'"));
+    }
+    if (S_ISDIR(st.st_mode)) return p.Find("paths")->Error(absl::StrCat("'", f, "' is a directory"));
+    if (absl::EndsWith(f, ".gz") || !split || par == 1) {
+      if (whole++ % par == me) mine.push_back({f, 0, -1});
+      continue;
+    }
+    int64_t size = st.st_size;
+    int64_t start = size * me / par, end = size * (me + 1) / par;
+    if (start < end) mine.push_back({f, start, me + 1 == par ? -1 : end});
+  }
+  return std::make_unique<FileSource>(std::move(mine), static_cast<size_t>(batch_size));
+}
+
+absl::StatusOr<std::unique_ptr<Source>> MakeStdinSource(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"batch_size"}));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  if (config.parallelism != 1) return p.Error("stdin_source runs with parallelism 1");
+  return std::make_unique<StdinSource>(static_cast<size_t>(std::max<int64_t>(1, batch_size)));
+}
+
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+class GeneratorSource : public Source {
+ public:
+  GeneratorSource(int64_t first, int64_t count, int64_t keys, int64_t start_ms, double per_ms,
+                  int64_t disorder_ms, size_t batch_size, uint64_t seed)
+      : next_(first), end_(first + count), start_ms_(start_ms), per_ms_(per_ms),
+        disorder_ms_(disorder_ms), batch_size_(batch_size), rng_(seed) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    for (int64_t k = 0; k < keys; ++k) names->push_back(absl::StrCat("key-", k));
+    keys_ = names;
+    schema_ = std::make_shared<Schema>(std::vector<Field>{{"seq", Type::kInt64},
+                                                          {"key", Type::kString},
+                                                          {"value", Type::kDouble},
+                                                          {"event_time", Type::kTimestamp}});
+  }
+  SchemaPtr output_schema() const override { return schema_; }
+  bool bounded() const override { return true; }
+
+  absl::StatusOr<bool> Poll(Collector& out) override {
+    if (next_ >= end_) return false;
+    size_t n = static_cast<size_t>(std::min<int64_t>(batch_size_, end_ - next_));
+    BatchPtr b = out.NewBatch(schema_);
+    b->AddBuffer(keys_);
+    auto& seq = b->column(0).ints;
+    auto& key = b->column(1).strings;
+    auto& val = b->column(2).doubles;
+    auto& et = b->column(3).ints;
+    auto& ts = b->timestamps();
+    const auto& names = *keys_;
+    for (size_t i = 0; i < n; ++i, ++next_) {
+      uint64_t r = rng_();
+      int64_t t = start_ms_ + static_cast<int64_t>(next_ / per_ms_);
+      if (disorder_ms_ > 0) t -= static_cast<int64_t>((r >> 40) % (disorder_ms_ + 1));
+      seq.push_back(next_);
+      key.push_back(names[r % names.size()]);
+      val.push_back(static_cast<double>((r >> 20) & 0xFFFF) / 100.0);
+      et.push_back(t);
+      ts.push_back(t);
+    }
+    b->set_num_rows(n);
+    out.Emit(std::move(b));
+    return true;
+  }
+
+ private:
+  int64_t next_, end_, start_ms_;
+  double per_ms_;
+  int64_t disorder_ms_;
+  size_t batch_size_;
+  std::mt19937_64 rng_;
+  std::shared_ptr<std::vector<std::string>> keys_;
+  SchemaPtr schema_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Source>> MakeGeneratorSource(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"count", "keys", "start_time", "events_per_second",
+                               "max_disorder", "batch_size", "seed"}));
+  ASSIGN_OR_RETURN(int64_t count, p.GetIntOr("count", 1000000));
+  ASSIGN_OR_RETURN(int64_t keys, p.GetIntOr("keys", 1000));
+  ASSIGN_OR_RETURN(int64_t start, p.GetIntOr("start_time", 1700000000000));
+  ASSIGN_OR_RETURN(double eps, p.GetDoubleOr("events_per_second", 100000));
+  ASSIGN_OR_RETURN(int64_t disorder, p.GetDurationMsOr("max_disorder", 0));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  ASSIGN_OR_RETURN(int64_t seed, p.GetIntOr("seed", 42));
+  if (count < 0) return p.Find("count")->Error("must not be negative");
+  if (keys < 1) return p.Find("keys")->Error("must be at least 1");
+  if (eps <= 0) return p.Find("events_per_second")->Error("must be positive");
+  int64_t first = count * config.subtask_index / config.parallelism;
+  int64_t last = count * (config.subtask_index + 1) / config.parallelism;
+  return std::make_unique<GeneratorSource>(first, last - first, keys, start, eps / 1000.0, disorder,
+                                           static_cast<size_t>(std::max<int64_t>(1, batch_size)),
+                                           static_cast<uint64_t>(seed) * 7919 + config.subtask_index);
+}
+
+}  // namespace sluice::operators

@@ -1,0 +1,90 @@
+// Test doubles for driving one operator outside the engine: a Context with in-memory
+// keyed state and timers, a Collector that records everything emitted, and helpers to
+// build batches from rows. Single-threaded, like a task. For tests only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "sluice/operator.h"
+
+namespace sluice::testing {
+
+class TestContext : public Context {
+ public:
+  explicit TestContext(bool batch_mode = false, std::string node_id = "test")
+      : node_id_(std::move(node_id)), batch_mode_(batch_mode) {}
+  const std::string& node_id() const override { return node_id_; }
+  int subtask_index() const override { return 0; }
+  int parallelism() const override { return 1; }
+  int max_parallelism() const override { return 128; }
+  int first_key_group() const override { return 0; }
+  int last_key_group() const override { return 127; }
+  bool batch_mode() const override { return batch_mode_; }
+  Counter* GetCounter(std::string_view name) override;
+  KeyedState* GetKeyedState(std::string_view name) override;
+  void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
+
+  std::multiset<int64_t>& timers() { return timers_; }
+  int64_t counter(const std::string& name) { return GetCounter(name)->value(); }
+
+ private:
+  std::string node_id_;
+  bool batch_mode_;
+  std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;
+  std::map<std::string, std::unique_ptr<KeyedState>, std::less<>> states_;
+  std::multiset<int64_t> timers_;
+};
+
+struct DeadLetter {
+  std::string reason;
+  std::string record;
+};
+
+class TestCollector : public Collector {
+ public:
+  void Emit(BatchPtr batch) override { batches.push_back(std::move(batch)); }
+  void EmitWatermark(int64_t watermark) override { watermarks.push_back(watermark); }
+  void EmitDeadLetter(std::string_view reason, std::string_view record) override {
+    dead_letters.push_back({std::string(reason), std::string(record)});
+  }
+  void CountFiltered(int64_t n) override { filtered += n; }
+  BatchPtr NewBatch(const SchemaPtr& schema) override {
+    return std::make_unique<RecordBatch>(schema);
+  }
+
+  /// Every emitted row as JSON (RecordBatch::RowToJson), in emission order.
+  std::vector<std::string> RowsAsJson() const;
+  size_t num_rows() const;
+  /// Count of dead letters with `reason`.
+  size_t DeadLetters(std::string_view reason) const;
+
+  std::vector<BatchPtr> batches;
+  std::vector<int64_t> watermarks;
+  std::vector<DeadLetter> dead_letters;
+  int64_t filtered = 0;
+};
+
+/// A value for BatchOf: null, bool, int64, double or string.
+using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;
+
+/// Builds a batch of `schema` from rows of values (ints also fill timestamp columns).
+/// `timestamps` gives each row's event time (default kNoTimestamp).
+BatchPtr BatchOf(const SchemaPtr& schema, const std::vector<std::vector<Value>>& rows,
+                 const std::vector<int64_t>& timestamps = {});
+
+/// A batch with one string column "line".
+BatchPtr LinesBatch(const std::vector<std::string>& lines);
+
+/// Schema from "name:type" pairs.
+SchemaPtr MakeSchema(const std::vector<std::pair<std::string, Type>>& fields);
+
+/// In-memory KeyedState (the runtime's in-memory backend has the same behaviour).
+std::unique_ptr<KeyedState> NewInMemoryKeyedState();
+
+}  // namespace sluice::testing

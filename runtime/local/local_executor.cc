@@ -1,0 +1,201 @@
+#include "runtime/local/local_executor.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "runtime/task/task.h"
+
+namespace sluice::runtime {
+namespace {
+
+std::string Human(double v) {
+  if (v >= 1e9) return absl::StrFormat("%.2fG", v / 1e9);
+  if (v >= 1e6) return absl::StrFormat("%.2fM", v / 1e6);
+  if (v >= 1e4) return absl::StrFormat("%.1fk", v / 1e3);
+  return absl::StrFormat("%.0f", v);
+}
+
+JobSummary Summarize(JobShared& job, double elapsed) {
+  const JobPlan& plan = job.plan();
+  JobSummary s;
+  s.name = plan.name;
+  s.batch_mode = plan.batch_mode;
+  s.elapsed_s = elapsed;
+  for (const PlanNode& n : plan.nodes) {
+    NodeMetrics& m = job.metrics(n.index);
+    NodeSummary ns;
+    ns.id = n.id;
+    ns.type = n.type;
+    ns.parallelism = n.parallelism;
+    ns.records_in = m.records_in.value();
+    ns.records_out = m.records_out.value();
+    ns.filtered = m.filtered.value();
+    ns.backpressure_s = m.backpressure_ns.value() / 1e9;
+    ns.dead_letters = m.DeadLetters();
+    ns.counters = m.Counters();
+    if (n.kind == OperatorRegistry::Kind::kSource) s.source_records += ns.records_out;
+    s.nodes.push_back(std::move(ns));
+  }
+  return s;
+}
+
+}  // namespace
+
+int64_t JobSummary::TotalDeadLetters() const {
+  int64_t n = 0;
+  for (const auto& node : nodes) {
+    for (const auto& [reason, count] : node.dead_letters) n += count;
+  }
+  return n;
+}
+
+std::string JobSummary::ToString() const {
+  std::string out = absl::StrFormat("job '%s' finished in %.3f s (%s mode): %d source records, %s records/s\n",
+                                    name, elapsed_s, batch_mode ? "batch" : "streaming",
+                                    source_records, Human(elapsed_s > 0 ? source_records / elapsed_s : 0));
+  absl::StrAppendFormat(&out, "  %-16s %-18s %4s %12s %12s %10s %10s %8s\n", "operator", "type", "par",
+                        "in", "out", "filtered", "dead", "bp(s)");
+  for (const auto& n : nodes) {
+    int64_t dead = 0;
+    for (const auto& [r, c] : n.dead_letters) dead += c;
+    absl::StrAppendFormat(&out, "  %-16s %-18s %4d %12d %12d %10d %10d %8.2f\n", n.id, n.type,
+                          n.parallelism, n.records_in, n.records_out, n.filtered, dead,
+                          n.backpressure_s);
+  }
+  int64_t total_dead = TotalDeadLetters();
+  if (total_dead > 0) {
+    absl::StrAppendFormat(&out, "  dead letters: %d\n", total_dead);
+    for (const auto& n : nodes) {
+      for (const auto& [reason, count] : n.dead_letters) {
+        absl::StrAppendFormat(&out, "    %-16s %-20s %d\n", n.id, reason, count);
+      }
+    }
+  }
+  return out;
+}
+
+LocalExecutor::LocalExecutor(const JobPlan& plan, const OperatorRegistry& registry, RunOptions options)
+    : plan_(plan), registry_(registry), options_(options) {}
+
+void LocalExecutor::Cancel() {
+  cancel_requested_.store(true);
+  if (auto* job = static_cast<JobShared*>(job_.load())) job->Cancel();
+}
+
+absl::StatusOr<JobSummary> LocalExecutor::Run() {
+  auto log = GetLogger("runtime");
+  JobShared job(&plan_);
+  RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path));
+
+  // Tasks, by vertex then subtask.
+  std::vector<std::vector<std::unique_ptr<Task>>> tasks(plan_.vertices.size());
+  for (size_t v = 0; v < plan_.vertices.size(); ++v) {
+    for (int s = 0; s < plan_.vertices[v].parallelism; ++s) {
+      auto task = std::make_unique<Task>(&job, static_cast<int>(v), s);
+      RETURN_IF_ERROR(task->Init(registry_));
+      tasks[v].push_back(std::move(task));
+    }
+  }
+  // Channels: for each receiving task, its in-edges in order; a forward edge is one
+  // channel (from the same subtask index), the others one per upstream subtask.
+  for (size_t v = 0; v < plan_.vertices.size(); ++v) {
+    const Vertex& vx = plan_.vertices[v];
+    if (vx.is_source) continue;
+    std::vector<int> offsets;
+    std::vector<int> ports;
+    for (int ei : vx.in_edges) {
+      const PlanEdge& e = plan_.edges[ei];
+      offsets.push_back(static_cast<int>(ports.size()));
+      int n = e.partitioning == v1::FORWARD ? 1 : plan_.vertices[e.from_vertex].parallelism;
+      for (int i = 0; i < n; ++i) ports.push_back(e.to_port);
+    }
+    for (auto& t : tasks[v]) t->SetInputChannels(ports);
+    for (size_t k = 0; k < vx.in_edges.size(); ++k) {
+      const PlanEdge& e = plan_.edges[vx.in_edges[k]];
+      auto& ups = tasks[e.from_vertex];
+      for (size_t i = 0; i < ups.size(); ++i) {
+        std::vector<OutTarget> targets;
+        if (e.partitioning == v1::FORWARD) {
+          targets.push_back({tasks[v][i]->mailbox(), offsets[k]});
+        } else {
+          for (auto& down : tasks[v]) targets.push_back({down->mailbox(), offsets[k] + static_cast<int>(i)});
+        }
+        ups[i]->AddOutEdge(e, std::move(targets));
+      }
+    }
+  }
+
+  SLUICE_LOG_INFO(log, "starting job '{}' in {} mode", plan_.name, plan_.batch_mode ? "batch" : "streaming");
+  for (const auto& line : absl::StrSplit(plan_.Describe(), '\n')) {
+    if (!line.empty()) SLUICE_LOG_INFO(log, "{}", std::string(line));
+  }
+  job_.store(&job);
+  if (cancel_requested_.load()) job.Cancel();
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (auto& vt : tasks) {
+    for (auto& t : vt) threads.emplace_back([task = t.get()] { task->Run(); });
+  }
+
+  // Progress reporter.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread reporter;
+  if (options_.progress_interval_s > 0 && options_.progress_out != nullptr) {
+    reporter = std::thread([&] {
+      std::vector<int64_t> last_in(plan_.nodes.size(), 0), last_out(plan_.nodes.size(), 0);
+      auto last = std::chrono::steady_clock::now();
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, std::chrono::duration<double>(options_.progress_interval_s),
+                          [&] { return done; })) {
+        auto now = std::chrono::steady_clock::now();
+        double dt = std::chrono::duration<double>(now - last).count();
+        double total = std::chrono::duration<double>(now - start).count();
+        last = now;
+        std::string line = absl::StrFormat("[progress %6.1fs]", total);
+        for (const PlanNode& n : plan_.nodes) {
+          NodeMetrics& m = job.metrics(n.index);
+          int64_t in = m.records_in.value(), out = m.records_out.value();
+          absl::StrAppendFormat(&line, " | %s in %s (%s/s) out %s (%s/s)", n.id, Human(in),
+                                Human((in - last_in[n.index]) / dt), Human(out),
+                                Human((out - last_out[n.index]) / dt));
+          last_in[n.index] = in;
+          last_out[n.index] = out;
+        }
+        std::fprintf(options_.progress_out, "%s\n", line.c_str());
+        std::fflush(options_.progress_out);
+      }
+    });
+  }
+
+  for (auto& th : threads) th.join();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  if (reporter.joinable()) reporter.join();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  job_.store(nullptr);
+
+  absl::Status dl = job.dead_letters().Close();
+  absl::Status st = job.status();
+  if (!st.ok()) {
+    SLUICE_LOG_ERROR(log, "job '{}' failed: {}", plan_.name, std::string(st.message()));
+    return st;
+  }
+  if (cancel_requested_.load()) return absl::CancelledError("job cancelled");
+  RETURN_IF_ERROR(dl);
+  return Summarize(job, elapsed);
+}
+
+}  // namespace sluice::runtime

@@ -1,0 +1,437 @@
+#include "runtime/task/task.h"
+
+#include <xxhash.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "runtime/state/in_memory_keyed_state.h"
+
+namespace sluice::runtime {
+
+// ---------------------------------------------------------------------------------
+// JobShared
+
+JobShared::JobShared(const JobPlan* plan) : plan_(plan) {
+  for (size_t i = 0; i < plan->nodes.size(); ++i) metrics_.push_back(std::make_unique<NodeMetrics>());
+}
+
+void JobShared::Fail(absl::Status status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_error_.ok()) first_error_ = std::move(status);
+  }
+  Cancel();
+}
+
+void JobShared::Cancel() {
+  cancelled_.store(true);
+  for (Mailbox* m : mailboxes_) m->Close();
+}
+
+absl::Status JobShared::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_error_;
+}
+
+// ---------------------------------------------------------------------------------
+// ChainLink
+
+ChainLink::ChainLink(Task* task, const PlanNode* node, int subtask)
+    : task_(task), node_(node), metrics_(&task->job().metrics(node->index)), subtask_(subtask) {}
+
+void ChainLink::AssignEventTime(RecordBatch& batch) {
+  const Column& col = batch.column(node_->event_time_field);
+  auto& ts = batch.timestamps();
+  const size_t n = batch.num_rows();
+  ts.resize(n);
+  bool any_null = !col.nulls.empty();
+  int64_t max_ts = max_timestamp_;
+  for (size_t r = 0; r < n; ++r) {
+    int64_t t = col.ints[r];
+    ts[r] = t;
+    if (t > max_ts) max_ts = t;
+  }
+  if (any_null) {
+    keep_.clear();
+    for (size_t r = 0; r < n; ++r) {
+      if (col.nulls[r]) {
+        EmitDeadLetter("missing_event_time", batch.RowToJson(r));
+      } else {
+        keep_.push_back(static_cast<uint32_t>(r));
+      }
+    }
+    batch.Select(keep_);
+  }
+  max_timestamp_ = max_ts;
+}
+
+void ChainLink::Emit(BatchPtr batch) {
+  if (batch == nullptr || batch->num_rows() == 0 || task_->failed()) return;
+  const bool assigns_time = node_->event_time_field >= 0;
+  if (assigns_time) AssignEventTime(*batch);
+  metrics_->records_out.Add(static_cast<int64_t>(batch->num_rows()));
+  if (next != nullptr) {
+    next->Deliver(0, std::move(batch));
+  } else {
+    task_->EmitDownstream(std::move(batch), metrics_);
+  }
+  if (assigns_time && !task_->job().plan().batch_mode && max_timestamp_ != kNoTimestamp) {
+    // Bounded out-of-orderness: no record older than max - disorder is expected.
+    int64_t wm = max_timestamp_ - node_->max_out_of_orderness_ms - 1;
+    if (wm > last_watermark_) {
+      last_watermark_ = wm;
+      ForwardWatermark(wm);
+    }
+  }
+}
+
+void ChainLink::EmitWatermark(int64_t watermark) {
+  // A node that assigns event time is the watermark authority for what follows it.
+  if (node_->event_time_field >= 0 && watermark != kMaxWatermark) return;
+  ForwardWatermark(watermark);
+}
+
+void ChainLink::ForwardWatermark(int64_t watermark) {
+  if (task_->failed()) return;
+  if (next != nullptr) {
+    next->AdvanceWatermark(watermark);
+  } else {
+    task_->BroadcastWatermark(watermark);
+  }
+}
+
+void ChainLink::EmitDeadLetter(std::string_view reason, std::string_view record) {
+  auto it = dead_letter_counters_.find(reason);
+  if (it == dead_letter_counters_.end()) {
+    it = dead_letter_counters_.emplace(std::string(reason), metrics_->DeadLetterCounter(reason)).first;
+  }
+  it->second->Add(1);
+  task_->job().dead_letters().Write(node_->id, reason, record);
+}
+
+void ChainLink::CountFiltered(int64_t n) { metrics_->filtered.Add(n); }
+
+BatchPtr ChainLink::NewBatch(const SchemaPtr& schema) {
+  auto b = std::make_unique<RecordBatch>(schema);
+  return b;
+}
+
+const std::string& ChainLink::node_id() const { return node_->id; }
+int ChainLink::parallelism() const { return node_->parallelism; }
+int ChainLink::max_parallelism() const { return task_->job().plan().max_parallelism; }
+int ChainLink::first_key_group() const {
+  int maxp = max_parallelism(), p = parallelism();
+  return (subtask_ * maxp + p - 1) / p;
+}
+int ChainLink::last_key_group() const {
+  int maxp = max_parallelism(), p = parallelism();
+  return ((subtask_ + 1) * maxp - 1) / p;
+}
+bool ChainLink::batch_mode() const { return task_->job().plan().batch_mode; }
+Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
+
+KeyedState* ChainLink::GetKeyedState(std::string_view name) {
+  auto it = states_.find(name);
+  if (it == states_.end()) {
+    it = states_.emplace(std::string(name), std::make_unique<InMemoryKeyedState>()).first;
+  }
+  return it->second.get();
+}
+
+void ChainLink::Deliver(int port, BatchPtr batch) {
+  if (task_->failed()) return;
+  metrics_->records_in.Add(static_cast<int64_t>(batch->num_rows()));
+  absl::Status st = op->Process(port, std::move(batch), *this);
+  if (!st.ok()) task_->Fail(*node_, st);
+}
+
+void ChainLink::FireTimers(int64_t watermark) {
+  while (!timers_.empty() && *timers_.begin() <= watermark && !task_->failed()) {
+    int64_t t = *timers_.begin();
+    timers_.erase(timers_.begin());
+    absl::Status st = op->OnTimer(t, *this);
+    if (!st.ok()) task_->Fail(*node_, st);
+  }
+}
+
+void ChainLink::AdvanceWatermark(int64_t watermark) {
+  if (task_->failed()) return;
+  FireTimers(watermark);
+  absl::Status st = op->OnWatermark(watermark, *this);
+  if (!st.ok()) task_->Fail(*node_, st);
+}
+
+void ChainLink::EndOfInput() {
+  if (task_->failed() || op == nullptr) return;
+  FireTimers(kMaxWatermark);
+  absl::Status st = op->OnEndOfInput(*this);
+  if (!st.ok()) task_->Fail(*node_, st);
+}
+
+// ---------------------------------------------------------------------------------
+// Task
+
+Task::Task(JobShared* job, int vertex, int subtask)
+    : job_(job), vertex_(&job->plan().vertices[vertex]), subtask_(subtask) {
+  name_ = absl::StrCat(vertex_->name, "#", subtask);
+  if (!vertex_->is_source) {
+    mailbox_ = std::make_unique<Mailbox>(16);
+    job_->RegisterMailbox(mailbox_.get());
+  }
+}
+
+Task::~Task() = default;
+
+absl::Status Task::Init(const OperatorRegistry& registry) {
+  const JobPlan& plan = job_->plan();
+  for (int n : vertex_->chain) {
+    const PlanNode& node = plan.nodes[n];
+    auto link = std::make_unique<ChainLink>(this, &node, subtask_);
+    OperatorConfig config = MakeOperatorConfig(node, subtask_);
+    if (node.kind == OperatorRegistry::Kind::kSource) {
+      auto src = (*registry.FindSource(node.type))(config);
+      if (!src.ok()) return src.status();
+      source_ = std::move(*src);
+    } else {
+      auto op = (*registry.FindOperator(node.type))(config);
+      if (!op.ok()) return op.status();
+      link->op = std::move(*op);
+    }
+    if (!links_.empty()) links_.back()->next = link.get();
+    links_.push_back(std::move(link));
+  }
+  return absl::OkStatus();
+}
+
+void Task::SetInputChannels(std::vector<int> channel_ports) { channel_ports_ = std::move(channel_ports); }
+
+void Task::AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets) {
+  OutEdge e;
+  e.partitioning = edge.partitioning;
+  e.key_indices = edge.key_indices;
+  e.targets = std::move(targets);
+  e.target_rows.resize(e.targets.size());
+  out_edges_.push_back(std::move(e));
+}
+
+void Task::Fail(const PlanNode& node, const absl::Status& status) {
+  std::string msg = absl::StrCat("task ", name_, " (operator '", node.id, "'): ", status.message());
+  job_->Fail(absl::Status(status.code(), msg));
+}
+
+absl::Status Task::OpenAll() {
+  opened_ = true;
+  for (auto& link : links_) {
+    absl::Status st = link->op ? link->op->Open(*link) : source_->Open(*link);
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("opening '", link->node().id, "': ", st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Task::CloseAll() {
+  if (!opened_) return;
+  for (auto& link : links_) {
+    absl::Status st = link->op ? link->op->Close() : source_->Close();
+    if (!st.ok()) Fail(link->node(), st);
+  }
+}
+
+void Task::Run() {
+  absl::Status st = OpenAll();
+  if (!st.ok()) {
+    job_->Fail(absl::Status(st.code(), absl::StrCat("task ", name_, ": ", st.message())));
+  } else if (source_ != nullptr) {
+    RunSource();
+  } else {
+    RunMailbox();
+  }
+  CloseAll();
+}
+
+void Task::RunSource() {
+  ChainLink* head = links_.front().get();
+  while (!failed()) {
+    auto more = source_->Poll(*head);
+    if (!more.ok()) {
+      Fail(head->node(), more.status());
+      return;
+    }
+    if (!*more) break;
+  }
+  if (!failed()) EndOfInput();
+}
+
+void Task::RunMailbox() {
+  const size_t channels = channel_ports_.size();
+  std::vector<int64_t> channel_wm(channels, kNoTimestamp);
+  std::vector<bool> ended(channels, false);
+  size_t remaining = channels;
+  int64_t current_wm = kNoTimestamp;
+  ChainLink* head = links_.front().get();
+
+  auto update_watermark = [&] {
+    int64_t min_wm = kMaxWatermark;
+    for (size_t c = 0; c < channels; ++c) {
+      if (!ended[c] && channel_wm[c] < min_wm) min_wm = channel_wm[c];
+    }
+    if (min_wm != kMaxWatermark && min_wm > current_wm) {
+      current_wm = min_wm;
+      head->AdvanceWatermark(current_wm);
+    }
+  };
+
+  MailboxItem item;
+  while (remaining > 0 && !failed() && mailbox_->Pop(&item)) {
+    switch (item.kind) {
+      case MailboxItem::Kind::kBatch:
+        head->Deliver(channel_ports_[item.channel], std::move(item.batch));
+        break;
+      case MailboxItem::Kind::kWatermark:
+        if (item.watermark > channel_wm[item.channel]) {
+          channel_wm[item.channel] = item.watermark;
+          update_watermark();
+        }
+        break;
+      case MailboxItem::Kind::kEndOfInput:
+        if (!ended[item.channel]) {
+          ended[item.channel] = true;
+          --remaining;
+          if (remaining > 0) update_watermark();
+        }
+        break;
+    }
+  }
+  if (remaining == 0 && !failed()) EndOfInput();
+}
+
+void Task::EndOfInput() {
+  for (auto& link : links_) link->EndOfInput();
+  if (failed()) return;
+  for (const OutEdge& e : out_edges_) {
+    for (const OutTarget& t : e.targets) {
+      MailboxItem item;
+      item.kind = MailboxItem::Kind::kEndOfInput;
+      item.channel = t.channel;
+      Push(t, std::move(item), nullptr);
+    }
+  }
+}
+
+void Task::Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics) {
+  int64_t blocked = 0;
+  target.mailbox->Push(std::move(item), &blocked);
+  if (blocked > 0 && metrics != nullptr) metrics->backpressure_ns.Add(blocked);
+}
+
+void Task::BroadcastWatermark(int64_t watermark) {
+  for (const OutEdge& e : out_edges_) {
+    for (const OutTarget& t : e.targets) {
+      MailboxItem item;
+      item.kind = MailboxItem::Kind::kWatermark;
+      item.channel = t.channel;
+      item.watermark = watermark;
+      Push(t, std::move(item), nullptr);
+    }
+  }
+}
+
+void Task::EmitDownstream(BatchPtr batch, NodeMetrics* metrics) {
+  for (size_t i = 0; i < out_edges_.size(); ++i) {
+    OutEdge& e = out_edges_[i];
+    BatchPtr b = i + 1 == out_edges_.size() ? std::move(batch) : batch->Clone();
+    MailboxItem item;
+    item.kind = MailboxItem::Kind::kBatch;
+    switch (e.partitioning) {
+      case v1::KEY_BY:
+        if (e.targets.size() > 1) {
+          RouteKeyBy(e, std::move(b), metrics);
+          continue;
+        }
+        [[fallthrough]];
+      case v1::FORWARD:
+        item.channel = e.targets[0].channel;
+        item.batch = std::move(b);
+        Push(e.targets[0], std::move(item), metrics);
+        break;
+      case v1::SHUFFLE: {
+        const OutTarget& t = e.targets[e.round_robin++ % e.targets.size()];
+        item.channel = t.channel;
+        item.batch = std::move(b);
+        Push(t, std::move(item), metrics);
+        break;
+      }
+      case v1::BROADCAST:
+        for (size_t k = 0; k < e.targets.size(); ++k) {
+          MailboxItem copy;
+          copy.channel = e.targets[k].channel;
+          copy.batch = k + 1 == e.targets.size() ? std::move(b) : b->Clone();
+          Push(e.targets[k], std::move(copy), metrics);
+        }
+        break;
+      default:
+        Fail(links_.back()->node(), absl::InternalError("unresolved partitioning"));
+        return;
+    }
+  }
+}
+
+namespace {
+inline uint64_t HashField(const Column& col, size_t row, uint64_t seed) {
+  if (col.IsNull(row)) return seed * 0x9E3779B97F4A7C15ULL + 0x5bd1e995;
+  switch (col.type) {
+    case Type::kString: {
+      std::string_view s = col.strings[row];
+      return XXH3_64bits_withSeed(s.data(), s.size(), seed);
+    }
+    case Type::kDouble: {
+      double d = col.doubles[row];
+      return XXH3_64bits_withSeed(&d, sizeof(d), seed);
+    }
+    case Type::kNull:
+      return seed;
+    default: {
+      int64_t v = col.ints[row];
+      return XXH3_64bits_withSeed(&v, sizeof(v), seed);
+    }
+  }
+}
+}  // namespace
+
+void Task::RouteKeyBy(OutEdge& e, BatchPtr batch, NodeMetrics* metrics) {
+  const size_t n = batch->num_rows();
+  const int maxp = job_->plan().max_parallelism;
+  const int targets = static_cast<int>(e.targets.size());
+  for (auto& rows : e.target_rows) rows.clear();
+  for (size_t r = 0; r < n; ++r) {
+    uint64_t h = 0;
+    for (int k : e.key_indices) h = HashField(batch->column(k), r, h);
+    int t = SubtaskForKeyGroup(KeyGroupOf(h, maxp), maxp, targets);
+    e.target_rows[t].push_back(static_cast<uint32_t>(r));
+  }
+  // Copy rows out for every target but the largest; that one keeps the batch itself.
+  int keep = 0;
+  for (int t = 1; t < targets; ++t) {
+    if (e.target_rows[t].size() > e.target_rows[keep].size()) keep = t;
+  }
+  for (int t = 0; t < targets; ++t) {
+    if (t == keep || e.target_rows[t].empty()) continue;
+    auto out = std::make_unique<RecordBatch>(batch->schema());
+    for (uint32_t r : e.target_rows[t]) out->AppendRow(*batch, r);
+    MailboxItem item;
+    item.channel = e.targets[t].channel;
+    item.batch = std::move(out);
+    Push(e.targets[t], std::move(item), metrics);
+  }
+  if (!e.target_rows[keep].empty()) {
+    batch->Select(e.target_rows[keep]);
+    MailboxItem item;
+    item.channel = e.targets[keep].channel;
+    item.batch = std::move(batch);
+    Push(e.targets[keep], std::move(item), metrics);
+  }
+}
+
+}  // namespace sluice::runtime

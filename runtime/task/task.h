@@ -1,0 +1,170 @@
+// Task: one subtask of one vertex, run on its own thread. It owns the chain of operator
+// instances of its vertex (ChainLink each), its mailbox (unless it is a source task) and
+// the routing of its output to downstream mailboxes.
+//
+// A chained operator's output reaches the next operator by a direct call, without a
+// queue or a copy; the tail's output is partitioned (forward, shuffle, key-by,
+// broadcast) into batches pushed to downstream mailboxes, which block when full. Event
+// time is assigned after a node with an `event_time` spec; watermarks flow in band; a
+// task with several input channels advances to the minimum watermark of the channels
+// that have not ended. Everything in a Task runs on its thread except Wire*() (before
+// start) and the JobShared hooks (any thread).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "runtime/plan/job_plan.h"
+#include "runtime/task/dead_letter_output.h"
+#include "runtime/task/mailbox.h"
+#include "runtime/task/metrics.h"
+#include "sluice/operator.h"
+
+namespace sluice::runtime {
+
+// What all tasks of a job share: the plan, metrics, dead letters, and failure.
+class JobShared {
+ public:
+  explicit JobShared(const JobPlan* plan);
+  const JobPlan& plan() const { return *plan_; }
+  NodeMetrics& metrics(int node) { return *metrics_[node]; }
+  DeadLetterOutput& dead_letters() { return dead_letters_; }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+  // Records the first failure, cancels every task and closes every mailbox.
+  void Fail(absl::Status status);
+  // Cancels without an error (user interrupt).
+  void Cancel();
+  absl::Status status() const;
+  void RegisterMailbox(Mailbox* mailbox) { mailboxes_.push_back(mailbox); }
+
+ private:
+  const JobPlan* plan_;
+  std::vector<std::unique_ptr<NodeMetrics>> metrics_;
+  DeadLetterOutput dead_letters_;
+  std::atomic<bool> cancelled_{false};
+  std::vector<Mailbox*> mailboxes_;  // set up before tasks start
+  mutable std::mutex mu_;
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+};
+
+class Task;
+
+// One operator instance inside a task's chain: its Context, and the Collector its
+// output goes to.
+class ChainLink : public Collector, public Context {
+ public:
+  ChainLink(Task* task, const PlanNode* node, int subtask);
+
+  // Collector (this node's output).
+  void Emit(BatchPtr batch) override;
+  void EmitWatermark(int64_t watermark) override;
+  void EmitDeadLetter(std::string_view reason, std::string_view record) override;
+  void CountFiltered(int64_t n) override;
+  BatchPtr NewBatch(const SchemaPtr& schema) override;
+
+  // Context.
+  const std::string& node_id() const override;
+  int subtask_index() const override { return subtask_; }
+  int parallelism() const override;
+  int max_parallelism() const override;
+  int first_key_group() const override;
+  int last_key_group() const override;
+  bool batch_mode() const override;
+  Counter* GetCounter(std::string_view name) override;
+  KeyedState* GetKeyedState(std::string_view name) override;
+  void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
+
+  // Input side, called by the task or the previous link.
+  void Deliver(int port, BatchPtr batch);
+  void AdvanceWatermark(int64_t watermark);
+  // Fires all remaining timers, then OnEndOfInput.
+  void EndOfInput();
+
+  const PlanNode& node() const { return *node_; }
+  std::unique_ptr<Operator> op;  // null for a source head
+  ChainLink* next = nullptr;     // null at the tail
+
+ private:
+  void ForwardWatermark(int64_t watermark);
+  void FireTimers(int64_t watermark);
+  void AssignEventTime(RecordBatch& batch);
+
+  Task* task_;
+  const PlanNode* node_;
+  NodeMetrics* metrics_;
+  int subtask_;
+  std::multiset<int64_t> timers_;
+  std::map<std::string, std::unique_ptr<KeyedState>, std::less<>> states_;
+  std::map<std::string, Counter*, std::less<>> dead_letter_counters_;
+  int64_t max_timestamp_ = kNoTimestamp;
+  int64_t last_watermark_ = kNoTimestamp;
+  std::vector<uint32_t> keep_;  // scratch
+};
+
+struct OutTarget {
+  Mailbox* mailbox = nullptr;
+  int channel = 0;
+};
+
+class Task {
+ public:
+  Task(JobShared* job, int vertex, int subtask);
+  ~Task();
+
+  // Creates the operator instances. Before Start.
+  absl::Status Init(const OperatorRegistry& registry);
+  // Wiring, before Start.
+  Mailbox* mailbox() { return mailbox_.get(); }
+  void SetInputChannels(std::vector<int> channel_ports);
+  void AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets);
+
+  // Thread body.
+  void Run();
+
+  JobShared& job() { return *job_; }
+  const std::string& name() const { return name_; }
+  bool failed() const { return job_->cancelled(); }
+  void Fail(const PlanNode& node, const absl::Status& status);
+
+  // Called by the tail link.
+  void EmitDownstream(BatchPtr batch, NodeMetrics* tail_metrics);
+  void BroadcastWatermark(int64_t watermark);
+
+ private:
+  struct OutEdge {
+    v1::Partitioning partitioning;
+    std::vector<int> key_indices;
+    std::vector<OutTarget> targets;
+    size_t round_robin = 0;
+    std::vector<uint32_t> row_target;                 // scratch
+    std::vector<std::vector<uint32_t>> target_rows;  // scratch
+  };
+
+  void RunSource();
+  void RunMailbox();
+  void EndOfInput();
+  void Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics);
+  void RouteKeyBy(OutEdge& edge, BatchPtr batch, NodeMetrics* metrics);
+  absl::Status OpenAll();
+  void CloseAll();
+
+  JobShared* job_;
+  const Vertex* vertex_;
+  int subtask_;
+  std::string name_;
+  std::unique_ptr<Source> source_;
+  std::vector<std::unique_ptr<ChainLink>> links_;
+  std::unique_ptr<Mailbox> mailbox_;
+  std::vector<int> channel_ports_;
+  std::vector<OutEdge> out_edges_;
+  bool opened_ = false;
+};
+
+}  // namespace sluice::runtime
