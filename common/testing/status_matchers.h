@@ -5,15 +5,18 @@
 
 #include "common/status_macros.h"
 
-#define ASSERT_OK(expr)                                                   \
-  do {                                                                    \
-    auto&& _st = ::sluice::internal::GetStatus((expr));                   \
-    ASSERT_TRUE(_st.ok()) << _st.ToString();                              \
+// The expression's value is held first, so a temporary StatusOr outlives the check.
+#define ASSERT_OK(expr)                                          \
+  do {                                                           \
+    auto&& _held = (expr);                                       \
+    const auto& _st = ::sluice::internal::GetStatus(_held);      \
+    ASSERT_TRUE(_st.ok()) << _st.ToString();                     \
   } while (0)
-#define EXPECT_OK(expr)                                                   \
-  do {                                                                    \
-    auto&& _st = ::sluice::internal::GetStatus((expr));                   \
-    EXPECT_TRUE(_st.ok()) << _st.ToString();                              \
+#define EXPECT_OK(expr)                                          \
+  do {                                                           \
+    auto&& _held = (expr);                                       \
+    const auto& _st = ::sluice::internal::GetStatus(_held);      \
+    EXPECT_TRUE(_st.ok()) << _st.ToString();                     \
   } while (0)
 
 #define SLUICE_ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, rexpr) \

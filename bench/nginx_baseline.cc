@@ -1,0 +1,461 @@
+// Hand-written single-threaded nginx_pv_uv baseline: no sluice runtime.
+//
+// Reads an nginx "combined" access log (plain, or gzip if the file starts with the gzip
+// magic bytes), classifies each line exactly as the nginx_pv_uv rules say (malformed,
+// bot, static_asset, kept; see tests/e2e/expected_nginx.py for the independent
+// reference) and, for kept lines, counts page views (lines) and unique visitors
+// (distinct remote_addr) per (window_start, path) with 60 s tumbling windows on the
+// request time converted to UTC. The line scanner is hand-written; paths and addresses
+// are interned as string_views into the mapped input.
+//
+// Output: TSV with header "window_start\tpath\tpv\tuv", rows in no particular order.
+// Stderr: "lines=.. malformed=.. bot=.. static_asset=.. kept=..", then
+// "events=<N> seconds=<S> events_per_sec=<R>" (N = input lines), timed from after
+// argument parsing to after the output file is closed.
+//
+//   nginx_baseline --input access.log --out out.tsv
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace {
+
+constexpr int64_t kWindowMs = 60'000;
+
+// The whole input: an mmapped plain file or a decompressed gzip file.
+class Input {
+ public:
+  Input() = default;
+  Input(const Input&) = delete;
+  Input& operator=(const Input&) = delete;
+  ~Input() {
+    if (map_ != nullptr) munmap(map_, map_len_);
+  }
+
+  absl::Status Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sluice::ErrnoToStatus(errno, path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return sluice::ErrnoToStatus(err, path);
+    }
+    map_len_ = static_cast<size_t>(st.st_size);
+    if (map_len_ > 0) {
+      map_ = mmap(nullptr, map_len_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (map_ == MAP_FAILED) {
+        map_ = nullptr;
+        int err = errno;
+        ::close(fd);
+        return sluice::ErrnoToStatus(err, path);
+      }
+      madvise(map_, map_len_, MADV_SEQUENTIAL);
+    }
+    ::close(fd);
+    const auto* bytes = static_cast<const unsigned char*>(map_);
+    if (map_len_ >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+      RETURN_IF_ERROR(Gunzip(path, bytes, map_len_));
+      data_ = decompressed_;
+    } else {
+      data_ = std::string_view(static_cast<const char*>(map_), map_len_);
+    }
+    return absl::OkStatus();
+  }
+
+  std::string_view data() const { return data_; }
+
+ private:
+  absl::Status Gunzip(const std::string& path, const unsigned char* in, size_t len) {
+    z_stream zs;
+    std::memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 32) != Z_OK) return absl::InternalError("inflateInit2");
+    zs.next_in = const_cast<unsigned char*>(in);
+    zs.avail_in = static_cast<uInt>(len);  // inputs here are < 4 GiB compressed
+    decompressed_.resize(std::max<size_t>(len * 4, 1 << 20));
+    size_t produced = 0;
+    int rc = Z_OK;
+    while (true) {
+      if (produced == decompressed_.size()) decompressed_.resize(decompressed_.size() * 2);
+      zs.next_out = reinterpret_cast<unsigned char*>(decompressed_.data() + produced);
+      zs.avail_out = static_cast<uInt>(std::min<size_t>(decompressed_.size() - produced, 1u << 30));
+      uInt before = zs.avail_out;
+      rc = inflate(&zs, Z_NO_FLUSH);
+      produced += before - zs.avail_out;
+      if (rc == Z_STREAM_END) {
+        if (zs.avail_in == 0) break;
+        inflateReset(&zs);  // concatenated gzip members
+        continue;
+      }
+      if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+      if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // truncated input
+    }
+    inflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+      return absl::DataLossError(absl::StrCat(path, ": bad or truncated gzip stream"));
+    }
+    decompressed_.resize(produced);
+    return absl::OkStatus();
+  }
+
+  void* map_ = nullptr;
+  size_t map_len_ = 0;
+  std::string decompressed_;
+  std::string_view data_;
+};
+
+inline bool IsSpace(char c) {  // the regex \S complement: [ \t\n\r\f\v]
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+inline int Digits2(const char* p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int MonthFromName(const char* p) {
+  static constexpr char kNames[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  for (int i = 0; i < 12; ++i) {
+    if (p[0] == kNames[3 * i] && p[1] == kNames[3 * i + 1] && p[2] == kNames[3 * i + 2]) {
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+int DaysInMonth(int64_t year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return 29;
+  return kDays[month - 1];
+}
+
+// Parses "DD/Mon/YYYY:HH:MM:SS +HHMM" (exactly 26 bytes at p) to UTC ms.
+bool ParseTime(const char* p, int64_t* utc_ms) {
+  // Positions:  0123456789012345678901234 5
+  //             DD/Mon/YYYY:HH:MM:SS +HHMM
+  static constexpr int kDigitPos[] = {0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25};
+  for (int i : kDigitPos) {
+    if (!IsDigit(p[i])) return false;
+  }
+  if (p[2] != '/' || p[6] != '/' || p[11] != ':' || p[14] != ':' || p[17] != ':' || p[20] != ' ' ||
+      (p[21] != '+' && p[21] != '-')) {
+    return false;
+  }
+  int month = MonthFromName(p + 3);
+  if (month == 0) return false;
+  int day = Digits2(p);
+  int64_t year = Digits2(p + 7) * 100 + Digits2(p + 9);
+  int hour = Digits2(p + 12), minute = Digits2(p + 15), second = Digits2(p + 18);
+  int zh = Digits2(p + 22), zm = Digits2(p + 24);
+  if (day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 ||
+      zh > 14 || zm > 59) {
+    return false;
+  }
+  int64_t local = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  int64_t offset = (p[21] == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+  *utc_ms = (local - offset) * 1000;
+  return true;
+}
+
+struct Parsed {
+  std::string_view addr;
+  std::string_view path;
+  std::string_view user_agent;
+  int64_t event_ms = 0;
+};
+
+// Strict combined-format parse; false means malformed.
+bool ParseLine(std::string_view line, Parsed* out) {
+  const char* p = line.data();
+  const char* const e = p + line.size();
+  // $remote_addr: \S+
+  const char* s = p;
+  while (p < e && !IsSpace(*p)) ++p;
+  if (p == s) return false;
+  out->addr = std::string_view(s, static_cast<size_t>(p - s));
+  if (e - p < 3 || p[0] != ' ' || p[1] != '-' || p[2] != ' ') return false;
+  p += 3;
+  // $remote_user: \S+
+  s = p;
+  while (p < e && !IsSpace(*p)) ++p;
+  if (p == s) return false;
+  // " [" time "] \""
+  if (e - p < 2 + 26 + 3 || p[0] != ' ' || p[1] != '[') return false;
+  p += 2;
+  if (!ParseTime(p, &out->event_ms)) return false;
+  p += 26;
+  if (p[0] != ']' || p[1] != ' ' || p[2] != '"') return false;
+  p += 3;
+  // "$request"
+  s = p;
+  const char* q = static_cast<const char*>(memchr(p, '"', static_cast<size_t>(e - p)));
+  if (q == nullptr) return false;
+  std::string_view request(s, static_cast<size_t>(q - s));
+  p = q + 1;
+  // " $status "
+  if (e - p < 5 || p[0] != ' ' || !IsDigit(p[1]) || !IsDigit(p[2]) || !IsDigit(p[3]) ||
+      p[4] != ' ') {
+    return false;
+  }
+  p += 5;
+  // $body_bytes_sent: \d+ or -
+  if (p < e && *p == '-') {
+    ++p;
+  } else {
+    s = p;
+    while (p < e && IsDigit(*p)) ++p;
+    if (p == s) return false;
+  }
+  // ' "$http_referer" "'
+  if (e - p < 2 || p[0] != ' ' || p[1] != '"') return false;
+  p += 2;
+  q = static_cast<const char*>(memchr(p, '"', static_cast<size_t>(e - p)));
+  if (q == nullptr) return false;
+  p = q + 1;
+  if (e - p < 2 || p[0] != ' ' || p[1] != '"') return false;
+  p += 2;
+  // "$http_user_agent" must end the line.
+  q = static_cast<const char*>(memchr(p, '"', static_cast<size_t>(e - p)));
+  if (q == nullptr || q + 1 != e) return false;
+  out->user_agent = std::string_view(p, static_cast<size_t>(q - p));
+
+  // Request: METHOD TARGET PROTOCOL, single spaces, three non-empty parts.
+  size_t sp1 = request.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return false;
+  for (size_t i = 0; i < sp1; ++i) {
+    if (request[i] < 'A' || request[i] > 'Z') return false;
+  }
+  size_t sp2 = request.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
+  std::string_view protocol = request.substr(sp2 + 1);
+  if (protocol.find(' ') != std::string_view::npos || protocol.substr(0, 5) != "HTTP/") {
+    return false;
+  }
+  std::string_view target = request.substr(sp1 + 1, sp2 - sp1 - 1);
+  out->path = target.substr(0, target.find('?'));
+  return true;
+}
+
+bool IsBot(std::string_view ua) {
+  // (c | 0x20) == 'x' holds exactly for the two cases of the letter x.
+  const size_t n = ua.size();
+  for (size_t i = 0; i < n; ++i) {
+    char c = static_cast<char>(ua[i] | 0x20);
+    size_t left = n - i;
+    if (c == 'b') {
+      if (left >= 3 && (ua[i + 1] | 0x20) == 'o' && (ua[i + 2] | 0x20) == 't') return true;
+    } else if (c == 's') {
+      if (left >= 6 && (ua[i + 1] | 0x20) == 'p' && (ua[i + 2] | 0x20) == 'i' &&
+          (ua[i + 3] | 0x20) == 'd' && (ua[i + 4] | 0x20) == 'e' && (ua[i + 5] | 0x20) == 'r') {
+        return true;
+      }
+    } else if (c == 'c') {
+      if (left >= 5 && (ua[i + 1] | 0x20) == 'r' && (ua[i + 2] | 0x20) == 'a' &&
+          (ua[i + 3] | 0x20) == 'w' && (ua[i + 4] | 0x20) == 'l') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool IsStaticAsset(std::string_view path) {
+  if (path.substr(0, 8) == "/static/") return true;
+  static constexpr std::string_view kExts[] = {".css", ".js",  ".png",  ".jpg",   ".jpeg", ".gif",
+                                               ".ico", ".svg", ".woff", ".woff2", ".map"};
+  char tail[6];
+  size_t n = std::min<size_t>(path.size(), sizeof(tail));
+  for (size_t i = 0; i < n; ++i) tail[i] = Lower(path[path.size() - n + i]);
+  std::string_view lower_tail(tail, n);
+  for (std::string_view ext : kExts) {
+    if (lower_tail.size() >= ext.size() &&
+        lower_tail.substr(lower_tail.size() - ext.size()) == ext) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void AppendTsvString(std::string* out, std::string_view s) {
+  for (char c : s) {
+    switch (c) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default:
+        out->push_back(c);
+    }
+  }
+}
+
+absl::Status WriteAll(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return sluice::ErrnoToStatus(errno, path);
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return sluice::ErrnoToStatus(err, path);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::close(fd) != 0) return sluice::ErrnoToStatus(errno, path);
+  return absl::OkStatus();
+}
+
+struct Counters {
+  int64_t lines = 0, malformed = 0, bot = 0, static_asset = 0, kept = 0;
+};
+
+struct Group {
+  int64_t window_start;
+  int32_t path_id;
+  int64_t pv = 0;
+  int64_t uv = 0;
+};
+
+absl::StatusOr<Counters> Run(const std::string& input_path, const std::string& out_path) {
+  Input input;
+  RETURN_IF_ERROR(input.Open(input_path));
+  std::string_view rest = input.data();
+
+  absl::flat_hash_map<absl::string_view, int32_t> path_ids;
+  std::vector<std::string_view> paths;
+  std::vector<bool> path_is_static;
+  absl::flat_hash_map<absl::string_view, uint32_t> addr_ids;
+  absl::flat_hash_map<std::pair<int64_t, int32_t>, uint32_t> group_ids;
+  std::vector<Group> groups;
+  absl::flat_hash_set<uint64_t> visitors;  // group_id << 32 | addr_id
+  // User agents repeat heavily; remember each one's verdict.
+  absl::flat_hash_map<absl::string_view, bool> bot_cache;
+
+  Counters c;
+  Parsed parsed;
+  while (!rest.empty()) {
+    const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
+    std::string_view line;
+    if (nl == nullptr) {
+      line = rest;
+      rest = {};
+    } else {
+      line = rest.substr(0, static_cast<size_t>(nl - rest.data()));
+      rest.remove_prefix(line.size() + 1);
+    }
+    ++c.lines;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!ParseLine(line, &parsed)) {
+      ++c.malformed;
+      continue;
+    }
+    auto [bit, new_agent] = bot_cache.try_emplace(sluice::Sv(parsed.user_agent), false);
+    if (new_agent) bit->second = IsBot(parsed.user_agent);
+    if (bit->second) {
+      ++c.bot;
+      continue;
+    }
+    // Paths are interned before the static check so the verdict is computed once each.
+    auto [pit, new_path] =
+        path_ids.try_emplace(sluice::Sv(parsed.path), static_cast<int32_t>(paths.size()));
+    if (new_path) {
+      paths.push_back(parsed.path);
+      path_is_static.push_back(IsStaticAsset(parsed.path));
+    }
+    if (path_is_static[pit->second]) {
+      ++c.static_asset;
+      continue;
+    }
+    ++c.kept;
+    auto [ait, new_addr] =
+        addr_ids.try_emplace(sluice::Sv(parsed.addr), static_cast<uint32_t>(addr_ids.size()));
+    int64_t rem = parsed.event_ms % kWindowMs;
+    if (rem < 0) rem += kWindowMs;
+    int64_t window_start = parsed.event_ms - rem;
+    auto [git, new_group] = group_ids.try_emplace(std::make_pair(window_start, pit->second),
+                                                  static_cast<uint32_t>(groups.size()));
+    if (new_group) groups.push_back(Group{window_start, pit->second});
+    Group& g = groups[git->second];
+    ++g.pv;
+    if (visitors.insert((static_cast<uint64_t>(git->second) << 32) | ait->second).second) {
+      ++g.uv;
+    }
+  }
+
+  std::string out = "window_start\tpath\tpv\tuv\n";
+  out.reserve(out.size() + groups.size() * 48);
+  for (const Group& g : groups) {
+    absl::StrAppend(&out, g.window_start, "\t");
+    AppendTsvString(&out, paths[g.path_id]);
+    absl::StrAppend(&out, "\t", g.pv, "\t", g.uv, "\n");
+  }
+  RETURN_IF_ERROR(WriteAll(out_path, out));
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(
+      "Single-threaded hand-written nginx_pv_uv baseline (PV/UV per path per "
+      "60 s window).");
+  std::string input_path, out_path;
+  app.add_option("--input", input_path, "nginx combined access log (plain or gzip)")->required();
+  app.add_option("--out", out_path, "Output TSV path")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<Counters> result = Run(input_path, out_path);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.ok()) {
+    std::fprintf(stderr, "nginx_baseline: %s\n", result.status().ToString().c_str());
+    return 1;
+  }
+  const Counters& c = *result;
+  std::fprintf(stderr, "lines=%lld malformed=%lld bot=%lld static_asset=%lld kept=%lld\n",
+               static_cast<long long>(c.lines), static_cast<long long>(c.malformed),
+               static_cast<long long>(c.bot), static_cast<long long>(c.static_asset),
+               static_cast<long long>(c.kept));
+  std::fprintf(stderr, "events=%lld seconds=%.3f events_per_sec=%.0f\n",
+               static_cast<long long>(c.lines), seconds,
+               seconds > 0 ? static_cast<double>(c.lines) / seconds : 0.0);
+  return 0;
+}

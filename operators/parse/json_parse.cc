@@ -1,0 +1,636 @@
+#include "operators/parse/json_parse.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "operators/parse/parse_internal.h"
+#include "simdjson.h"
+
+namespace sluice::operators::parse {
+
+namespace {
+
+namespace ondemand = simdjson::ondemand;
+
+// One extracted output field.
+struct JsonField {
+  std::string name;
+  std::vector<std::string> path;  // keys from the top-level object down
+  Type type = Type::kString;
+  const Param* at = nullptr;       // where it was declared, for errors (config time only)
+};
+
+// The wanted keys of one object level. A key leads either to an output slot (a leaf) or
+// to the wanted keys of a nested object.
+struct Level {
+  struct Key {
+    std::string key;
+    int slot = -1;   // index into fields, for a leaf
+    int child = -1;  // index into levels, for a nested object
+  };
+  std::vector<Key> keys;
+  // Key -> index into `keys`; built only when a level has many keys.
+  absl::flat_hash_map<std::string, int> index;
+};
+constexpr size_t kLinearKeyLimit = 8;
+
+// The result of parsing one line.
+enum class Outcome : uint8_t { kOk, kMalformed, kBadType };
+
+// The value of one output field for the current line.
+struct Slot {
+  enum State : uint8_t { kMissing, kNull, kSet };
+  State state = kMissing;
+  bool in_parser = false;  // `str` lives in the parser's buffer: copy it to keep it
+  int64_t i = 0;
+  double d = 0;
+  std::string_view str;
+};
+
+inline bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The JSON type a value starting with byte `c` has.
+enum class JsonKind : uint8_t { kInvalid, kString, kNumber, kBool, kNull, kObject, kArray };
+inline JsonKind KindOf(char c) {
+  switch (c) {
+    case '"': return JsonKind::kString;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': return JsonKind::kNumber;
+    case 't': case 'f': return JsonKind::kBool;
+    case 'n': return JsonKind::kNull;
+    case '{': return JsonKind::kObject;
+    case '[': return JsonKind::kArray;
+    default: return JsonKind::kInvalid;
+  }
+}
+
+// True if `s` holds a backslash; eight bytes at a time.
+inline bool HasBackslash(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kBackslashes = kOnes * '\\';
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    const uint64_t x = word ^ kBackslashes;  // zero bytes where there is a backslash
+    if (((x - kOnes) & ~x & (kOnes << 7)) != 0) return true;
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] == '\\') return true;
+  }
+  return false;
+}
+
+// Converts an integral double within int64 range.
+inline bool IntegralDouble(double d, int64_t* out) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d) {
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// Text of a JSON string read as a number ("1469118480000", "2.5", "1e3").
+inline bool TextToDouble(std::string_view s, double* out) {
+  if (s.empty()) return false;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && ptr == end && std::isfinite(*out);
+}
+inline bool TextToInt(std::string_view s, int64_t* out) {
+  if (s.empty()) return false;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, *out);
+  if (ec == std::errc() && ptr == end) return true;
+  double d;
+  return TextToDouble(s, &d) && IntegralDouble(d, out);
+}
+
+class JsonParse : public Operator {
+ public:
+  JsonParse(int input_index, std::vector<int> keep, std::vector<Type> types,
+            std::vector<Level> levels, bool missing_is_dead_letter, SchemaPtr schema)
+      : input_index_(input_index),
+        keep_(std::move(keep)),
+        types_(std::move(types)),
+        levels_(std::move(levels)),
+        missing_is_dead_letter_(missing_is_dead_letter),
+        schema_(std::move(schema)),
+        slots_(types_.size()) {
+    for (const Level& level : levels_) {
+      order_.emplace_back(level.keys.size());
+      for (size_t k = 0; k < level.keys.size(); ++k) order_.back()[k] = static_cast<int>(k);
+      found_at_.emplace_back(level.keys.size(), nullptr);
+    }
+  }
+
+  SchemaPtr output_schema() const override { return schema_; }
+
+  absl::Status Process(int input, BatchPtr in, Collector& out) override {
+    const size_t n = in->num_rows();
+    BatchPtr batch = out.NewBatch(schema_);
+    for (int c = 0; c < batch->num_columns(); ++c) batch->column(c).Reserve(n);
+    accepted_.clear();
+    accepted_.reserve(n);
+    const Column& lines = in->column(input_index_);
+    const int first = static_cast<int>(keep_.size());
+    for (size_t r = 0; r < n; ++r) {
+      const std::string_view line = lines.strings[r];
+      Outcome outcome = lines.IsNull(r) ? Outcome::kMalformed : ParseLine(line);
+      if (outcome == Outcome::kMalformed) {
+        out.EmitDeadLetter("malformed", line);
+        continue;
+      }
+      if (outcome == Outcome::kBadType) {
+        out.EmitDeadLetter("bad_type", line);
+        continue;
+      }
+      if (missing_is_dead_letter_ && AnyMissing()) {
+        out.EmitDeadLetter("missing_field", line);
+        continue;
+      }
+      const size_t row = accepted_.size();
+      for (size_t f = 0; f < slots_.size(); ++f) {
+        Append(*batch, batch->column(first + static_cast<int>(f)), slots_[f], row);
+      }
+      accepted_.push_back(static_cast<uint32_t>(r));
+    }
+    if (accepted_.empty()) return absl::OkStatus();
+
+    for (size_t k = 0; k < keep_.size(); ++k) {
+      Gather(in->column(keep_[k]), batch->column(static_cast<int>(k)));
+    }
+    std::vector<int64_t>& times = batch->timestamps();
+    times.reserve(accepted_.size());
+    for (uint32_t r : accepted_) times.push_back(in->timestamps()[r]);
+    batch->set_num_rows(accepted_.size());
+    internal::FinishNulls(*batch);
+    internal::KeepInputAlive(std::move(in), *batch);
+    out.Emit(std::move(batch));
+    return absl::OkStatus();
+  }
+
+ private:
+  // Parses `line` into slots_.
+  Outcome ParseLine(std::string_view line) {
+    const size_t len = line.size();
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
+    if (len + simdjson::SIMDJSON_PADDING > scratch_capacity_) {
+      scratch_capacity_ = std::max<size_t>(2 * scratch_capacity_,
+                                           len + simdjson::SIMDJSON_PADDING + 4096);
+      scratch_ = std::make_unique<char[]>(scratch_capacity_);
+    }
+    if (len != 0) std::memcpy(scratch_.get(), line.data(), len);
+    std::memset(scratch_.get() + len, 0, simdjson::SIMDJSON_PADDING);
+    scratch_end_ = scratch_.get() + len;
+    line_ = line.data();
+    for (Slot& s : slots_) s.state = Slot::kMissing;
+
+    ondemand::document doc;
+    ondemand::object object;
+    if (parser_.iterate(scratch_.get(), len, scratch_capacity_).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(object) != simdjson::SUCCESS) {
+      return Outcome::kMalformed;
+    }
+    Outcome outcome = FindFields(object, 0);
+    if (outcome != Outcome::kOk) return outcome;
+    if (AnyMissing() && std::memchr(scratch_.get(), '\\', len) != nullptr) {
+      // find_field compares keys as written, so a wanted key spelled with escapes
+      // ("ad\u005fid") was missed: read the line again, unescaping every key.
+      for (Slot& s : slots_) s.state = Slot::kMissing;
+      if (parser_.iterate(scratch_.get(), len, scratch_capacity_).get(doc) != simdjson::SUCCESS ||
+          doc.get_object().get(object) != simdjson::SUCCESS) {
+        return Outcome::kMalformed;
+      }
+      outcome = IterateFields(object, levels_[0]);
+      if (outcome != Outcome::kOk) return outcome;
+    } else {
+      // Skip the rest of the object; this checks that its brackets balance.
+      std::string_view rest;
+      if (object.raw_json().get(rest) != simdjson::SUCCESS) return Outcome::kMalformed;
+    }
+    // Anything after the object (`{...} x`, `{...}}`) makes the line malformed.
+    const char* trailing;
+    if (doc.current_location().get(trailing) == simdjson::SUCCESS) return Outcome::kMalformed;
+    return Outcome::kOk;
+  }
+
+  // The fast path: looks each wanted key of level `index` up with find_field_unordered,
+  // in the order the keys appeared in the previous line (one pass when lines share a
+  // layout, as they usually do).
+  Outcome FindFields(ondemand::object& object, int index) {
+    const Level& level = levels_[index];
+    std::vector<int>& order = order_[index];
+    std::vector<const char*>& found_at = found_at_[index];
+    const char* last = nullptr;
+    bool in_order = true;
+    for (int k : order) {
+      const Level::Key& key = level.keys[k];
+      ondemand::value value;
+      const simdjson::error_code error = object.find_field_unordered(key.key).get(value);
+      if (error == simdjson::NO_SUCH_FIELD) {
+        found_at[k] = nullptr;
+        continue;
+      }
+      if (error != simdjson::SUCCESS) return Outcome::kMalformed;
+      const char* at = value.raw_json_token().data();
+      found_at[k] = at;
+      in_order = in_order && at > last;
+      last = at;
+      const Outcome outcome = key.slot >= 0 ? ReadValue(value, types_[key.slot], slots_[key.slot])
+                                            : ReadObject(value, key.child, /*find=*/true);
+      if (outcome != Outcome::kOk) return outcome;
+    }
+    if (!in_order) {
+      // Found keys by position in the line, then the missing ones.
+      std::stable_sort(order.begin(), order.end(), [&found_at](int a, int b) {
+        const char* pa = found_at[a];
+        const char* pb = found_at[b];
+        return pb == nullptr ? pa != nullptr : (pa != nullptr && pa < pb);
+      });
+    }
+    return Outcome::kOk;
+  }
+
+  // Reads the nested object `value` for level `child`. A null leaves its fields missing.
+  Outcome ReadObject(ondemand::value& value, int child, bool find) {
+    ondemand::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS) return Outcome::kMalformed;
+    if (type == ondemand::json_type::null) {
+      bool is_null;
+      if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) return Outcome::kMalformed;
+      return Outcome::kOk;
+    }
+    if (type != ondemand::json_type::object) return Outcome::kBadType;
+    ondemand::object object;
+    if (value.get_object().get(object) != simdjson::SUCCESS) return Outcome::kMalformed;
+    return find ? FindFields(object, child) : IterateFields(object, levels_[child]);
+  }
+
+  // The careful path: visits every field of `object` once, unescaping keys as needed.
+  Outcome IterateFields(ondemand::object& object, const Level& level) {
+    for (auto item : object) {
+      ondemand::field field;
+      if (std::move(item).get(field) != simdjson::SUCCESS) return Outcome::kMalformed;
+      int k;
+      if (!MatchKey(field, level, &k)) return Outcome::kMalformed;
+      if (k < 0) continue;  // not wanted: On Demand skips the value
+      const Level::Key& key = level.keys[k];
+      ondemand::value value = field.value();
+      Outcome outcome;
+      if (key.slot >= 0) {
+        if (slots_[key.slot].state != Slot::kMissing) continue;  // first value wins
+        outcome = ReadValue(value, types_[key.slot], slots_[key.slot]);
+      } else {
+        outcome = ReadObject(value, key.child, /*find=*/false);
+      }
+      if (outcome != Outcome::kOk) return outcome;
+    }
+    return Outcome::kOk;
+  }
+
+  // Looks the key of `field` up in `level`: sets *k to its index, or -1 if not wanted.
+  // Returns false if the key is malformed.
+  bool MatchKey(ondemand::field& field, const Level& level, int* k) {
+    // The raw key starts after its opening quote, in scratch_; keys without escapes
+    // (all of them, in practice) are compared in place.
+    const char* start = field.key().raw();
+    const char* p = start;
+    while (p < scratch_end_ && *p != '"' && *p != '\\') ++p;
+    if (p >= scratch_end_) return false;
+    std::string_view key(start, p - start);
+    if (*p == '\\') {
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    }
+    *k = -1;
+    if (level.index.empty()) {
+      for (size_t i = 0; i < level.keys.size(); ++i) {
+        const std::string& want = level.keys[i].key;
+        if (want.size() == key.size() && std::memcmp(want.data(), key.data(), key.size()) == 0) {
+          *k = static_cast<int>(i);
+          break;
+        }
+      }
+    } else {
+      auto it = level.index.find(Sv(key));
+      if (it != level.index.end()) *k = it->second;
+    }
+    return true;
+  }
+
+  // Reads the JSON string `token` (value's raw token): a view into the input line when it
+  // has no escapes, else the unescaped text in the parser's buffer (*in_parser = true).
+  Outcome ReadString(ondemand::value& value, std::string_view token, std::string_view* out,
+                     bool* in_parser) {
+    while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+    if (token.size() < 2 || token.back() != '"') return Outcome::kMalformed;
+    const std::string_view content = token.substr(1, token.size() - 2);
+    if (!HasBackslash(content)) {
+      *out = std::string_view(line_ + (content.data() - scratch_.get()), content.size());
+      *in_parser = false;
+      return Outcome::kOk;
+    }
+    if (value.get_string().get(*out) != simdjson::SUCCESS) return Outcome::kMalformed;
+    *in_parser = true;
+    return Outcome::kOk;
+  }
+
+  Outcome ReadValue(ondemand::value& value, Type type, Slot& slot) {
+    // The first byte of the token tells the JSON type (as value.type() does).
+    const std::string_view token = value.raw_json_token();
+    const JsonKind kind = KindOf(token.empty() ? '\0' : token[0]);
+    if (kind == JsonKind::kInvalid) return Outcome::kMalformed;
+    if (kind == JsonKind::kNull) {
+      bool is_null;
+      if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) return Outcome::kMalformed;
+      slot.state = Slot::kNull;
+      return Outcome::kOk;
+    }
+    switch (type) {
+      case Type::kString: {
+        if (kind != JsonKind::kString) return Outcome::kBadType;
+        const Outcome outcome = ReadString(value, token, &slot.str, &slot.in_parser);
+        if (outcome != Outcome::kOk) return outcome;
+        break;
+      }
+      case Type::kInt64:
+      case Type::kTimestamp: {
+        if (kind == JsonKind::kNumber) {
+          if (value.get_int64().get(slot.i) != simdjson::SUCCESS) {
+            // Not a plain int64: 5.0, 1e3, too large, or not a valid number at all.
+            double d;
+            if (value.get_double().get(d) != simdjson::SUCCESS) return Outcome::kMalformed;
+            if (!IntegralDouble(d, &slot.i)) return Outcome::kBadType;
+          }
+        } else if (kind == JsonKind::kString) {
+          std::string_view text;
+          bool in_parser;
+          const Outcome outcome = ReadString(value, token, &text, &in_parser);
+          if (outcome != Outcome::kOk) return outcome;
+          if (!TextToInt(text, &slot.i)) return Outcome::kBadType;
+        } else {
+          return Outcome::kBadType;
+        }
+        break;
+      }
+      case Type::kDouble: {
+        if (kind == JsonKind::kNumber) {
+          if (value.get_double().get(slot.d) != simdjson::SUCCESS) return Outcome::kMalformed;
+        } else if (kind == JsonKind::kString) {
+          std::string_view text;
+          bool in_parser;
+          const Outcome outcome = ReadString(value, token, &text, &in_parser);
+          if (outcome != Outcome::kOk) return outcome;
+          if (!TextToDouble(text, &slot.d)) return Outcome::kBadType;
+        } else {
+          return Outcome::kBadType;
+        }
+        break;
+      }
+      case Type::kBool: {
+        if (kind != JsonKind::kBool) return Outcome::kBadType;
+        bool b;
+        if (value.get_bool().get(b) != simdjson::SUCCESS) return Outcome::kMalformed;
+        slot.i = b;
+        break;
+      }
+      case Type::kNull:
+        return Outcome::kBadType;  // rejected when the operator is built
+    }
+    slot.state = Slot::kSet;
+    return Outcome::kOk;
+  }
+
+  bool AnyMissing() const {
+    for (const Slot& s : slots_) {
+      if (s.state == Slot::kMissing) return true;
+    }
+    return false;
+  }
+
+  // Appends the slot as row `row` of `col`.
+  static void Append(RecordBatch& batch, Column& col, const Slot& slot, size_t row) {
+    const bool is_null = slot.state != Slot::kSet;
+    switch (col.type) {
+      case Type::kString:
+        if (is_null) {
+          col.strings.emplace_back();
+        } else {
+          col.strings.push_back(slot.in_parser ? batch.arena().Copy(slot.str) : slot.str);
+        }
+        break;
+      case Type::kDouble:
+        col.doubles.push_back(is_null ? 0 : slot.d);
+        break;
+      case Type::kInt64:
+      case Type::kTimestamp:
+      case Type::kBool:
+        col.ints.push_back(is_null ? 0 : slot.i);
+        break;
+      case Type::kNull:
+        break;
+    }
+    if (is_null) col.SetNull(row, row + 1);
+  }
+
+  // Appends the accepted rows of `src` to `dst` (same type).
+  void Gather(const Column& src, Column& dst) const {
+    switch (src.type) {
+      case Type::kString:
+        for (uint32_t r : accepted_) dst.strings.push_back(src.strings[r]);
+        break;
+      case Type::kDouble:
+        for (uint32_t r : accepted_) dst.doubles.push_back(src.doubles[r]);
+        break;
+      case Type::kInt64:
+      case Type::kTimestamp:
+      case Type::kBool:
+        for (uint32_t r : accepted_) dst.ints.push_back(src.ints[r]);
+        break;
+      case Type::kNull:
+        break;
+    }
+    if (!src.nulls.empty()) {
+      dst.nulls.reserve(accepted_.size());
+      for (uint32_t r : accepted_) dst.nulls.push_back(src.nulls[r]);
+    }
+  }
+
+  const int input_index_;
+  const std::vector<int> keep_;  // input field indices carried through
+  const std::vector<Type> types_;  // of the parsed fields, by slot
+  const std::vector<Level> levels_;  // levels_[0] is the top-level object
+  const bool missing_is_dead_letter_;
+  const SchemaPtr schema_;
+
+  ondemand::parser parser_;
+  std::unique_ptr<char[]> scratch_;  // the current line, padded
+  size_t scratch_capacity_ = 0;
+  const char* scratch_end_ = nullptr;
+  const char* line_ = nullptr;  // the current line in the input batch
+  std::vector<Slot> slots_;     // per output field, for the current line
+  // Per level: the order to look keys up in, and where each was found in the last line.
+  std::vector<std::vector<int>> order_;
+  std::vector<std::vector<const char*>> found_at_;
+  std::vector<uint32_t> accepted_;  // input rows emitted, for the current batch
+};
+
+// Adds `fields[slot]` to the key tree rooted at levels[0]. A JSON value is read once,
+// so a path may not repeat, nor end where another path goes on into an object.
+absl::Status AddPath(const std::vector<JsonField>& fields, int slot, std::vector<Level>& levels) {
+  const JsonField& field = fields[slot];
+  int level = 0;
+  for (size_t depth = 0; depth < field.path.size(); ++depth) {
+    const bool leaf = depth + 1 == field.path.size();
+    const std::string& key = field.path[depth];
+    const Level::Key* existing = nullptr;
+    for (const Level::Key& k : levels[level].keys) {
+      if (k.key == key) existing = &k;
+    }
+    if (existing == nullptr) {
+      Level::Key entry;
+      entry.key = key;
+      if (leaf) {
+        entry.slot = slot;
+      } else {
+        entry.child = static_cast<int>(levels.size());
+        levels.emplace_back();
+      }
+      levels[level].keys.push_back(std::move(entry));
+      level = levels[level].keys.back().child;
+      continue;
+    }
+    const std::string path = absl::StrJoin(field.path, ".");
+    if (existing->slot >= 0) {
+      const JsonField& other = fields[existing->slot];
+      return field.at->Error(absl::StrCat("path '", path, "' conflicts with field '", other.name,
+                                          "' (path '", absl::StrJoin(other.path, "."),
+                                          "'): a JSON value can be extracted only once"));
+    }
+    if (leaf) {
+      return field.at->Error(absl::StrCat("path '", path,
+                                          "' is also the parent object of other extracted "
+                                          "fields: a JSON value can be extracted only once"));
+    }
+    level = existing->child;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JsonField> MakeField(std::string name, const std::string& path,
+                                    const std::string& type_name, const Param& at,
+                                    const Param& type_at) {
+  JsonField field;
+  field.name = std::move(name);
+  field.at = &at;
+  if (field.name.empty()) return at.Error("field name must not be empty");
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (part.empty()) return at.Error(absl::StrCat("bad path '", path, "': empty key"));
+    field.path.emplace_back(part);
+  }
+  if (!ParseType(type_name, &field.type) || field.type == Type::kNull) {
+    return type_at.Error(absl::StrCat("unknown type '", type_name,
+                                      "'; expected string, int64, double, bool or timestamp"));
+  }
+  return field;
+}
+
+absl::StatusOr<std::vector<JsonField>> ParseFields(const Param& params) {
+  const Param* list = params.Find("fields");
+  if (list == nullptr || list->is_null()) return params.MissingError("fields");
+  std::vector<JsonField> fields;
+  if (list->is_map()) {
+    for (const auto& [name, type] : list->entries()) {
+      if (type.is_list() || type.is_map() || type.is_null()) {
+        return type.Error("expected a type name (string, int64, double, bool, timestamp)");
+      }
+      ASSIGN_OR_RETURN(JsonField f, MakeField(name, name, type.string_value(), type, type));
+      fields.push_back(std::move(f));
+    }
+  } else if (list->is_list()) {
+    for (const Param& item : list->items()) {
+      if (!item.is_map()) {
+        return item.Error("expected a map like {name: uid, path: user.id, type: string}");
+      }
+      RETURN_IF_ERROR(item.CheckKeys({"name", "path", "type"}));
+      ASSIGN_OR_RETURN(std::string name, item.GetString("name"));
+      ASSIGN_OR_RETURN(std::string path, item.GetStringOr("path", name));
+      ASSIGN_OR_RETURN(std::string type, item.GetStringOr("type", "string"));
+      const Param* type_at = item.Find("type");
+      ASSIGN_OR_RETURN(JsonField f, MakeField(std::move(name), path, type, item,
+                                              type_at != nullptr ? *type_at : item));
+      fields.push_back(std::move(f));
+    }
+  } else {
+    return list->Error("expected a map of name: type, or a list of {name, path, type}");
+  }
+  if (fields.empty()) return list->Error("expected at least one field");
+  return fields;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Operator>> CreateJsonParse(const OperatorConfig& config) {
+  const Param& params = *config.params;
+  RETURN_IF_ERROR(params.CheckKeys({"field", "fields", "keep", "on_missing"}));
+  ASSIGN_OR_RETURN(const int input_index, internal::ResolveInputField(config));
+  const Schema& input = *config.input_schemas[0];
+
+  std::vector<Field> schema_fields;
+  std::vector<int> keep;
+  ASSIGN_OR_RETURN(const std::vector<std::string> keep_names, params.GetStringListOr("keep"));
+  for (size_t i = 0; i < keep_names.size(); ++i) {
+    const Param* list = params.Find("keep");
+    const Param& at = list->is_list() ? list->items()[i] : *list;
+    const int index = input.IndexOf(keep_names[i]);
+    if (index < 0) {
+      return at.Error(absl::StrCat("input has no field '", keep_names[i],
+                                   "' (input fields: ", input.ToString(), ")"));
+    }
+    for (const Field& f : schema_fields) {
+      if (f.name == keep_names[i]) return at.Error(absl::StrCat("field '", f.name, "' is kept twice"));
+    }
+    keep.push_back(index);
+    schema_fields.push_back(input.field(index));
+  }
+
+  ASSIGN_OR_RETURN(std::vector<JsonField> fields, ParseFields(params));
+  std::vector<Level> levels(1);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    for (const Field& f : schema_fields) {
+      if (f.name == fields[i].name) {
+        return fields[i].at->Error(absl::StrCat("output field '", f.name, "' is defined twice"));
+      }
+    }
+    RETURN_IF_ERROR(AddPath(fields, static_cast<int>(i), levels));
+    schema_fields.push_back({fields[i].name, fields[i].type});
+  }
+  for (Level& level : levels) {
+    if (level.keys.size() <= kLinearKeyLimit) continue;
+    for (size_t i = 0; i < level.keys.size(); ++i) level.index[level.keys[i].key] = static_cast<int>(i);
+  }
+
+  ASSIGN_OR_RETURN(const std::string on_missing, params.GetStringOr("on_missing", "null"));
+  if (on_missing != "null" && on_missing != "dead_letter") {
+    return params.Find("on_missing")->Error(
+        absl::StrCat("unknown value '", on_missing, "'; expected null or dead_letter"));
+  }
+  std::vector<Type> types;
+  for (const JsonField& f : fields) types.push_back(f.type);
+  return std::make_unique<JsonParse>(input_index, std::move(keep), std::move(types),
+                                     std::move(levels), on_missing == "dead_letter",
+                                     std::make_shared<Schema>(std::move(schema_fields)));
+}
+
+}  // namespace sluice::operators::parse

@@ -1,0 +1,219 @@
+// The keyed event-time window aggregate operator `window`: tumbling, sliding and
+// session windows over the key groups one subtask owns, with Flink's firing, allowed
+// lateness and late-record semantics (see README.md in this folder).
+//
+// Every live (key, window) pair gets a *slot*; aggregate state is stored column-wise by
+// slot (aggregates.h). A batch is processed in two passes: the first maps each row to
+// its key (one hash lookup, no allocation for an existing key) and to the slots of its
+// windows, the second lets each aggregate fold the (row, slot) pairs in a tight loop.
+// Unfired windows wait in a queue ordered by window end, so a watermark touches only
+// the windows it fires; fired windows wait in a second queue until their allowed
+// lateness has passed.
+//
+// State lives in the operator (the in-memory backend). Snapshot/Restore: TODO, with the
+// checkpoint issue.
+//
+// Threading: like every operator, an instance is used from its task thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/strings.h"
+#include "operators/window/aggregates.h"
+#include "sluice/operator.h"
+
+namespace sluice::operators::window {
+
+enum class WindowKind : uint8_t { kTumbling, kSliding, kSession };
+
+struct AggregateSpec {
+  AggFn fn = AggFn::kCount;
+  int field = -1;  // input column; -1: count rows
+  Type field_type = Type::kNull;
+  int64_t k = 0;  // top_k
+  std::string name;
+};
+
+struct OutputColumnSpec {
+  enum class Source : uint8_t { kKey, kWindowStart, kWindowEnd, kAggregate };
+  Source source = Source::kKey;
+  int index = 0;  // into WindowSpec::key_fields or ::aggregates
+};
+
+/// The validated parameters of a `window` node, with field names resolved.
+struct WindowSpec {
+  SchemaPtr input_schema;
+  std::vector<int> key_fields;  // input columns; empty: one global key
+  WindowKind kind = WindowKind::kTumbling;
+  int64_t size_ms = 0;   // tumbling and sliding
+  int64_t slide_ms = 0;  // sliding (== size_ms for tumbling)
+  int64_t gap_ms = 0;    // session
+  int64_t allowed_lateness_ms = 0;
+  std::vector<AggregateSpec> aggregates;
+  std::vector<OutputColumnSpec> output;
+  SchemaPtr output_schema;
+};
+
+/// Validates `params` against `input`; errors are located ("job.yaml:14: ...").
+absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr& input);
+
+/// The factory registered as `window`.
+absl::StatusOr<std::unique_ptr<Operator>> CreateWindowOperator(const OperatorConfig& config);
+
+class WindowOperator final : public Operator {
+ public:
+  explicit WindowOperator(WindowSpec spec);
+
+  SchemaPtr output_schema() const override { return spec_.output_schema; }
+  absl::Status Open(Context& ctx) override;
+  absl::Status Process(int input, BatchPtr batch, Collector& out) override;
+  absl::Status OnWatermark(int64_t watermark, Collector& out) override;
+  absl::Status OnEndOfInput(Collector& out) override;
+  // TODO(checkpoints): Snapshot/Restore of keys, windows and aggregate state.
+
+  /// Live (key, window) pairs and keys, for tests and metrics.
+  size_t num_windows() const { return windows_.size() - free_windows_.size(); }
+  size_t num_keys() const { return keys_.size() - free_keys_.size(); }
+
+  static constexpr size_t kMaxOutputRows = 4096;
+
+ private:
+  static constexpr uint32_t kNone = ~uint32_t{0};
+  enum class KeyMode : uint8_t { kGlobal, kString, kInt, kMulti };
+  enum class State : uint8_t { kFree, kPending, kFired };
+
+  struct Key {
+    std::string encoded;   // kString: the value; kMulti: the encoding (EncodeKey)
+    int64_t int_key = 0;   // kInt
+    bool is_null = false;  // kString/kInt null key, or the kGlobal key
+    uint32_t num_windows = 0;
+    // Tumbling: the key's most recently used window, to skip the window lookup.
+    int64_t cached_start = 0;
+    uint32_t cached_slot = kNone;
+    std::vector<uint32_t> sessions;  // session windows of this key
+  };
+  struct Window {
+    int64_t start = 0;
+    int64_t end = 0;  // exclusive
+    // kPending: the end under which fire_queue_ holds the window. Sessions that grow
+    // keep their entry (queued_end <= end) and are re-queued when it comes up.
+    int64_t queued_end = 0;
+    uint64_t seq = 0;  // creation order: ties in firing order
+    int64_t rows = 0;  // rows added: the value of `count` without a field
+    uint32_t key = 0;
+    State state = State::kFree;
+    bool dirty = false;  // fired window updated by a late record: re-emit
+  };
+  // (window end or cleanup time, seq, slot).
+  using QueueEntry = std::tuple<int64_t, uint64_t, uint32_t>;
+
+  // Key lookup (may add a key).
+  uint32_t GlobalKey();
+  // The hit paths are inline: they run once a row.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE uint32_t StringKey(std::string_view value) {
+    auto it = string_keys_.find(Sv(value));
+    return it != string_keys_.end() ? it->second : AddStringKey(value);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE uint32_t IntKey(int64_t value) {
+    auto it = int_keys_.find(value);
+    return it != int_keys_.end() ? it->second : AddIntKey(value);
+  }
+  uint32_t AddStringKey(std::string_view value);
+  uint32_t AddIntKey(int64_t value);
+  uint32_t NullKey();
+  uint32_t MultiKey(const RecordBatch& batch, size_t row);
+  uint32_t AllocKey();
+  void FreeKey(uint32_t key);
+
+  template <typename KeyOf>
+  void Dispatch(const RecordBatch& batch, KeyOf&& key_of, Collector& out);
+  template <typename KeyOf>
+  void AssignTumbling(const RecordBatch& batch, KeyOf& key_of, Collector& out);
+  template <typename KeyOf>
+  void AssignSliding(const RecordBatch& batch, KeyOf& key_of, Collector& out);
+  template <typename KeyOf>
+  void AssignSession(const RecordBatch& batch, KeyOf& key_of, Collector& out);
+
+  uint32_t FindOrAddWindow(uint32_t key, int64_t start, int64_t end);
+  uint32_t NewWindow(uint32_t key, int64_t start, int64_t end);
+  void FreeWindow(uint32_t slot);
+  void Enqueue(uint32_t slot);
+  void Dequeue(uint32_t slot);
+  void SetEnd(uint32_t slot, int64_t end);
+  int64_t CleanupTime(int64_t end) const;
+  // Records that row `row` goes to `slot`, whose window ends at `end`. The pair arrays
+  // are sized in Process for the whole batch.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddPair(uint32_t row, uint32_t slot, int64_t end) {
+    Window& w = windows_[slot];
+    ++w.rows;
+    if (record_pairs_) {
+      pair_rows_[num_pairs_] = row;
+      pair_slots_[num_pairs_] = slot;
+      ++num_pairs_;
+    }
+    if (end <= due_end_max_ && !w.dirty) MarkDirty(slot);
+  }
+  void MarkDirty(uint32_t slot);
+  void ApplyPairs(const RecordBatch& batch);
+  void Late(const RecordBatch& batch, size_t row, Collector& out);
+  void NoTimestamp(const RecordBatch& batch, size_t row, Collector& out);
+
+  void SetWatermark(int64_t watermark);
+  void FireUpTo(int64_t watermark, Collector& out);
+  void EmitDirty(Collector& out);
+  void EmitRow(uint32_t slot, Collector& out);
+  void AppendKey(const Key& key, int key_index, Column& col, Arena& arena, size_t row) const;
+  void FlushOutput(Collector& out);
+
+  WindowSpec spec_;
+  KeyMode key_mode_ = KeyMode::kGlobal;
+  // Aggregates other than `count` without a field (which reads Window::rows), and for
+  // each of spec_.aggregates its index in aggs_ or -1.
+  std::vector<std::unique_ptr<Aggregator>> aggs_;
+  std::vector<int> agg_index_;
+  bool record_pairs_ = false;  // !aggs_.empty()
+  Counter* late_records_ = nullptr;
+
+  // Event time. A window is due (fires) once end <= due_end_max_ (end - 1 <= wm), and
+  // a record's window is late once end <= late_end_max_ (end - 1 + lateness <= wm).
+  int64_t watermark_ = kNoTimestamp;
+  int64_t due_end_max_ = kNoTimestamp;
+  int64_t late_end_max_ = kNoTimestamp;
+
+  // Keys: id -> Key; lookups by value. Freed ids are reused.
+  std::vector<Key> keys_;
+  std::vector<uint32_t> free_keys_;
+  absl::flat_hash_map<std::string, uint32_t> string_keys_;  // kString and kMulti
+  absl::flat_hash_map<int64_t, uint32_t> int_keys_;
+  uint32_t null_key_ = kNone;
+  std::string scratch_;  // kMulti encoding buffer
+
+  // Windows: slot -> Window; (key, start) -> slot for tumbling and sliding windows.
+  std::vector<Window> windows_;
+  std::vector<uint32_t> free_windows_;
+  absl::flat_hash_map<std::pair<uint32_t, int64_t>, uint32_t> window_index_;
+  uint64_t next_seq_ = 0;
+  std::set<QueueEntry> fire_queue_;     // kPending windows by queued_end
+  std::set<QueueEntry> cleanup_queue_;  // kFired windows by end - 1 + lateness
+
+  // Per-batch scratch.
+  std::vector<uint32_t> pair_rows_;
+  std::vector<uint32_t> pair_slots_;
+  size_t num_pairs_ = 0;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> merge_;
+
+  BatchPtr out_batch_;
+};
+
+}  // namespace sluice::operators::window

@@ -1,0 +1,731 @@
+#include "operators/window/window_operator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "operators/testing/operator_harness.h"
+#include "operators/window/register.h"
+
+namespace sluice::operators::window {
+namespace {
+
+namespace st = ::sluice::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Rows = std::vector<std::vector<st::Value>>;
+
+// (Binds the Status to a local: common/testing/status_matchers.h's ASSERT_OK keeps a
+// reference to a destroyed temporary.)
+#define WINDOW_ASSERT_OK(expr)                  \
+  do {                                          \
+    const absl::Status _window_st = (expr);     \
+    ASSERT_TRUE(_window_st.ok()) << _window_st; \
+  } while (0)
+
+Param S(std::string s) { return Param::String(std::move(s)); }
+Param N(double v) { return Param::Number(v); }
+Param L(std::vector<Param> items) { return Param::List(std::move(items)); }
+Param M(std::vector<std::pair<std::string, Param>> entries) {
+  return Param::Map(std::move(entries));
+}
+Param Agg(std::string fn, std::string field, std::string as) {
+  std::vector<std::pair<std::string, Param>> e = {{"fn", S(std::move(fn))}};
+  if (!field.empty()) e.push_back({"field", S(std::move(field))});
+  e.push_back({"as", S(std::move(as))});
+  return M(std::move(e));
+}
+Param Tumbling(std::string size) {
+  return M({{"type", S("tumbling")}, {"size", S(std::move(size))}});
+}
+
+// Wraps one operator instance, a TestContext and a TestCollector. Also records the
+// interleaving of emitted batches and watermarks.
+class OpRun {
+ public:
+  OpRun(Param params, SchemaPtr schema, bool batch_mode = false)
+      : params_(std::move(params)), schema_(std::move(schema)), ctx_(batch_mode) {
+    OperatorConfig config;
+    config.node_id = "w";
+    config.params = &params_;
+    config.input_schemas = {schema_};
+    auto op = CreateWindowOperator(config);
+    EXPECT_TRUE(op.ok()) << op.status();
+    if (!op.ok()) return;
+    op_ = std::move(op).value();
+    absl::Status open = op_->Open(ctx_);
+    EXPECT_TRUE(open.ok()) << open;
+  }
+
+  bool ok() const { return op_ != nullptr; }
+  void Feed(const Rows& rows, const std::vector<int64_t>& ts) {
+    WINDOW_ASSERT_OK(op_->Process(0, st::BatchOf(schema_, rows, ts), out_));
+    log_.push_back("batch");
+  }
+  void Watermark(int64_t wm) {
+    size_t before = out_.batches.size();
+    WINDOW_ASSERT_OK(op_->OnWatermark(wm, out_));
+    for (size_t i = before; i < out_.batches.size(); ++i) {
+      log_.push_back("rows:" + std::to_string(out_.batches[i]->num_rows()));
+    }
+    log_.push_back("wm:" + std::to_string(wm));
+  }
+  void End() { WINDOW_ASSERT_OK(op_->OnEndOfInput(out_)); }
+  // Rows emitted since the last call, as JSON.
+  std::vector<std::string> Take() {
+    std::vector<std::string> rows = out_.RowsAsJson();
+    std::vector<std::string> fresh(rows.begin() + taken_, rows.end());
+    taken_ = rows.size();
+    return fresh;
+  }
+  std::vector<int64_t> RowTimestamps() const {
+    std::vector<int64_t> ts;
+    for (const auto& b : out_.batches)
+      ts.insert(ts.end(), b->timestamps().begin(), b->timestamps().end());
+    return ts;
+  }
+  WindowOperator& op() { return static_cast<WindowOperator&>(*op_); }
+  st::TestCollector& out() { return out_; }
+  st::TestContext& ctx() { return ctx_; }
+  const std::vector<std::string>& log() const { return log_; }
+
+ private:
+  Param params_;
+  SchemaPtr schema_;
+  st::TestContext ctx_;
+  st::TestCollector out_;
+  std::unique_ptr<Operator> op_;
+  size_t taken_ = 0;
+  std::vector<std::string> log_;
+};
+
+SchemaPtr PathSchema() {
+  return st::MakeSchema({{"path", Type::kString}, {"remote_addr", Type::kString}});
+}
+
+Param PathParams(Param window, std::string lateness = "0s") {
+  return M(
+      {{"key_by", L({S("path")})},
+       {"window", std::move(window)},
+       {"allowed_lateness", S(std::move(lateness))},
+       {"aggregates", L({Agg("count", "", "pv"), Agg("count_distinct", "remote_addr", "uv")})}});
+}
+
+// --- Tumbling ----------------------------------------------------------------------------
+
+TEST(WindowTumblingTest, OutOfOrderRowsFireInWindowEndOrderOnWatermark) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "1.1.1.1"},
+            {"/b", "1.1.1.1"},
+            {"/a", "2.2.2.2"},
+            {"/b", "3.3.3.3"},
+            {"/a", "1.1.1.1"}},
+           {1000, 12000, 3000, 9999, 0});
+  EXPECT_TRUE(run.Take().empty());
+  run.Watermark(9998);
+  EXPECT_TRUE(run.Take().empty());
+  run.Watermark(9999);
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":0,"window_end":10000,"pv":3,"uv":2})",
+                          R"({"path":"/b","window_start":0,"window_end":10000,"pv":1,"uv":1})"));
+  run.Feed({{"/b", "4.4.4.4"}}, {19999});
+  run.Watermark(25000);
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"path":"/b","window_start":10000,"window_end":20000,"pv":2,"uv":2})"));
+  // Each row's event time is window_end - 1.
+  EXPECT_THAT(run.RowTimestamps(), ElementsAre(9999, 9999, 19999));
+  EXPECT_EQ(run.op().num_windows(), 0u);
+  EXPECT_EQ(run.op().num_keys(), 0u);
+  EXPECT_THAT(run.out().watermarks, ElementsAre(9998, 9999, 25000));
+}
+
+TEST(WindowTumblingTest, RowsOfFiredWindowsPrecedeTheWatermark) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}, {"/a", "x"}, {"/a", "x"}}, {5000, 15000, 25000});
+  run.Watermark(100);
+  run.Watermark(19999);
+  run.Watermark(40000);
+  EXPECT_THAT(run.log(),
+              ElementsAre("batch", "wm:100", "rows:2", "wm:19999", "rows:1", "wm:40000"));
+}
+
+TEST(WindowTumblingTest, NegativeTimestampsFloor) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}, {"/a", "y"}, {"/a", "z"}}, {-1, -10000, -10001});
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"path":"/a","window_start":-20000,"window_end":-10000,"pv":1,"uv":1})",
+                  R"({"path":"/a","window_start":-10000,"window_end":0,"pv":2,"uv":2})"));
+}
+
+TEST(WindowTumblingTest, LateRecordsGoToDeadLetters) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}}, {1000});
+  run.Watermark(9999);
+  EXPECT_EQ(run.Take().size(), 1u);
+  // Window [0, 10s) is gone: 9999 + 0 <= 9999. A record of [10s, 20s) is fine.
+  run.Feed({{"/a", "late1"}, {"/a", "ok"}, {"/b", "late2"}}, {9999, 10000, 0});
+  EXPECT_TRUE(run.Take().empty());
+  ASSERT_EQ(run.out().DeadLetters("late"), 2u);
+  EXPECT_EQ(run.out().dead_letters[0].record, R"({"path":"/a","remote_addr":"late1"})");
+  EXPECT_EQ(run.out().dead_letters[1].record, R"({"path":"/b","remote_addr":"late2"})");
+  EXPECT_EQ(run.ctx().counter("late_records"), 2);
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"path":"/a","window_start":10000,"window_end":20000,"pv":1,"uv":1})"));
+}
+
+TEST(WindowTumblingTest, AllowedLatenessRefiresUpdatedRowsThenDrops) {
+  OpRun run(PathParams(Tumbling("10s"), "5s"), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}}, {1000});
+  run.Watermark(9999);
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":0,"window_end":10000,"pv":1,"uv":1})"));
+  // Within lateness: the window is updated and its complete row re-emitted at once.
+  run.Feed({{"/a", "y"}, {"/a", "y"}}, {5000, 6000});
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":0,"window_end":10000,"pv":3,"uv":2})"));
+  run.Watermark(14998);
+  run.Feed({{"/a", "z"}}, {9000});
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":0,"window_end":10000,"pv":4,"uv":3})"));
+  // 9999 + 5000 <= 14999: the window's state is dropped and its records are late.
+  run.Watermark(14999);
+  EXPECT_EQ(run.op().num_windows(), 0u);
+  run.Feed({{"/a", "w"}}, {2000});
+  EXPECT_TRUE(run.Take().empty());
+  EXPECT_EQ(run.out().DeadLetters("late"), 1u);
+  EXPECT_EQ(run.ctx().counter("late_records"), 1);
+  // A window that never had a record, already due but within lateness (19999 <= 22000 <
+  // 19999 + 5000): created and emitted at once.
+  run.Watermark(22000);
+  EXPECT_TRUE(run.Take().empty());
+  run.Feed({{"/c", "q"}}, {10500});
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"path":"/c","window_start":10000,"window_end":20000,"pv":1,"uv":1})"));
+  run.Watermark(23000);  // fires nothing new: [10s, 20s) already fired
+  EXPECT_TRUE(run.Take().empty());
+  run.End();
+  EXPECT_TRUE(run.Take().empty());
+}
+
+TEST(WindowTumblingTest, NoTimestampRowsAreDeadLetters) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}, {"/a", "y"}}, {kNoTimestamp, 5});
+  EXPECT_EQ(run.out().DeadLetters("no_timestamp"), 1u);
+  run.End();
+  EXPECT_EQ(run.Take().size(), 1u);
+}
+
+TEST(WindowTumblingTest, OutputBatchesHoldAtMost4096Rows) {
+  OpRun run(M({{"key_by", L({S("path")})},
+               {"window", Tumbling("1m")},
+               {"aggregates", L({Agg("count", "", "n")})}}),
+            PathSchema());
+  ASSERT_TRUE(run.ok());
+  Rows rows;
+  std::vector<int64_t> ts;
+  for (int i = 0; i < 10000; ++i) {
+    rows.push_back({"/p" + std::to_string(i), "x"});
+    ts.push_back(i);
+  }
+  run.Feed(rows, ts);
+  run.Watermark(60000);
+  ASSERT_EQ(run.out().batches.size(), 3u);
+  EXPECT_EQ(run.out().batches[0]->num_rows(), 4096u);
+  EXPECT_EQ(run.out().batches[1]->num_rows(), 4096u);
+  EXPECT_EQ(run.out().batches[2]->num_rows(), 10000u - 2 * 4096u);
+  EXPECT_EQ(run.op().num_keys(), 0u);
+}
+
+// --- Sliding -----------------------------------------------------------------------------
+
+TEST(WindowSlidingTest, RecordsBelongToSizeOverSlideWindows) {
+  Param window = M({{"type", S("sliding")}, {"size", S("10s")}, {"slide", S("5s")}});
+  OpRun run(PathParams(window), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "1"}, {"/a", "2"}, {"/a", "3"}}, {12000, 7000, 4999});
+  run.Watermark(9999);
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":-5000,"window_end":5000,"pv":1,"uv":1})",
+                          R"({"path":"/a","window_start":0,"window_end":10000,"pv":2,"uv":2})"));
+  // [5s, 15s) is due at 14999, so at wm 14999 a record of 13s only counts in [10s, 20s);
+  // one of 9s has no window left and is late.
+  run.Watermark(14999);
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":5000,"window_end":15000,"pv":2,"uv":2})"));
+  run.Feed({{"/a", "4"}, {"/a", "5"}}, {13000, 9000});
+  EXPECT_EQ(run.out().DeadLetters("late"), 1u);
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"path":"/a","window_start":10000,"window_end":20000,"pv":2,"uv":2})"));
+}
+
+TEST(WindowSlidingTest, LateFiringWithLateness) {
+  Param window = M({{"type", S("sliding")}, {"size", S("10s")}, {"slide", S("5s")}});
+  OpRun run(PathParams(window, "5s"), PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "1"}}, {7000});
+  run.Watermark(14999);  // fires [0,10) and [5,15); [0,10) is dropped at 14999
+  EXPECT_EQ(run.Take().size(), 2u);
+  run.Feed({{"/a", "2"}}, {8000});  // [0,10) gone, [5,15) re-fires
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":5000,"window_end":15000,"pv":2,"uv":2})"));
+  EXPECT_EQ(run.out().DeadLetters("late"), 0u);
+}
+
+// --- Session -----------------------------------------------------------------------------
+
+Param SessionParams(std::string gap, std::string lateness = "0s") {
+  return M({{"key_by", L({S("user")})},
+            {"window", M({{"type", S("session")}, {"gap", S(std::move(gap))}})},
+            {"allowed_lateness", S(std::move(lateness))},
+            {"aggregates", L({Agg("count", "", "n"), Agg("top_k", "page", "pages")})}});
+}
+SchemaPtr SessionSchema() {
+  return st::MakeSchema({{"user", Type::kString}, {"page", Type::kString}});
+}
+
+TEST(WindowSessionTest, OutOfOrderRecordsMergeSessions) {
+  OpRun run(SessionParams("10s"), SessionSchema());
+  ASSERT_TRUE(run.ok());
+  // u: [0,10s) and [20s,30s); then 9s extends the first to [0,19s); then 15s bridges both.
+  run.Feed({{"u", "a"}, {"u", "b"}, {"v", "a"}, {"u", "c"}}, {0, 20000, 100000, 9000});
+  EXPECT_EQ(run.op().num_windows(), 3u);
+  run.Feed({{"u", "d"}}, {15000});
+  EXPECT_EQ(run.op().num_windows(), 2u);
+  // Sessions are separated by a gap of exactly `gap`: [0,10s) and [10s,20s) do not merge.
+  run.Feed({{"w", "a"}, {"w", "b"}}, {0, 10000});
+  run.Watermark(29999);
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(
+          R"({"user":"w","window_start":0,"window_end":10000,"n":1,"pages":"a:1"})",
+          R"({"user":"w","window_start":10000,"window_end":20000,"n":1,"pages":"b:1"})",
+          R"({"user":"u","window_start":0,"window_end":30000,"n":4,"pages":"a:1,b:1,c:1,d:1"})"));
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"user":"v","window_start":100000,"window_end":110000,"n":1,"pages":"a:1"})"));
+  EXPECT_EQ(run.op().num_windows(), 0u);
+}
+
+TEST(WindowSessionTest, LateRecordBridgesTwoFiredSessions) {
+  OpRun run(SessionParams("10s", "20s"), SessionSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"u", "a"}, {"u", "b"}}, {0, 15000});
+  run.Watermark(25000);  // both fire; [0,10s) is kept until 9999 + 20000
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"user":"u","window_start":0,"window_end":10000,"n":1,"pages":"a:1"})",
+                  R"({"user":"u","window_start":15000,"window_end":25000,"n":1,"pages":"b:1"})"));
+  // 9s: [9s,19s) overlaps both fired sessions, which merge into [0,25s) and re-fire.
+  run.Feed({{"u", "b"}}, {9000});
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"user":"u","window_start":0,"window_end":25000,"n":3,"pages":"b:2,a:1"})"));
+  EXPECT_EQ(run.op().num_windows(), 1u);
+  EXPECT_EQ(run.out().DeadLetters("late"), 0u);
+  // The merged session is kept until 24999 + 20000.
+  run.Watermark(44998);
+  EXPECT_EQ(run.op().num_windows(), 1u);
+  run.Watermark(44999);
+  EXPECT_EQ(run.op().num_windows(), 0u);
+  // ts + gap - 1 + lateness = 5000 + 9999 + 20000 <= 44999: late.
+  run.Feed({{"u", "c"}}, {5000});
+  EXPECT_EQ(run.out().DeadLetters("late"), 1u);
+  EXPECT_EQ(run.ctx().counter("late_records"), 1);
+  EXPECT_TRUE(run.Take().empty());
+}
+
+TEST(WindowSessionTest, LateRecordExtendingAFiredSessionPastTheWatermarkWaits) {
+  OpRun run(SessionParams("10s", "1m"), SessionSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"u", "a"}}, {0});
+  run.Watermark(12000);
+  EXPECT_EQ(run.Take().size(), 1u);
+  // [5s,15s) merges with the fired [0,10s): [0,15s) is not complete at 12000.
+  run.Feed({{"u", "b"}}, {5000});
+  EXPECT_TRUE(run.Take().empty());
+  run.Watermark(14999);
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"user":"u","window_start":0,"window_end":15000,"n":2,"pages":"a:1,b:1"})"));
+}
+
+TEST(WindowSessionTest, RecordInsideALiveSessionIsNotLate) {
+  // Like Flink, lateness is judged on the merged session: 1s + 10s - 1 <= 12000, but the
+  // record falls into [0,26s), which is still open.
+  OpRun run(SessionParams("10s"), SessionSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"u", "a"}, {"u", "a"}, {"u", "a"}}, {0, 8000, 16000});
+  run.Watermark(12000);
+  run.Feed({{"u", "b"}}, {1000});
+  EXPECT_EQ(run.out().DeadLetters("late"), 0u);
+  run.Watermark(25999);
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"user":"u","window_start":0,"window_end":26000,"n":4,"pages":"a:3,b:1"})"));
+}
+
+// --- Aggregates ----------------------------------------------------------------------------
+
+SchemaPtr AllTypes() {
+  return st::MakeSchema(
+      {{"i", Type::kInt64}, {"d", Type::kDouble}, {"s", Type::kString}, {"t", Type::kTimestamp}});
+}
+
+TEST(WindowAggregateTest, EveryAggregateIgnoresNulls) {
+  Param params =
+      M({{"window", Tumbling("10s")},
+         {"aggregates",
+          L({Agg("count", "", "rows"), Agg("count", "i", "n_i"), Agg("count_distinct", "s", "ds"),
+             Agg("count_distinct", "i", "di"), Agg("count_distinct", "d", "dd"),
+             Agg("sum", "i", "sum_i"), Agg("sum", "d", "sum_d"), Agg("min", "i", "min_i"),
+             Agg("max", "i", "max_i"), Agg("min", "d", "min_d"), Agg("max", "d", "max_d"),
+             Agg("min", "s", "min_s"), Agg("max", "s", "max_s"), Agg("min", "t", "min_t"),
+             Agg("max", "t", "max_t"), Agg("avg", "i", "avg_i"), Agg("avg", "d", "avg_d")})},
+         {"emit", L({S("window_start"), S("rows"), S("n_i"), S("ds"), S("di"), S("dd"), S("sum_i"),
+                     S("sum_d"), S("min_i"), S("max_i"), S("min_d"), S("max_d"), S("min_s"),
+                     S("max_s"), S("min_t"), S("max_t"), S("avg_i"), S("avg_d")})}});
+  OpRun run(params, AllTypes());
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  run.Feed({{int64_t{3}, 1.5, "b", int64_t{100}},
+            {null, null, null, null},
+            {int64_t{-2}, -0.0, "a", int64_t{50}},
+            {int64_t{3}, 0.0, "b", null},
+            // Second window: nothing but nulls.
+            {null, null, null, null}},
+           {1, 2, 3, 4, 10000});
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(
+          R"({"window_start":0,"rows":4,"n_i":3,"ds":2,"di":2,"dd":2,"sum_i":4,"sum_d":1.5,)"
+          R"("min_i":-2,"max_i":3,"min_d":-0,"max_d":1.5,"min_s":"a","max_s":"b","min_t":50,)"
+          R"("max_t":100,"avg_i":1.3333333333333333,"avg_d":0.5})",
+          R"({"window_start":10000,"rows":1,"n_i":0,"ds":0,"di":0,"dd":0,"sum_i":null,)"
+          R"("sum_d":null,"min_i":null,"max_i":null,"min_d":null,"max_d":null,"min_s":null,)"
+          R"("max_s":null,"min_t":null,"max_t":null,"avg_i":null,"avg_d":null})"));
+  // Output types follow the fields.
+  const Schema& out = *run.op().output_schema();
+  EXPECT_EQ(out.ToString(),
+            "window_start:timestamp, rows:int64, n_i:int64, ds:int64, di:int64, dd:int64, "
+            "sum_i:int64, sum_d:double, min_i:int64, max_i:int64, min_d:double, max_d:double, "
+            "min_s:string, max_s:string, min_t:timestamp, max_t:timestamp, avg_i:double, "
+            "avg_d:double");
+}
+
+TEST(WindowAggregateTest, TopKOrdersByCountThenValue) {
+  Param k2 = M({{"fn", S("top_k")}, {"field", S("s")}, {"k", N(3)}, {"as", S("top3")}});
+  Param k9 = M({{"fn", S("top_k")}, {"field", S("s")}, {"k", N(9)}, {"as", S("all")}});
+  Param ki = M({{"fn", S("top_k")}, {"field", S("i")}, {"k", N(2)}, {"as", S("top_i")}});
+  OpRun run(M({{"window", Tumbling("10s")},
+               {"aggregates", L({k2, k9, ki})},
+               {"emit", L({S("top3"), S("all"), S("top_i")})}}),
+            AllTypes());
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  Rows rows;
+  for (const char* s : {"d", "b", "c", "a", "c", "b", "a", "e"})
+    rows.push_back({int64_t{10}, 0.0, s, null});
+  rows.push_back({int64_t{2}, 0.0, null, null});
+  rows.push_back({int64_t{2}, 0.0, null, null});
+  rows.push_back({int64_t{-1}, 0.0, null, null});
+  rows.push_back({null, 0.0, null, null});
+  run.Feed(rows, std::vector<int64_t>(rows.size(), 5));
+  run.End();
+  EXPECT_THAT(
+      run.Take(),
+      ElementsAre(R"({"top3":"a:2,b:2,c:2","all":"a:2,b:2,c:2,d:1,e:1","top_i":"10:8,2:2"})"));
+}
+
+// --- Keys and emit -------------------------------------------------------------------------
+
+TEST(WindowKeyTest, EmitChoosesColumnsAndOrder) {
+  Param params = PathParams(Tumbling("10s"));
+  params.Set("emit", L({S("uv"), S("window_end"), S("path")}));
+  OpRun run(params, PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}, {"/a", "y"}}, {1, 2});
+  run.End();
+  EXPECT_THAT(run.Take(), ElementsAre(R"({"uv":2,"window_end":10000,"path":"/a"})"));
+  EXPECT_EQ(run.op().output_schema()->ToString(), "uv:int64, window_end:timestamp, path:string");
+}
+
+TEST(WindowKeyTest, MultiFieldKeysWithNulls) {
+  SchemaPtr schema = st::MakeSchema({{"host", Type::kString},
+                                     {"code", Type::kInt64},
+                                     {"ratio", Type::kDouble},
+                                     {"bytes", Type::kInt64}});
+  OpRun run(M({{"key_by", L({S("host"), S("code"), S("ratio")})},
+               {"window", Tumbling("10s")},
+               {"aggregates", L({Agg("sum", "bytes", "bytes")})},
+               {"emit", L({S("host"), S("code"), S("ratio"), S("bytes")})}}),
+            schema);
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  run.Feed({{"a", int64_t{200}, 0.5, int64_t{1}},
+            {"a", int64_t{404}, 0.5, int64_t{2}},
+            {"a", int64_t{200}, 0.5, int64_t{4}},
+            {"a", null, 0.5, int64_t{8}},
+            {"", int64_t{200}, 0.5, int64_t{16}},
+            {null, int64_t{200}, 0.5, int64_t{32}},
+            {"a", null, -0.0, int64_t{64}},
+            {"a", null, 0.0, int64_t{128}}},
+           {1, 2, 3, 4, 5, 6, 7, 8});
+  run.End();
+  EXPECT_THAT(run.Take(), ElementsAre(R"({"host":"a","code":200,"ratio":0.5,"bytes":5})",
+                                      R"({"host":"a","code":404,"ratio":0.5,"bytes":2})",
+                                      R"({"host":"a","code":null,"ratio":0.5,"bytes":8})",
+                                      R"({"host":"","code":200,"ratio":0.5,"bytes":16})",
+                                      R"({"host":null,"code":200,"ratio":0.5,"bytes":32})",
+                                      R"({"host":"a","code":null,"ratio":0,"bytes":192})"));
+}
+
+TEST(WindowKeyTest, IntKeysAndNullKeys) {
+  SchemaPtr schema = st::MakeSchema({{"user", Type::kInt64}, {"bytes", Type::kDouble}});
+  OpRun run(M({{"key_by", S("user")},
+               {"window", Tumbling("10s")},
+               {"aggregates", L({Agg("sum", "bytes", "total"), Agg("count", "", "n")})},
+               {"emit", L({S("user"), S("total"), S("n")})}}),
+            schema);
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  run.Feed({{int64_t{7}, 1.25}, {null, 2.0}, {int64_t{0}, 4.0}, {int64_t{7}, 8.0}, {null, 16.0}},
+           {1, 2, 3, 4, 5});
+  run.End();
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"user":7,"total":9.25,"n":2})", R"({"user":null,"total":18,"n":2})",
+                          R"({"user":0,"total":4,"n":1})"));
+}
+
+TEST(WindowKeyTest, StringNullKeyDiffersFromEmptyString) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema());
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  run.Feed({{"", "x"}, {null, "y"}, {null, "z"}}, {1, 2, 3});
+  run.End();
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"","window_start":0,"window_end":10000,"pv":1,"uv":1})",
+                          R"({"path":null,"window_start":0,"window_end":10000,"pv":2,"uv":2})"));
+}
+
+TEST(WindowKeyTest, NoKeyByIsOneGlobalKey) {
+  OpRun run(M({{"window", Tumbling("10s")}, {"aggregates", L({Agg("count", "", "n")})}}),
+            PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}, {"/b", "y"}, {"/c", "z"}}, {1, 2, 10001});
+  run.End();
+  EXPECT_THAT(run.Take(), ElementsAre(R"({"window_start":0,"window_end":10000,"n":2})",
+                                      R"({"window_start":10000,"window_end":20000,"n":1})"));
+}
+
+// --- Batch mode vs streaming -----------------------------------------------------------------
+
+// Deterministic pseudo-random rows with bounded disorder; streaming watermarks trail the
+// largest timestamp by the bound, so nothing is late and both modes see every record.
+std::vector<std::string> RunRandom(Param params, bool batch_mode) {
+  SchemaPtr schema = st::MakeSchema({{"path", Type::kString}, {"remote_addr", Type::kString}});
+  OpRun run(std::move(params), schema, batch_mode);
+  EXPECT_TRUE(run.ok());
+  uint64_t x = 42;
+  auto next = [&x] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  const int64_t kDisorder = 3000;
+  int64_t max_ts = 0;
+  for (int b = 0; b < 50; ++b) {
+    Rows rows;
+    std::vector<int64_t> ts;
+    for (int i = 0; i < 200; ++i) {
+      int64_t nominal = (b * 200 + i) * 37;
+      int64_t t = std::max<int64_t>(0, nominal - static_cast<int64_t>(next() % kDisorder));
+      max_ts = std::max(max_ts, t);
+      rows.push_back({"/p" + std::to_string(next() % 7), "ip" + std::to_string(next() % 50)});
+      ts.push_back(t);
+    }
+    run.Feed(rows, ts);
+    if (!batch_mode) run.Watermark(max_ts - kDisorder);
+  }
+  run.End();
+  EXPECT_EQ(run.out().DeadLetters("late"), 0u);
+  EXPECT_EQ(run.op().num_windows(), 0u);
+  std::vector<std::string> rows = run.Take();
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+TEST(WindowModeTest, BatchModeAndStreamingGiveTheSameRows) {
+  std::vector<Param> windows = {
+      Tumbling("1s"),
+      M({{"type", S("sliding")}, {"size", S("2s")}, {"slide", S("500ms")}}),
+      M({{"type", S("session")}, {"gap", S("40ms")}}),
+  };
+  for (const Param& w : windows) {
+    std::vector<std::string> streaming = RunRandom(PathParams(w), false);
+    std::vector<std::string> batch = RunRandom(PathParams(w), true);
+    EXPECT_GT(streaming.size(), 10u) << w.ToString();
+    EXPECT_EQ(streaming, batch) << w.ToString();
+  }
+}
+
+TEST(WindowModeTest, BatchModeFiresEverythingAtEndInWindowEndOrder) {
+  OpRun run(PathParams(Tumbling("10s")), PathSchema(), /*batch_mode=*/true);
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/b", "x"}, {"/a", "x"}, {"/a", "x"}}, {25000, 15000, 1000});
+  EXPECT_TRUE(run.Take().empty());
+  run.End();
+  EXPECT_THAT(run.RowTimestamps(), ElementsAre(9999, 19999, 29999));
+  EXPECT_TRUE(run.out().watermarks.empty());
+}
+
+// --- Parameters ------------------------------------------------------------------------------
+
+absl::Status CreateError(Param params, SchemaPtr schema = PathSchema()) {
+  params.SetLocation("job.yaml", 10, "operators[2]");
+  OperatorConfig config;
+  config.node_id = "w";
+  config.params = &params;
+  config.input_schemas = {schema};
+  auto op = CreateWindowOperator(config);
+  EXPECT_FALSE(op.ok());
+  return op.status();
+}
+
+TEST(WindowParamsTest, BadDurationIsLocated) {
+  Param window = Tumbling("ten");
+  window.SetOwnLocation("", 14, "");
+  absl::Status st = CreateError(PathParams(window));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "job.yaml:14: operators[2].window.size: expected a duration like 10s, got 'ten'");
+}
+
+TEST(WindowParamsTest, SlideMustDivideSize) {
+  Param window = M({{"type", S("sliding")}, {"size", S("1m")}, {"slide", S("7s")}});
+  window.SetOwnLocation("", 14, "");
+  EXPECT_EQ(CreateError(PathParams(window)).message(),
+            "job.yaml:14: operators[2].window.slide: the window size (1m = 60000 ms) must be a "
+            "multiple of the slide (7s = 7000 ms)");
+}
+
+TEST(WindowParamsTest, UnknownFunction) {
+  Param params = PathParams(Tumbling("1m"));
+  params.Set("aggregates", L({Agg("median", "remote_addr", "m")}));
+  EXPECT_EQ(CreateError(params).message(),
+            "job.yaml:10: operators[2].aggregates[0].fn: unknown aggregate function 'median'; "
+            "expected one of: count, count_distinct, sum, min, max, avg, top_k");
+}
+
+TEST(WindowParamsTest, MissingField) {
+  Param params = PathParams(Tumbling("1m"));
+  params.Set("aggregates", L({Agg("count", "", "n"), Agg("sum", "", "total")}));
+  EXPECT_EQ(CreateError(params).message(),
+            "job.yaml:10: operators[2].aggregates[1].field: required parameter is missing");
+}
+
+TEST(WindowParamsTest, WrongFieldTypeForSum) {
+  Param params = PathParams(Tumbling("1m"));
+  params.Set("aggregates", L({Agg("sum", "path", "total")}));
+  EXPECT_EQ(CreateError(params).message(),
+            "job.yaml:10: operators[2].aggregates[0].field: sum needs an int64 or double field, "
+            "but 'path' is string");
+}
+
+TEST(WindowParamsTest, OtherErrors) {
+  Param p = PathParams(Tumbling("1m"));
+  p.Set("key_by", L({S("nope")}));
+  EXPECT_EQ(CreateError(p).message(),
+            "job.yaml:10: operators[2].key_by[0]: unknown field 'nope'; input fields: "
+            "path:string, remote_addr:string");
+
+  p = PathParams(Tumbling("1m"));
+  p.Set("emit", L({S("path"), S("pvv")}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("operators[2].emit[1]: unknown output column 'pvv'; expected one of: "
+                        "path, window_start, window_end, pv, uv"));
+
+  p = PathParams(Tumbling("1m"));
+  p.Set("aggregates", L({Agg("count", "", "path")}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("operators[2].aggregates[0].as: output column 'path' is already used"));
+
+  p = PathParams(M({{"type", S("hopping")}, {"size", S("1m")}}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("operators[2].window.type: unknown window type 'hopping'"));
+
+  p = PathParams(M({{"type", S("session")}, {"size", S("1m")}}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("operators[2].window.size: unknown parameter 'size'"));
+
+  p = PathParams(M({{"type", S("sliding")}, {"size", S("1d")}, {"slide", S("1ms")}}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("window.slide: a sliding window may put a record in at most 10000 "
+                        "windows, but size / slide is 86400000"));
+
+  p = PathParams(Tumbling("0s"));
+  EXPECT_THAT(CreateError(p).message(), HasSubstr("window.size: expected a positive duration"));
+
+  p = PathParams(Tumbling("1m"));
+  p.Set("windw", S("x"));
+  EXPECT_THAT(CreateError(p).message(), HasSubstr("operators[2].windw: unknown parameter 'windw'"));
+
+  p = M({{"window", Tumbling("1m")}});
+  EXPECT_EQ(CreateError(p).message(),
+            "job.yaml:10: operators[2].aggregates: required parameter is missing");
+
+  p = PathParams(Tumbling("1m"));
+  p.Set("aggregates", L({M({{"fn", S("count")}, {"k", N(3)}})}));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("aggregates[0].k: 'k' applies only to fn: top_k"));
+
+  p = PathParams(Tumbling("1m"));
+  p.Set("allowed_lateness", S("soon"));
+  EXPECT_THAT(CreateError(p).message(),
+              HasSubstr("operators[2].allowed_lateness: expected a duration like 10s, got 'soon'"));
+
+  OperatorConfig none;
+  Param params = PathParams(Tumbling("1m"));
+  none.params = &params;
+  EXPECT_FALSE(CreateWindowOperator(none).ok());
+}
+
+TEST(WindowParamsTest, DefaultNamesAndColumns) {
+  OpRun run(M({{"key_by", L({S("path")})},
+               {"window", Tumbling("1m")},
+               {"aggregates", L({M({{"fn", S("count")}}),
+                                 M({{"fn", S("count_distinct")}, {"field", S("remote_addr")}})})}}),
+            PathSchema());
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run.op().output_schema()->ToString(),
+            "path:string, window_start:timestamp, window_end:timestamp, count:int64, "
+            "count_distinct_remote_addr:int64");
+}
+
+TEST(WindowRegisterTest, RegistersWindow) {
+  OperatorRegistry registry;
+  WINDOW_ASSERT_OK(RegisterWindowOperators(registry));
+  EXPECT_NE(registry.FindOperator("window"), nullptr);
+  EXPECT_EQ(RegisterWindowOperators(registry).code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace sluice::operators::window
