@@ -19,6 +19,8 @@
 
 namespace {
 
+// Exit codes: 0 success; 1 the job failed while running (or was cancelled); 2 bad
+// usage, topology or parameters (nothing ran).
 constexpr int kExitOk = 0;
 constexpr int kExitJobFailed = 1;
 constexpr int kExitBadInput = 2;
@@ -105,7 +107,7 @@ int RunTopology(const RunFlags& f) {
 
   if (!summary.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(summary.status().message()).c_str());
-    return summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadInput : kExitJobFailed;
+    return kExitJobFailed;
   }
   std::fprintf(stderr, "%s", summary->ToString().c_str());
   if (!plan->dead_letter_path.empty() && summary->TotalDeadLetters() > 0) {
@@ -165,7 +167,12 @@ int main(int argc, char** argv) {
   gen_ysb->add_option("--events", ysb.num_events, "Number of events");
   gen_ysb->add_option("--seed", ysb.seed, "Random seed");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, like a bad topology.
+    return app.exit(e) == 0 ? kExitOk : kExitBadInput;
+  }
 
   if (run_cmd->parsed()) return RunTopology(run);
   if (explain_cmd->parsed()) {

@@ -195,32 +195,40 @@ std::unique_ptr<RecordBatch> RecordBatch::Clone() const {
   return copy;
 }
 
-namespace {
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
-  for (unsigned char ch : s) {
+  size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f) continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
     switch (ch) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
       case '\n': out->append("\\n"); break;
       case '\r': out->append("\\r"); break;
       case '\t': out->append("\\t"); break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(ch));
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+        out->append(buf);
+      }
     }
   }
+  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
-}  // namespace
 
 std::string RecordBatch::RowToJson(size_t row) const {
-  std::string out = "{";
+  std::string out;
+  AppendRowJson(row, &out);
+  return out;
+}
+
+void RecordBatch::AppendRowJson(size_t row, std::string* out_ptr) const {
+  std::string& out = *out_ptr;
+  out.push_back('{');
   for (size_t c = 0; c < columns_.size(); ++c) {
     if (c) out.push_back(',');
     AppendJsonString(&out, schema_->field(static_cast<int>(c)).name);
@@ -252,7 +260,6 @@ std::string RecordBatch::RowToJson(size_t row) const {
     }
   }
   out.push_back('}');
-  return out;
 }
 
 }  // namespace sluice

@@ -38,6 +38,11 @@ class Collector {
   /// ("malformed", "bot", "late"); `record` is the raw input or a JSON rendering.
   /// Counted per (operator, reason).
   virtual void EmitDeadLetter(std::string_view reason, std::string_view record) = 0;
+  /// Sends row `row` of `batch` to the dead-letter output (rendered as a JSON object),
+  /// counted like EmitDeadLetter. Cheaper than rendering it yourself.
+  virtual void EmitDeadLetterRow(std::string_view reason, const RecordBatch& batch, size_t row) {
+    EmitDeadLetter(reason, batch.RowToJson(row));
+  }
   /// Counts records dropped on purpose by a rule that is not an error (a filter).
   virtual void CountFiltered(int64_t n) = 0;
   /// A fresh, empty batch of `schema` (possibly recycled).
@@ -166,6 +171,11 @@ struct OperatorConfig {
   std::vector<SchemaPtr> input_schemas;
   int subtask_index = 0;
   int parallelism = 1;
+  /// Records per batch the job asks sources to emit (the topology's batch_size).
+  int batch_size = 2048;
+  /// For a node behind a key-by edge: the key fields, in order (names in the input
+  /// schema). Keyed operators use them unless their params name other keys.
+  std::vector<std::string> key_fields;
 };
 
 using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<Source>>(const OperatorConfig&)>;

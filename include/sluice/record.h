@@ -141,6 +141,8 @@ class RecordBatch {
   std::unique_ptr<RecordBatch> Clone() const;
   /// Renders row `row` as a JSON object (for dead letters, console output).
   std::string RowToJson(size_t row) const;
+  /// Appends the JSON rendering of row `row` to `out`.
+  void AppendRowJson(size_t row, std::string* out) const;
 
  private:
   SchemaPtr schema_;
@@ -151,5 +153,8 @@ class RecordBatch {
   std::vector<std::shared_ptr<const void>> buffers_;
 };
 using BatchPtr = std::unique_ptr<RecordBatch>;
+
+/// Appends `s` as a quoted JSON string (escaping quotes, backslashes and control bytes).
+void AppendJsonString(std::string* out, std::string_view s);
 
 }  // namespace sluice

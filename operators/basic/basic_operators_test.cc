@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -77,6 +78,7 @@ TEST(LookupJoinTest, UnknownColumnNamesLocation) {
 
 TEST(FileSinkTest, WritesTsvAtomically) {
   std::string path = TempPath("out.tsv");
+  std::remove(path.c_str());  // TempDir is shared between runs
   Param p = Params({{"path", Param::String(path)}});
   OperatorConfig config;
   config.params = &p;

@@ -109,7 +109,7 @@ class LookupJoin : public Operator {
       if (m != nullptr || on_miss_ == OnMiss::kNull) {
         keep_rows_.push_back(static_cast<uint32_t>(r));
       } else if (on_miss_ == OnMiss::kDeadLetter) {
-        out.EmitDeadLetter("no_match", in->RowToJson(r));
+        out.EmitDeadLetterRow("no_match", *in, r);
       }
     }
     if (on_miss_ == OnMiss::kDrop) out.CountFiltered(static_cast<int64_t>(n - keep_rows_.size()));

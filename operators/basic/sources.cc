@@ -75,7 +75,8 @@ class StdinSource : public Source {
  public:
   explicit StdinSource(size_t batch_size) : batch_size_(batch_size) {}
   SchemaPtr output_schema() const override { return LineSchema(); }
-  bool bounded() const override { return true; }
+  // A pipe may never end (tail -f | sluice run): stdin jobs run in streaming mode.
+  bool bounded() const override { return false; }
   absl::Status Open(Context& ctx) override { return reader_.OpenFd(STDIN_FILENO, "stdin"); }
   absl::StatusOr<bool> Poll(Collector& out) override {
     return EmitLines(reader_, batch_size_, out, scratch_);
@@ -115,7 +116,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeFileSource(const OperatorConfig& con
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"paths", "batch_size", "split"}));
   ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(p));
-  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", config.batch_size));
   ASSIGN_OR_RETURN(bool split, p.GetBoolOr("split", true));
   if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");
   const int par = config.parallelism;
@@ -143,9 +144,10 @@ absl::StatusOr<std::unique_ptr<Source>> MakeFileSource(const OperatorConfig& con
 absl::StatusOr<std::unique_ptr<Source>> MakeStdinSource(const OperatorConfig& config) {
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"batch_size"}));
-  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", config.batch_size));
+  if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");
   if (config.parallelism != 1) return p.Error("stdin_source runs with parallelism 1");
-  return std::make_unique<StdinSource>(static_cast<size_t>(std::max<int64_t>(1, batch_size)));
+  return std::make_unique<StdinSource>(static_cast<size_t>(batch_size));
 }
 
 // ---------------------------------------------------------------------------------
@@ -216,15 +218,16 @@ absl::StatusOr<std::unique_ptr<Source>> MakeGeneratorSource(const OperatorConfig
   ASSIGN_OR_RETURN(int64_t start, p.GetIntOr("start_time", 1700000000000));
   ASSIGN_OR_RETURN(double eps, p.GetDoubleOr("events_per_second", 100000));
   ASSIGN_OR_RETURN(int64_t disorder, p.GetDurationMsOr("max_disorder", 0));
-  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", 2048));
+  ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", config.batch_size));
   ASSIGN_OR_RETURN(int64_t seed, p.GetIntOr("seed", 42));
   if (count < 0) return p.Find("count")->Error("must not be negative");
   if (keys < 1) return p.Find("keys")->Error("must be at least 1");
   if (eps <= 0) return p.Find("events_per_second")->Error("must be positive");
+  if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");
   int64_t first = count * config.subtask_index / config.parallelism;
   int64_t last = count * (config.subtask_index + 1) / config.parallelism;
   return std::make_unique<GeneratorSource>(first, last - first, keys, start, eps / 1000.0, disorder,
-                                           static_cast<size_t>(std::max<int64_t>(1, batch_size)),
+                                           static_cast<size_t>(batch_size),
                                            static_cast<uint64_t>(seed) * 7919 + config.subtask_index);
 }
 

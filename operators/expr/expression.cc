@@ -504,6 +504,15 @@ bool ParseTimestamp(std::string_view s, int64_t* ms) {
   return ParseInt64(s, ms) || ParseIsoTimestamp(s, ms);
 }
 
+// Writes `v` as `width` decimal digits (zero-padded) at p.
+char* PutDigits(char* p, unsigned v, int width) {
+  for (int k = width - 1; k >= 0; --k) {
+    p[k] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
 // "2024-01-02T03:04:05.678Z" (UTC).
 std::string_view FormatTimestamp(int64_t ms, Arena* arena) {
   int64_t days = ms / 86400000;
@@ -515,12 +524,28 @@ std::string_view FormatTimestamp(int64_t ms, Arena* arena) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
+  const unsigned msec = static_cast<unsigned>(rem);
   char buf[64];
-  const int len = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                                static_cast<long long>(y), m, d, static_cast<int>(rem / 3600000),
-                                static_cast<int>(rem / 60000 % 60), static_cast<int>(rem / 1000 % 60),
-                                static_cast<int>(rem % 1000));
-  return arena->Copy(std::string_view(buf, static_cast<size_t>(len)));
+  char* p = buf;
+  if (y >= 0 && y <= 9999) {
+    p = PutDigits(p, static_cast<unsigned>(y), 4);
+  } else {
+    p += std::snprintf(p, 24, "%lld", static_cast<long long>(y));
+  }
+  *p++ = '-';
+  p = PutDigits(p, m, 2);
+  *p++ = '-';
+  p = PutDigits(p, d, 2);
+  *p++ = 'T';
+  p = PutDigits(p, msec / 3600000, 2);
+  *p++ = ':';
+  p = PutDigits(p, msec / 60000 % 60, 2);
+  *p++ = ':';
+  p = PutDigits(p, msec / 1000 % 60, 2);
+  *p++ = '.';
+  p = PutDigits(p, msec % 1000, 3);
+  *p++ = 'Z';
+  return arena->Copy(std::string_view(buf, static_cast<size_t>(p - buf)));
 }
 
 template <typename T>
@@ -2537,7 +2562,9 @@ absl::Status Expression::SplitAlias(std::string_view text, std::string* expr, st
     return err.At(tokens[as + 2].pos, "unexpected text after the name", " (write `name` for names with spaces)");
   }
   if (as == 0) return err.At(tokens[0].pos, "expected an expression before 'as'");
-  *expr = std::string(text.substr(0, tokens[as].pos));
+  std::string_view e = text.substr(0, tokens[as].pos);
+  while (!e.empty() && absl::ascii_isspace(static_cast<unsigned char>(e.back()))) e.remove_suffix(1);
+  *expr = std::string(e);
   *name = alias.text;
   return absl::OkStatus();
 }

@@ -46,8 +46,9 @@ class Expression {
                                                              const Schema& schema);
 
   /// Splits "expr as name" (the last top-level `as`, outside strings and parentheses) into
-  /// `expr` and `name`; `name` is left empty when there is no `as`. A backquoted name is
-  /// unquoted. INVALID_ARGUMENT if `as` is not followed by exactly one name.
+  /// `expr` (a prefix of `text`, so error columns still match) and `name`; `name` is left
+  /// empty when there is no `as`. A backquoted name is unquoted. INVALID_ARGUMENT if `as`
+  /// is not followed by exactly one name.
   static absl::Status SplitAlias(std::string_view text, std::string* expr, std::string* name);
 
   ~Expression();

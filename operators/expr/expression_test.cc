@@ -342,6 +342,9 @@ TEST_F(ExpressionTest, Casts) {
   EXPECT_EQ(Eval("string(true)"), "'true'");
   EXPECT_EQ(Eval("string(ts)"), "'2023-11-14T22:13:20.000Z'");
   EXPECT_EQ(Eval("string(timestamp(-1))"), "'1969-12-31T23:59:59.999Z'");
+  EXPECT_EQ(Eval("string(timestamp('2024-02-29T23:59:59.999Z'))"), "'2024-02-29T23:59:59.999Z'");
+  EXPECT_EQ(Eval("string(timestamp(-62167219200000))"), "'0000-01-01T00:00:00.000Z'");
+  EXPECT_EQ(Eval("string(timestamp(253402300800000))"), "'10000-01-01T00:00:00.000Z'");
   EXPECT_EQ(Eval("string(s)"), "'Hello'");
   EXPECT_EQ(Eval("bool(\"true\")"), "true");
   EXPECT_EQ(Eval("bool(\"FALSE\")"), "false");
@@ -532,13 +535,13 @@ TEST(ExpressionDocTest, ReadmeExamplesCompile) {
 TEST(SplitAliasTest, Splits) {
   std::string expr, name;
   ASSERT_TRUE(Expression::SplitAlias("int64(status) as status", &expr, &name).ok());
-  EXPECT_EQ(expr, "int64(status) ");
+  EXPECT_EQ(expr, "int64(status)");
   EXPECT_EQ(name, "status");
   ASSERT_TRUE(Expression::SplitAlias("old AS `new name`", &expr, &name).ok());
-  EXPECT_EQ(expr, "old ");
+  EXPECT_EQ(expr, "old");
   EXPECT_EQ(name, "new name");
   ASSERT_TRUE(Expression::SplitAlias("concat('a as b', x) as y", &expr, &name).ok());
-  EXPECT_EQ(expr, "concat('a as b', x) ");
+  EXPECT_EQ(expr, "concat('a as b', x)");
   EXPECT_EQ(name, "y");
   ASSERT_TRUE(Expression::SplitAlias("plain", &expr, &name).ok());
   EXPECT_EQ(expr, "plain");

@@ -12,7 +12,7 @@ absl::Status RegisterExprOperators(OperatorRegistry& registry) {
       "Keeps the rows where an expression is true. Params: where."));
   RETURN_IF_ERROR(registry.RegisterOperator(
       "project", ProjectOperator::Create,
-      "Keeps, renames, converts and computes fields. Params: fields, keep_all, event_time."));
+      "Keeps, renames, converts and computes fields. Params: fields, keep_all."));
   return absl::OkStatus();
 }
 

@@ -251,6 +251,18 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateWindowOperator(const OperatorCon
     return params.Error(
         absl::StrCat("window takes exactly one input, got ", config.input_schemas.size()));
   }
+  if (params.Find("key_by") == nullptr && !config.key_fields.empty()) {
+    // Keyed by the node's key-by edge: the same fields key the window.
+    Param keyed = params;
+    std::vector<Param> keys;
+    for (const auto& k : config.key_fields) keys.push_back(Param::String(k));
+    Param list = Param::List(std::move(keys));
+    list.SetLocation(params.file(), params.line(),
+                     params.path().empty() ? "key_by" : params.path() + ".key_by");
+    keyed.Set("key_by", std::move(list));
+    ASSIGN_OR_RETURN(WindowSpec spec, ParseWindowSpec(keyed, config.input_schemas[0]));
+    return std::unique_ptr<Operator>(std::make_unique<WindowOperator>(std::move(spec)));
+  }
   ASSIGN_OR_RETURN(WindowSpec spec, ParseWindowSpec(params, config.input_schemas[0]));
   return std::unique_ptr<Operator>(std::make_unique<WindowOperator>(std::move(spec)));
 }
@@ -650,11 +662,11 @@ void WindowOperator::ApplyPairs(const RecordBatch& batch) {
 
 void WindowOperator::Late(const RecordBatch& batch, size_t row, Collector& out) {
   if (late_records_ != nullptr) late_records_->Add(1);
-  out.EmitDeadLetter("late", batch.RowToJson(row));
+  out.EmitDeadLetterRow("late", batch, row);
 }
 
 void WindowOperator::NoTimestamp(const RecordBatch& batch, size_t row, Collector& out) {
-  out.EmitDeadLetter("no_timestamp", batch.RowToJson(row));
+  out.EmitDeadLetterRow("no_timestamp", batch, row);
 }
 
 // --- Window slots and queues ---------------------------------------------------------

@@ -6,6 +6,7 @@
 // slot (aggregates.h). A batch is processed in two passes: the first maps each row to
 // its key (one hash lookup, no allocation for an existing key) and to the slots of its
 // windows, the second lets each aggregate fold the (row, slot) pairs in a tight loop.
+// `count` without a field needs no second pass: the window counts its rows itself.
 // Unfired windows wait in a queue ordered by window end, so a watermark touches only
 // the windows it fires; fired windows wait in a second queue until their allowed
 // lateness has passed.

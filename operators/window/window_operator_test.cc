@@ -383,6 +383,38 @@ TEST(WindowSessionTest, RecordInsideALiveSessionIsNotLate) {
       ElementsAre(R"({"user":"u","window_start":0,"window_end":26000,"n":4,"pages":"a:3,b:1"})"));
 }
 
+TEST(WindowSessionTest, MergeWithinOneBatchCombinesEveryAggregate) {
+  SchemaPtr schema = st::MakeSchema(
+      {{"user", Type::kString}, {"i", Type::kInt64}, {"d", Type::kDouble}, {"s", Type::kString}});
+  Param top = M({{"fn", S("top_k")}, {"field", S("i")}, {"k", N(2)}, {"as", S("top_i")}});
+  OpRun run(M({{"key_by", L({S("user")})},
+               {"window", M({{"type", S("session")}, {"gap", S("10s")}})},
+               {"aggregates", L({Agg("count", "", "n"), Agg("count_distinct", "s", "ds"),
+                                 Agg("count_distinct", "i", "di"), Agg("sum", "i", "sum_i"),
+                                 Agg("sum", "d", "sum_d"), Agg("min", "s", "min_s"),
+                                 Agg("max", "s", "max_s"), Agg("min", "i", "min_i"),
+                                 Agg("max", "d", "max_d"), Agg("avg", "d", "avg_d"), top})},
+               {"emit", L({S("window_start"), S("window_end"), S("n"), S("ds"), S("di"), S("sum_i"),
+                           S("sum_d"), S("min_s"), S("max_s"), S("min_i"), S("max_d"), S("avg_d"),
+                           S("top_i")})}}),
+            schema);
+  ASSERT_TRUE(run.ok());
+  st::Value null;
+  // [0,10s) and [20s,30s); 9s extends the first to [0,19s); 15s bridges them while the
+  // earlier rows of the batch are not yet folded; 16s lands in the merged session.
+  run.Feed({{"u", int64_t{1}, 1.0, "m"},
+            {"u", int64_t{2}, 2.0, "z"},
+            {"u", int64_t{1}, 0.5, "a"},
+            {"u", int64_t{3}, null, null},
+            {"u", int64_t{2}, 4.0, "m"}},
+           {0, 20000, 9000, 15000, 16000});
+  run.End();
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"window_start":0,"window_end":30000,"n":5,"ds":3,"di":3,"sum_i":9,)"
+                          R"("sum_d":7.5,"min_s":"a","max_s":"z","min_i":1,"max_d":4,)"
+                          R"("avg_d":1.875,"top_i":"1:2,2:2"})"));
+}
+
 // --- Aggregates ----------------------------------------------------------------------------
 
 SchemaPtr AllTypes() {

@@ -69,6 +69,11 @@ std::string JobSummary::ToString() const {
                           n.parallelism, n.records_in, n.records_out, n.filtered, dead,
                           n.backpressure_s);
   }
+  for (const auto& n : nodes) {
+    for (const auto& [name, value] : n.counters) {
+      absl::StrAppendFormat(&out, "  counter %s.%s = %d\n", n.id, name, value);
+    }
+  }
   int64_t total_dead = TotalDeadLetters();
   if (total_dead > 0) {
     absl::StrAppendFormat(&out, "  dead letters: %d\n", total_dead);

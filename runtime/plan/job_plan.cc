@@ -63,6 +63,7 @@ OperatorConfig MakeOperatorConfig(const PlanNode& node, int subtask) {
   config.input_schemas = node.input_schemas;
   config.subtask_index = subtask;
   config.parallelism = node.parallelism;
+  config.key_fields = node.key_fields;
   return config;
 }
 
@@ -137,18 +138,11 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
       up.consumers.push_back(i);
       pn.inputs.push_back(std::move(pi));
     }
-    // Keyed operators read their key from the `key_by` param; the edge's key fields
-    // fill it in so a topology names them once.
-    if (!node_key_fields.empty() && pn.params.Find("key_by") == nullptr) {
-      std::vector<Param> keys;
-      for (const auto& k : node_key_fields) keys.push_back(Param::String(k));
-      Param key_param = Param::List(std::move(keys));
-      key_param.SetLocation(t.source_file(), n.line(), path + ".key_by");
-      pn.params.Set("key_by", std::move(key_param));
-    }
+    pn.key_fields = node_key_fields;
 
     // Probe instance: validates params, yields the output schema.
     OperatorConfig config = MakeOperatorConfig(pn, 0);
+    config.batch_size = plan.batch_size;
     if (pn.kind == OperatorRegistry::Kind::kSource) {
       auto src = (*registry.FindSource(n.type()))(config);
       if (!src.ok()) return src.status();

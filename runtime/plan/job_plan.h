@@ -32,6 +32,7 @@ struct PlanNode {
   Param params;  // a map, located (file, line, "operators[i]")
   int parallelism = 1;
   std::vector<PlanInput> inputs;
+  std::vector<std::string> key_fields;  // of the first key-by input, if any
   std::vector<int> consumers;  // node indices reading this node's output
   std::vector<SchemaPtr> input_schemas;
   SchemaPtr output_schema;  // null for sinks

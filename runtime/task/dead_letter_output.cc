@@ -8,29 +8,6 @@
 #include "common/status.h"
 
 namespace sluice::runtime {
-namespace {
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (ch < 0x20 || ch == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(ch));
-        }
-    }
-  }
-  out->push_back('"');
-}
-}  // namespace
 
 DeadLetterOutput::~DeadLetterOutput() { (void)Close(); }
 
@@ -46,19 +23,32 @@ absl::Status DeadLetterOutput::Open(const std::string& path) {
   return absl::OkStatus();
 }
 
-void DeadLetterOutput::Write(std::string_view node, std::string_view reason,
-                             std::string_view record) {
+void DeadLetterOutput::FormatLine(std::string_view node, std::string_view reason,
+                                  std::string_view record, std::string* out) {
+  out->append("{\"node\":");
+  AppendJsonString(out, node);
+  out->append(",\"reason\":");
+  AppendJsonString(out, reason);
+  out->append(",\"record\":");
+  AppendJsonString(out, record);
+  out->append("}\n");
+}
+
+void DeadLetterOutput::FormatRowLine(std::string_view node, std::string_view reason,
+                                     const RecordBatch& batch, size_t row, std::string* out) {
+  out->append("{\"node\":");
+  AppendJsonString(out, node);
+  out->append(",\"reason\":");
+  AppendJsonString(out, reason);
+  out->append(",\"row\":");
+  batch.AppendRowJson(row, out);
+  out->append("}\n");
+}
+
+void DeadLetterOutput::WriteLines(std::string_view lines) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (file_ == nullptr) return;
-  line_.clear();
-  line_.append("{\"node\":");
-  AppendJsonString(&line_, node);
-  line_.append(",\"reason\":");
-  AppendJsonString(&line_, reason);
-  line_.append(",\"record\":");
-  AppendJsonString(&line_, record);
-  line_.append("}\n");
-  std::fwrite(line_.data(), 1, line_.size(), file_);
+  if (file_ == nullptr || lines.empty()) return;
+  std::fwrite(lines.data(), 1, lines.size(), file_);
 }
 
 absl::Status DeadLetterOutput::Close() {

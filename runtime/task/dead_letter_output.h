@@ -1,8 +1,9 @@
 // The job's dead-letter output: every record an operator rejects (malformed, filtered by
 // a cleaning rule, too late) with the node and reason, as JSON lines
-// {"node":"parse","reason":"malformed","record":"..."}. Written by every task thread
-// under one mutex (dead letters are the exception, not the flow). Without a path,
-// records are only counted.
+// {"node":"parse","reason":"malformed","record":"<raw input>"} or, for a parsed row,
+// {"node":"clean","reason":"bot","row":{...}}. Tasks format lines into their own buffers
+// (FormatLine / FormatRowLine) and hand them over in bulk, so the mutex is taken once per
+// buffer, not per record. Without a path, records are only counted.
 #pragma once
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "sluice/record.h"
 
 namespace sluice::runtime {
 
@@ -21,7 +23,14 @@ class DeadLetterOutput {
   ~DeadLetterOutput();
   // Opens `path` for writing (truncating). Empty path: count only.
   absl::Status Open(const std::string& path);
-  void Write(std::string_view node, std::string_view reason, std::string_view record);
+  bool enabled() const { return !path_.empty(); }
+  // Appends one formatted line to `buffer`.
+  static void FormatLine(std::string_view node, std::string_view reason, std::string_view record,
+                         std::string* buffer);
+  static void FormatRowLine(std::string_view node, std::string_view reason, const RecordBatch& batch,
+                            size_t row, std::string* buffer);
+  // Writes whole lines (thread-safe).
+  void WriteLines(std::string_view lines);
   absl::Status Close();
   const std::string& path() const { return path_; }
 
@@ -29,7 +38,6 @@ class DeadLetterOutput {
   std::string path_;
   std::mutex mu_;
   std::FILE* file_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::string line_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::runtime

@@ -56,7 +56,7 @@ void ChainLink::AssignEventTime(RecordBatch& batch) {
     keep_.clear();
     for (size_t r = 0; r < n; ++r) {
       if (col.nulls[r]) {
-        EmitDeadLetter("missing_event_time", batch.RowToJson(r));
+        EmitDeadLetterRow("missing_event_time", batch, r);
       } else {
         keep_.push_back(static_cast<uint32_t>(r));
       }
@@ -101,13 +101,33 @@ void ChainLink::ForwardWatermark(int64_t watermark) {
   }
 }
 
-void ChainLink::EmitDeadLetter(std::string_view reason, std::string_view record) {
+void ChainLink::CountDeadLetter(std::string_view reason) {
   auto it = dead_letter_counters_.find(reason);
   if (it == dead_letter_counters_.end()) {
     it = dead_letter_counters_.emplace(std::string(reason), metrics_->DeadLetterCounter(reason)).first;
   }
   it->second->Add(1);
-  task_->job().dead_letters().Write(node_->id, reason, record);
+}
+
+void ChainLink::EmitDeadLetter(std::string_view reason, std::string_view record) {
+  CountDeadLetter(reason);
+  DeadLetterOutput& out = task_->job().dead_letters();
+  if (!out.enabled()) return;
+  DeadLetterOutput::FormatLine(node_->id, reason, record, &dead_letter_buffer_);
+  if (dead_letter_buffer_.size() >= (256 << 10)) FlushDeadLetters();
+}
+
+void ChainLink::EmitDeadLetterRow(std::string_view reason, const RecordBatch& batch, size_t row) {
+  CountDeadLetter(reason);
+  DeadLetterOutput& out = task_->job().dead_letters();
+  if (!out.enabled()) return;
+  DeadLetterOutput::FormatRowLine(node_->id, reason, batch, row, &dead_letter_buffer_);
+  if (dead_letter_buffer_.size() >= (256 << 10)) FlushDeadLetters();
+}
+
+void ChainLink::FlushDeadLetters() {
+  task_->job().dead_letters().WriteLines(dead_letter_buffer_);
+  dead_letter_buffer_.clear();
 }
 
 void ChainLink::CountFiltered(int64_t n) { metrics_->filtered.Add(n); }
@@ -189,6 +209,7 @@ absl::Status Task::Init(const OperatorRegistry& registry) {
     const PlanNode& node = plan.nodes[n];
     auto link = std::make_unique<ChainLink>(this, &node, subtask_);
     OperatorConfig config = MakeOperatorConfig(node, subtask_);
+    config.batch_size = plan.batch_size;
     if (node.kind == OperatorRegistry::Kind::kSource) {
       auto src = (*registry.FindSource(node.type))(config);
       if (!src.ok()) return src.status();
@@ -232,6 +253,7 @@ absl::Status Task::OpenAll() {
 }
 
 void Task::CloseAll() {
+  for (auto& link : links_) link->FlushDeadLetters();
   if (!opened_) return;
   for (auto& link : links_) {
     absl::Status st = link->op ? link->op->Close() : source_->Close();

@@ -66,6 +66,9 @@ class ChainLink : public Collector, public Context {
   void Emit(BatchPtr batch) override;
   void EmitWatermark(int64_t watermark) override;
   void EmitDeadLetter(std::string_view reason, std::string_view record) override;
+  void EmitDeadLetterRow(std::string_view reason, const RecordBatch& batch, size_t row) override;
+  // Hands buffered dead letters to the job's output.
+  void FlushDeadLetters();
   void CountFiltered(int64_t n) override;
   BatchPtr NewBatch(const SchemaPtr& schema) override;
 
@@ -95,6 +98,7 @@ class ChainLink : public Collector, public Context {
   void ForwardWatermark(int64_t watermark);
   void FireTimers(int64_t watermark);
   void AssignEventTime(RecordBatch& batch);
+  void CountDeadLetter(std::string_view reason);
 
   Task* task_;
   const PlanNode* node_;
@@ -106,6 +110,7 @@ class ChainLink : public Collector, public Context {
   int64_t max_timestamp_ = kNoTimestamp;
   int64_t last_watermark_ = kNoTimestamp;
   std::vector<uint32_t> keep_;  // scratch
+  std::string dead_letter_buffer_;
 };
 
 struct OutTarget {
