@@ -161,6 +161,54 @@ void RecordBatch::AppendRow(const RecordBatch& src, size_t row) {
 
 namespace {
 template <typename T>
+void GatherVec(std::vector<T>& dst, const std::vector<T>& src, const std::vector<uint32_t>& rows) {
+  size_t base = dst.size();
+  dst.resize(base + rows.size());
+  T* out = dst.data() + base;
+  for (uint32_t r : rows) *out++ = src[r];
+}
+}  // namespace
+
+void RecordBatch::AppendRows(const RecordBatch& src, const std::vector<uint32_t>& rows) {
+  const bool share = src.arena_.bytes_used() == 0;
+  if (share) ShareBuffers(src);
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    Column& dst = columns_[c];
+    const Column& s = src.columns_[c];
+    switch (dst.type) {
+      case Type::kInt64:
+      case Type::kTimestamp:
+      case Type::kBool:
+        GatherVec(dst.ints, s.ints, rows);
+        break;
+      case Type::kDouble:
+        GatherVec(dst.doubles, s.doubles, rows);
+        break;
+      case Type::kString:
+        if (share) {
+          GatherVec(dst.strings, s.strings, rows);
+        } else {
+          for (uint32_t r : rows) dst.strings.push_back(arena_.Copy(s.strings[r]));
+        }
+        break;
+      case Type::kNull:
+        break;
+    }
+    if (!s.nulls.empty() || !dst.nulls.empty()) {
+      dst.nulls.resize(num_rows_, 0);
+      if (s.nulls.empty()) {
+        dst.nulls.resize(num_rows_ + rows.size(), 0);
+      } else {
+        GatherVec(dst.nulls, s.nulls, rows);
+      }
+    }
+  }
+  GatherVec(timestamps_, src.timestamps_, rows);
+  num_rows_ += rows.size();
+}
+
+namespace {
+template <typename T>
 void SelectVec(std::vector<T>& v, const std::vector<uint32_t>& rows) {
   if (v.empty()) return;
   size_t out = 0;

@@ -76,6 +76,41 @@ TEST(RecordBatchTest, AdoptMemoryKeepsViewsAlive) {
   EXPECT_EQ(v, std::string(100, 'q'));
 }
 
+TEST(RecordBatchTest, AppendRowsSharesBuffersOrCopies) {
+  auto schema = TestSchema();
+  // Strings in a shared buffer: views are copied, the buffer is shared.
+  auto buffer = std::make_shared<std::string>("alphabetagamma");
+  auto src = std::make_unique<RecordBatch>(schema);
+  std::string_view all(*buffer);
+  for (auto [off, len] : {std::pair{0, 5}, {5, 4}, {9, 5}}) {
+    src->column(0).strings.push_back(all.substr(off, len));
+    src->column(1).ints.push_back(off);
+    src->column(2).doubles.push_back(len);
+    src->timestamps().push_back(off);
+  }
+  src->set_num_rows(3);
+  src->column(1).SetNull(1, 3);
+  src->AddBuffer(buffer);
+  RecordBatch shared(schema);
+  shared.AppendRows(*src, {0, 2});
+  shared.AppendRows(*src, {1});
+  buffer.reset();
+  src.reset();
+  ASSERT_EQ(shared.num_rows(), 3u);
+  EXPECT_EQ(shared.RowToJson(0), R"({"name":"alpha","n":0,"x":5})");
+  EXPECT_EQ(shared.RowToJson(1), R"({"name":"gamma","n":9,"x":5})");
+  EXPECT_EQ(shared.RowToJson(2), R"({"name":"beta","n":null,"x":4})");
+  EXPECT_EQ(shared.arena().bytes_used(), 0u);
+  // Strings in the source's arena: copied.
+  RecordBatch a(schema);
+  AddRow(a, "delta", 1, 1, 1);
+  RecordBatch copy(schema);
+  copy.AppendRows(a, {0});
+  a.Clear();
+  EXPECT_EQ(copy.column(0).strings[0], "delta");
+  EXPECT_EQ(copy.arena().bytes_used(), 5u);
+}
+
 TEST(ArenaTest, LargeAllocationsAndClear) {
   Arena arena;
   std::string big(200000, 'x');

@@ -133,6 +133,10 @@ class RecordBatch {
   void AdoptMemory(RecordBatch& other);
   /// Appends row `row` of `src` (same schema), copying its strings into this arena.
   void AppendRow(const RecordBatch& src, size_t row);
+  /// Appends the listed rows of `src` (same schema). When `src` keeps all its strings in
+  /// shared buffers (its arena is empty), this batch shares those buffers and copies only
+  /// the views; otherwise strings are copied into this batch's arena.
+  void AppendRows(const RecordBatch& src, const std::vector<uint32_t>& rows);
   /// Keeps only the rows whose indices are listed (ascending), in place.
   void Select(const std::vector<uint32_t>& rows);
   /// Removes all rows, keeping capacity.

@@ -1,6 +1,8 @@
 #include "operators/basic/line_reader.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +12,14 @@
 #include "absl/strings/str_cat.h"
 
 namespace sluice::operators {
+struct LineReader::Mapping {
+  const char* data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data != nullptr) munmap(const_cast<char*>(data), size);
+  }
+};
+
 namespace {
 constexpr size_t kChunkSize = 4 << 20;
 
@@ -33,6 +43,30 @@ absl::Status LineReader::OpenFile(const std::string& path, int64_t start, int64_
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return ErrnoError(absl::StrCat("opening ", path));
     own_fd_ = true;
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return ErrnoError(absl::StrCat("reading ", path));
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd_, 0);
+      if (p == MAP_FAILED) return ErrnoError(absl::StrCat("mapping ", path));
+      madvise(p, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+      mapping_ = std::make_shared<Mapping>();
+      mapping_->data = static_cast<const char*>(p);
+      mapping_->size = static_cast<size_t>(st.st_size);
+      size_t s = static_cast<size_t>(std::max<int64_t>(0, start));
+      // A range that does not start at 0 begins after the first newline at or after
+      // start-1 (the line in progress at `start` belongs to the previous range).
+      if (s > 0) {
+        const void* nl = std::memchr(mapping_->data + s - 1, '\n', mapping_->size - (s - 1));
+        s = nl == nullptr ? mapping_->size : static_cast<const char*>(nl) - mapping_->data + 1;
+      }
+      map_pos_ = s;
+      end_ = end;
+      return absl::OkStatus();
+    }
+    if (S_ISREG(st.st_mode)) {
+      eof_ = true;  // empty file
+      return absl::OkStatus();
+    }
     posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
   end_ = end;
@@ -113,15 +147,57 @@ absl::StatusOr<size_t> LineReader::Fill() {
   return added;
 }
 
-absl::StatusOr<std::shared_ptr<const char[]>> LineReader::ReadLines(
+absl::StatusOr<std::shared_ptr<const void>> LineReader::ReadMappedLines(
     size_t max_lines, std::vector<std::string_view>* lines) {
-  if (past_end_) return std::shared_ptr<const char[]>();
+  const char* data = mapping_->data;
+  const size_t size = mapping_->size;
+  const size_t limit = end_ < 0 ? size : std::min(size, static_cast<size_t>(end_));
+  // Lines ending within kPadding of the end of the file go to a padded copy.
+  const size_t safe_end = size > kPadding ? size - kPadding : 0;
+  std::shared_ptr<std::string> tail;
+  size_t taken = 0;
+  while (taken < max_lines && map_pos_ < limit) {
+    const char* begin = data + map_pos_;
+    const char* nl = static_cast<const char*>(std::memchr(begin, '\n', size - map_pos_));
+    size_t len = nl == nullptr ? size - map_pos_ : static_cast<size_t>(nl - begin);
+    if (map_pos_ + len < safe_end) {
+      lines->emplace_back(begin, len);
+    } else {
+      if (tail == nullptr) {
+        tail = std::make_shared<std::string>();
+        // +1: a last line without a newline gets one. No reallocation: views stay valid.
+        tail->reserve(size - map_pos_ + 1 + kPadding);
+      }
+      size_t at = tail->size();
+      tail->append(begin, len);
+      tail->push_back('\n');
+      lines->emplace_back(tail->data() + at, len);
+    }
+    map_pos_ += len + 1;
+    bytes_read_ += static_cast<int64_t>(len + 1);
+    ++taken;
+  }
+  if (taken == 0) return std::shared_ptr<const void>();
+  if (tail != nullptr) {
+    tail->append(kPadding, '\0');
+    // Keep both the mapping and the padded tail alive.
+    auto both = std::make_shared<std::pair<std::shared_ptr<Mapping>, std::shared_ptr<std::string>>>(
+        mapping_, std::move(tail));
+    return std::shared_ptr<const void>(both);
+  }
+  return std::shared_ptr<const void>(mapping_);
+}
+
+absl::StatusOr<std::shared_ptr<const void>> LineReader::ReadLines(
+    size_t max_lines, std::vector<std::string_view>* lines) {
+  if (mapping_ != nullptr) return ReadMappedLines(max_lines, lines);
+  if (past_end_) return std::shared_ptr<const void>();
   if (chunk_ == nullptr || begin_ >= size_) {
-    if (eof_) return std::shared_ptr<const char[]>();
+    if (eof_) return std::shared_ptr<const void>();
     size_ = begin_ = 0;
     auto n = Fill();
     if (!n.ok()) return n.status();
-    if (*n == 0) return std::shared_ptr<const char[]>();
+    if (*n == 0) return std::shared_ptr<const void>();
   }
   size_t taken = 0;
   while (taken < max_lines) {
@@ -157,9 +233,9 @@ absl::StatusOr<std::shared_ptr<const char[]>> LineReader::ReadLines(
     }
   }
   if (taken == 0) {
-    if (past_end_ || (eof_ && begin_ >= size_)) return std::shared_ptr<const char[]>();
+    if (past_end_ || (eof_ && begin_ >= size_)) return std::shared_ptr<const void>();
   }
-  return std::shared_ptr<const char[]>(chunk_);
+  return std::shared_ptr<const void>(chunk_, chunk_.get());
 }
 
 }  // namespace sluice::operators

@@ -1,7 +1,9 @@
 // LineReader: reads a byte range of a plain file, a whole gzip file, or a file
-// descriptor (stdin) as lines, in large chunks that batches can point into without a
-// copy. Every chunk is followed by at least kPadding readable bytes, so a line can be
-// handed to simdjson in place. A line that starts before the range end belongs to the
+// descriptor (stdin) as lines that batches can point into without a copy. A plain file
+// is memory-mapped (lines are views into the mapping); gzip and stdin are read in large
+// chunks. Every line is followed by at least kPadding readable bytes, so it can be
+// handed to simdjson in place (the few lines within kPadding of a mapped file's end are
+// copied to a padded buffer). A line that starts before the range end belongs to the
 // range (the usual split rule: a range that does not start at 0 skips its first partial
 // line). Single-threaded.
 #pragma once
@@ -30,15 +32,19 @@ class LineReader {
   absl::Status OpenFd(int fd, std::string name);
 
   // Appends up to `max_lines` lines to `lines` (without the '\n'); each view stays valid
-  // while the returned chunk is alive. Returns null chunk at end of input.
-  absl::StatusOr<std::shared_ptr<const char[]>> ReadLines(size_t max_lines,
-                                                          std::vector<std::string_view>* lines);
+  // while the returned keep-alive handle is. Returns a null handle and no lines at end
+  // of input.
+  absl::StatusOr<std::shared_ptr<const void>> ReadLines(size_t max_lines,
+                                                        std::vector<std::string_view>* lines);
   int64_t bytes_read() const { return bytes_read_; }
 
  private:
   // Fills the chunk after any carried-over partial line. Returns bytes added (0 at EOF).
   absl::StatusOr<size_t> Fill();
   absl::StatusOr<size_t> RawRead(char* dst, size_t n);
+  absl::StatusOr<std::shared_ptr<const void>> ReadMappedLines(size_t max_lines,
+                                                              std::vector<std::string_view>* lines);
+  struct Mapping;
 
   std::string name_;
   int fd_ = -1;
@@ -54,6 +60,9 @@ class LineReader {
   size_t begin_ = 0;  // first unconsumed byte in chunk_
   size_t size_ = 0;   // bytes of data in chunk_
   int64_t bytes_read_ = 0;
+  // Memory-mapped plain file.
+  std::shared_ptr<Mapping> mapping_;
+  size_t map_pos_ = 0;  // next byte to scan
 };
 
 }  // namespace sluice::operators

@@ -65,6 +65,31 @@ TEST(LineReaderTest, LongLinesLargerThanAChunk) {
   EXPECT_EQ(lines[2], "b");
 }
 
+// Every file size around the padded tail: lines near the end are copied to a padded
+// buffer, the rest are views into the mapping; both must read back exactly.
+TEST(LineReaderTest, EveryTailSize) {
+  std::string p = TempPath("tail.txt");
+  for (int size = 0; size < 300; ++size) {
+    std::string content;
+    std::vector<std::string> want;
+    std::string cur;
+    for (int i = 0; i < size; ++i) {
+      char c = (i * 7 + size) % 11 == 0 ? '\n' : static_cast<char>('a' + i % 26);
+      content.push_back(c);
+      if (c == '\n') {
+        want.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+    if (!cur.empty()) want.push_back(cur);
+    WriteFile(p, content);
+    EXPECT_EQ(ReadAll(p, 0, -1, 3), want) << "size " << size;
+    EXPECT_EQ(ReadAll(p, 0, -1, 1000), want) << "size " << size;
+  }
+}
+
 TEST(LineReaderTest, Gzip) {
   std::string p = TempPath("d.txt.gz");
   gzFile gz = gzopen(p.c_str(), "wb");

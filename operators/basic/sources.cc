@@ -37,7 +37,7 @@ absl::StatusOr<bool> EmitLines(LineReader& reader, size_t batch_size, Collector&
   batch->column(0).strings.assign(scratch.begin(), scratch.end());
   batch->timestamps().assign(scratch.size(), kNoTimestamp);
   batch->set_num_rows(scratch.size());
-  if (chunk != nullptr) batch->AddBuffer(std::shared_ptr<const void>(chunk, chunk.get()));
+  if (chunk != nullptr) batch->AddBuffer(std::move(chunk));
   out.Emit(std::move(batch));
   return true;
 }

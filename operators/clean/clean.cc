@@ -22,9 +22,12 @@ namespace {
 enum class RuleKind : uint8_t { kRequired, kMatch, kNotMatch, kRange, kIn, kStaticAsset, kBot };
 
 constexpr std::pair<const char*, RuleKind> kRuleKinds[] = {
-    {"required", RuleKind::kRequired},     {"match", RuleKind::kMatch},
-    {"not_match", RuleKind::kNotMatch},    {"range", RuleKind::kRange},
-    {"in", RuleKind::kIn},                 {"static_asset", RuleKind::kStaticAsset},
+    {"required", RuleKind::kRequired},
+    {"match", RuleKind::kMatch},
+    {"not_match", RuleKind::kNotMatch},
+    {"range", RuleKind::kRange},
+    {"in", RuleKind::kIn},
+    {"static_asset", RuleKind::kStaticAsset},
     {"bot", RuleKind::kBot},
 };
 
@@ -71,7 +74,8 @@ class WordFinder {
       while (candidates != 0) {
         const std::string& word = words_[__builtin_ctzll(candidates)];
         candidates &= candidates - 1;
-        if (word.size() <= n - i && EqualsLower(text.data() + i + 1, word.data() + 1, word.size() - 1)) {
+        if (word.size() <= n - i &&
+            EqualsLower(text.data() + i + 1, word.data() + 1, word.size() - 1)) {
           return true;
         }
       }
@@ -119,8 +123,12 @@ bool InRange(const Rule& rule, const Column& col, size_t row) {
     return (!rule.min.present || v >= rule.min.d) && (!rule.max.present || v <= rule.max.d);
   }
   const int64_t v = col.ints[row];
-  const auto above = [v](const Bound& b) { return b.is_int ? v >= b.i : static_cast<double>(v) >= b.d; };
-  const auto below = [v](const Bound& b) { return b.is_int ? v <= b.i : static_cast<double>(v) <= b.d; };
+  const auto above = [v](const Bound& b) {
+    return b.is_int ? v >= b.i : static_cast<double>(v) >= b.d;
+  };
+  const auto below = [v](const Bound& b) {
+    return b.is_int ? v <= b.i : static_cast<double>(v) <= b.d;
+  };
   return (!rule.min.present || above(rule.min)) && (!rule.max.present || below(rule.max));
 }
 
@@ -133,7 +141,8 @@ class Clean : public Operator {
 
   absl::Status Open(Context& ctx) override {
     counters_.clear();
-    for (const std::string& reason : reasons_) counters_.push_back(ctx.GetCounter("dropped_" + reason));
+    for (const std::string& reason : reasons_)
+      counters_.push_back(ctx.GetCounter("dropped_" + reason));
     return absl::OkStatus();
   }
 
@@ -152,7 +161,7 @@ class Clean : public Operator {
       }
       const Rule& rule = rules_[verdict_[r]];
       ++dropped_[rule.counter];
-      out.EmitDeadLetter(rule.reason, batch->RowToJson(r));
+      out.EmitDeadLetterRow(rule.reason, *batch, r);
     }
     for (size_t c = 0; c < dropped_.size() && c < counters_.size(); ++c) {
       if (dropped_[c] != 0) counters_[c]->Add(dropped_[c]);
@@ -224,7 +233,7 @@ class Clean : public Operator {
   std::vector<Counter*> counters_;          // by reason, set in Open
   std::vector<int> verdict_;                // per row: kKept or the rejecting rule
   std::vector<uint32_t> kept_;
-  std::vector<int64_t> dropped_;            // per reason, for the current batch
+  std::vector<int64_t> dropped_;  // per reason, for the current batch
 };
 
 // ---- Building rules from params.
@@ -232,12 +241,13 @@ class Clean : public Operator {
 // Resolves `at` (a string param) to an input field index, optionally of given types.
 absl::StatusOr<int> ResolveField(const Param& at, const Schema& schema,
                                  std::initializer_list<Type> types, std::string_view kind) {
-  if (!at.is_string() && at.kind() != Param::Kind::kNumber) return at.Error("expected a field name");
+  if (!at.is_string() && at.kind() != Param::Kind::kNumber)
+    return at.Error("expected a field name");
   const std::string& name = at.string_value();
   const int index = schema.IndexOf(name);
   if (index < 0) {
-    return at.Error(absl::StrCat("input has no field '", name, "' (input fields: ",
-                                 schema.ToString(), ")"));
+    return at.Error(
+        absl::StrCat("input has no field '", name, "' (input fields: ", schema.ToString(), ")"));
   }
   if (types.size() == 0) return index;
   const Type type = schema.field(index).type;
@@ -283,8 +293,8 @@ absl::Status CompileRegex(const Param& body, Rule& rule) {
   options.set_log_errors(false);
   rule.regex = std::make_unique<RE2>(regex->string_value(), options);
   if (!rule.regex->ok()) {
-    return regex->Error(absl::StrCat("bad regex '", regex->string_value(), "': ",
-                                     rule.regex->error()));
+    return regex->Error(
+        absl::StrCat("bad regex '", regex->string_value(), "': ", rule.regex->error()));
   }
   return absl::OkStatus();
 }
@@ -319,9 +329,9 @@ absl::Status BuildRuleBody(const Param& body, const Schema& schema, std::string_
     }
     case RuleKind::kRange: {
       RETURN_IF_ERROR(body.CheckKeys({"field", "min", "max"}));
-      ASSIGN_OR_RETURN(const int f, RuleField(body, schema,
-                                              {Type::kInt64, Type::kTimestamp, Type::kDouble},
-                                              kind_name));
+      ASSIGN_OR_RETURN(
+          const int f,
+          RuleField(body, schema, {Type::kInt64, Type::kTimestamp, Type::kDouble}, kind_name));
       rule.fields.push_back(f);
       ASSIGN_OR_RETURN(rule.min, ParseBound(body, "min"));
       ASSIGN_OR_RETURN(rule.max, ParseBound(body, "max"));
@@ -330,9 +340,9 @@ absl::Status BuildRuleBody(const Param& body, const Schema& schema, std::string_
     }
     case RuleKind::kIn: {
       RETURN_IF_ERROR(body.CheckKeys({"field", "values"}));
-      ASSIGN_OR_RETURN(const int f, RuleField(body, schema,
-                                              {Type::kString, Type::kInt64, Type::kTimestamp},
-                                              kind_name));
+      ASSIGN_OR_RETURN(
+          const int f,
+          RuleField(body, schema, {Type::kString, Type::kInt64, Type::kTimestamp}, kind_name));
       rule.fields.push_back(f);
       const Param* values = body.Find("values");
       if (values == nullptr || values->is_null()) return body.MissingError("values");
@@ -423,8 +433,8 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateClean(const OperatorConfig& conf
   const Param& params = *config.params;
   RETURN_IF_ERROR(params.CheckKeys({"rules"}));
   if (config.input_schemas.size() != 1 || config.input_schemas[0] == nullptr) {
-    return params.Error(absl::StrCat("expected exactly one input, got ",
-                                     config.input_schemas.size()));
+    return params.Error(
+        absl::StrCat("expected exactly one input, got ", config.input_schemas.size()));
   }
   const SchemaPtr& schema = config.input_schemas[0];
   const Param* rules_at = params.Find("rules");
@@ -449,8 +459,8 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateClean(const OperatorConfig& conf
       const Param* p = item.Find(name);
       if (p == nullptr) continue;
       if (body != nullptr) {
-        return p->Error(absl::StrCat("a rule has exactly one check; this one has both ",
-                                     kind_name, " and ", name));
+        return p->Error(absl::StrCat("a rule has exactly one check; this one has both ", kind_name,
+                                     " and ", name));
       }
       body = p;
       kind_name = name;

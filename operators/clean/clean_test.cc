@@ -10,13 +10,12 @@
 #include "operators/clean/register.h"
 #include "operators/testing/operator_harness.h"
 
-
 // Copies the status: common/testing's ASSERT_OK binds a reference to a temporary Status
 // (GetStatus returns a reference into it), which dangles when given a call's result.
-#define ASSERT_STATUS_OK(expr)                                         \
-  do {                                                                 \
-    const absl::Status _status = ::sluice::internal::GetStatus(expr);  \
-    ASSERT_TRUE(_status.ok()) << _status;                              \
+#define ASSERT_STATUS_OK(expr)                                        \
+  do {                                                                \
+    const absl::Status _status = ::sluice::internal::GetStatus(expr); \
+    ASSERT_TRUE(_status.ok()) << _status;                             \
   } while (0)
 
 namespace sluice::operators::clean {
@@ -74,7 +73,8 @@ struct Result {
 };
 
 // Runs `rules` over `rows`.
-std::unique_ptr<Result> RunRules(std::vector<Param> rules, const std::vector<std::vector<Value>>& rows) {
+std::unique_ptr<Result> RunRules(std::vector<Param> rules,
+                                 const std::vector<std::vector<Value>>& rows) {
   auto result = std::make_unique<Result>();
   result->out = std::make_unique<TestCollector>();
   auto op = Make(std::move(rules));
@@ -91,22 +91,24 @@ const std::string kS = "x";  // a filler string value
 
 TEST(CleanTest, Required) {
   auto r = RunRules({Rule("missing", "required", List({"ip", "ua"}))},
-               {Row(std::string("1.1.1.1"), kS, kS, int64_t{200}, 1.0, std::string("ua")),
-                Row(std::monostate(), kS, kS, int64_t{200}, 1.0, std::string("ua")),
-                Row(std::string("2.2.2.2"), kS, kS, int64_t{200}, 1.0, std::string("")),
-                Row(std::string(""), kS, kS, int64_t{200}, 1.0, std::monostate())});
+                    {Row(std::string("1.1.1.1"), kS, kS, int64_t{200}, 1.0, std::string("ua")),
+                     Row(std::monostate(), kS, kS, int64_t{200}, 1.0, std::string("ua")),
+                     Row(std::string("2.2.2.2"), kS, kS, int64_t{200}, 1.0, std::string("")),
+                     Row(std::string(""), kS, kS, int64_t{200}, 1.0, std::monostate())});
   EXPECT_EQ(r->reasons, (std::vector<std::string>{"missing", "missing", "missing"}));
   ASSERT_EQ(r->kept.size(), 1u);
   EXPECT_EQ(r->kept[0],
             "{\"ip\":\"1.1.1.1\",\"method\":\"x\",\"path\":\"x\",\"status\":200,\"latency\":1,"
             "\"ua\":\"ua\"}");
-  EXPECT_EQ(r->out->dead_letters[0].record,
-            "{\"ip\":null,\"method\":\"x\",\"path\":\"x\",\"status\":200,\"latency\":1,\"ua\":\"ua\"}");
+  EXPECT_EQ(
+      r->out->dead_letters[0].record,
+      "{\"ip\":null,\"method\":\"x\",\"path\":\"x\",\"status\":200,\"latency\":1,\"ua\":\"ua\"}");
   EXPECT_EQ(r->ctx.counter("dropped_missing"), 3);
 
   // A non-string field is only required to be non-null.
-  auto r2 = RunRules({Rule("missing", "required", List({"status"}))},
-                {Row(kS, kS, kS, int64_t{0}, 1.0, kS), Row(kS, kS, kS, std::monostate(), 1.0, kS)});
+  auto r2 =
+      RunRules({Rule("missing", "required", List({"status"}))},
+               {Row(kS, kS, kS, int64_t{0}, 1.0, kS), Row(kS, kS, kS, std::monostate(), 1.0, kS)});
   EXPECT_EQ(r2->reasons, (std::vector<std::string>{"missing"}));
   EXPECT_EQ(r2->kept.size(), 1u);
 }
@@ -114,7 +116,8 @@ TEST(CleanTest, Required) {
 TEST(CleanTest, MatchAndNotMatch) {
   Param match = Param::Map({{"field", Str("ua")}, {"regex", Str("(?i)bot|spider|crawl")}});
   Param not_match = Param::Map({{"field", Str("path")}, {"regex", Str("^/")}});
-  auto r = RunRules({Rule("bot", "match", match), Rule("bad_path", "not_match", not_match)},
+  auto r =
+      RunRules({Rule("bot", "match", match), Rule("bad_path", "not_match", not_match)},
                {Row(kS, kS, std::string("/a"), int64_t{200}, 1.0, std::string("Googlebot/2.1")),
                 Row(kS, kS, std::string("/b"), int64_t{200}, 1.0, std::string("Mozilla/5.0")),
                 Row(kS, kS, std::string("c"), int64_t{200}, 1.0, std::string("Mozilla/5.0")),
@@ -126,7 +129,8 @@ TEST(CleanTest, MatchAndNotMatch) {
 }
 
 TEST(CleanTest, Range) {
-  auto r = RunRules({Rule("status", "range",
+  auto r =
+      RunRules({Rule("status", "range",
                      Param::Map({{"field", Str("status")}, {"min", Num(200)}, {"max", Num(399)}}))},
                {Row(kS, kS, kS, int64_t{199}, 0.0, kS), Row(kS, kS, kS, int64_t{200}, 0.0, kS),
                 Row(kS, kS, kS, int64_t{399}, 0.0, kS), Row(kS, kS, kS, int64_t{400}, 0.0, kS),
@@ -138,36 +142,41 @@ TEST(CleanTest, Range) {
   EXPECT_NE(r->kept[1].find("\"status\":399"), std::string::npos);
 
   // One bound only, fractional bounds on an integer field, and a double field.
-  auto r2 = RunRules({Rule("slow", "range", Param::Map({{"field", Str("latency")}, {"max", Num(2.5)}})),
-                 Rule("small", "range", Param::Map({{"field", Str("status")}, {"min", Num(1.5)}}))},
-                {Row(kS, kS, kS, int64_t{1}, 2.5, kS), Row(kS, kS, kS, int64_t{2}, 2.5, kS),
-                 Row(kS, kS, kS, int64_t{2}, 2.51, kS), Row(kS, kS, kS, int64_t{2}, std::monostate(), kS)});
+  auto r2 = RunRules(
+      {Rule("slow", "range", Param::Map({{"field", Str("latency")}, {"max", Num(2.5)}})),
+       Rule("small", "range", Param::Map({{"field", Str("status")}, {"min", Num(1.5)}}))},
+      {Row(kS, kS, kS, int64_t{1}, 2.5, kS), Row(kS, kS, kS, int64_t{2}, 2.5, kS),
+       Row(kS, kS, kS, int64_t{2}, 2.51, kS), Row(kS, kS, kS, int64_t{2}, std::monostate(), kS)});
   EXPECT_EQ(r2->reasons, (std::vector<std::string>{"small", "slow", "slow"}));
   EXPECT_EQ(r2->kept.size(), 1u);
 }
 
 TEST(CleanTest, In) {
-  auto r = RunRules({Rule("method", "in", Param::Map({{"field", Str("method")}, {"values", List({"GET", "POST"})}})),
-                Rule("status", "in", Param::Map({{"field", Str("status")},
-                                                 {"values", Param::List({Num(200), Num(304)})}}))},
-               {Row(kS, std::string("GET"), kS, int64_t{200}, 0.0, kS),
-                Row(kS, std::string("get"), kS, int64_t{200}, 0.0, kS),
-                Row(kS, std::string("POST"), kS, int64_t{404}, 0.0, kS),
-                Row(kS, std::monostate(), kS, int64_t{304}, 0.0, kS),
-                Row(kS, std::string("POST"), kS, int64_t{304}, 0.0, kS)});
+  auto r = RunRules(
+      {Rule("method", "in",
+            Param::Map({{"field", Str("method")}, {"values", List({"GET", "POST"})}})),
+       Rule("status", "in",
+            Param::Map({{"field", Str("status")}, {"values", Param::List({Num(200), Num(304)})}}))},
+      {Row(kS, std::string("GET"), kS, int64_t{200}, 0.0, kS),
+       Row(kS, std::string("get"), kS, int64_t{200}, 0.0, kS),
+       Row(kS, std::string("POST"), kS, int64_t{404}, 0.0, kS),
+       Row(kS, std::monostate(), kS, int64_t{304}, 0.0, kS),
+       Row(kS, std::string("POST"), kS, int64_t{304}, 0.0, kS)});
   EXPECT_EQ(r->reasons, (std::vector<std::string>{"method", "status", "method"}));
   ASSERT_EQ(r->kept.size(), 2u);
   EXPECT_NE(r->kept[0].find("\"method\":\"GET\",\"path\":\"x\",\"status\":200"), std::string::npos);
-  EXPECT_NE(r->kept[1].find("\"method\":\"POST\",\"path\":\"x\",\"status\":304"), std::string::npos);
+  EXPECT_NE(r->kept[1].find("\"method\":\"POST\",\"path\":\"x\",\"status\":304"),
+            std::string::npos);
 }
 
 TEST(CleanTest, StaticAssetDefaults) {
   const std::vector<std::string> statics = {
-      "/static/page",   "/static/",       "/favicon.ico",  "/assets/app.JS", "/assets/theme.Css",
-      "/images/hero.JPG", "/download/app.js", "/a.css.map", "/img/logo.PNG", "/f/inter.woff2",
-      "/x.jpeg",        "/x.gif",         "/x.svg",        "/x.woff"};
-  const std::vector<std::string> pages = {"/", "/static", "/item/42", "/css", "/a.json",
-                                          "/x.woff3", "/jsx", "/STATIC/a", "/a.cssx", "/.htaccess"};
+      "/static/page",     "/static/",         "/favicon.ico", "/assets/app.JS", "/assets/theme.Css",
+      "/images/hero.JPG", "/download/app.js", "/a.css.map",   "/img/logo.PNG",  "/f/inter.woff2",
+      "/x.jpeg",          "/x.gif",           "/x.svg",       "/x.woff"};
+  const std::vector<std::string> pages = {"/",       "/static",   "/item/42", "/css",
+                                          "/a.json", "/x.woff3",  "/jsx",     "/STATIC/a",
+                                          "/a.cssx", "/.htaccess"};
   std::vector<std::vector<Value>> rows;
   for (const auto& p : statics) rows.push_back(Row(kS, kS, p, int64_t{200}, 0.0, kS));
   for (const auto& p : pages) rows.push_back(Row(kS, kS, p, int64_t{200}, 0.0, kS));
@@ -182,14 +191,14 @@ TEST(CleanTest, StaticAssetDefaults) {
 
 TEST(CleanTest, StaticAssetCustomLists) {
   auto r = RunRules({Rule("static", "static_asset",
-                     Param::Map({{"field", Str("path")},
-                                 {"prefixes", List({"/assets/", "/cdn"})},
-                                 {"extensions", List({".PDF", "txt"})}}))},
-               {Row(kS, kS, std::string("/assets/x"), int64_t{200}, 0.0, kS),
-                Row(kS, kS, std::string("/cdnjs/x"), int64_t{200}, 0.0, kS),
-                Row(kS, kS, std::string("/doc.pdf"), int64_t{200}, 0.0, kS),
-                Row(kS, kS, std::string("/robots.TXT"), int64_t{200}, 0.0, kS),
-                Row(kS, kS, std::string("/static/app.js"), int64_t{200}, 0.0, kS)});
+                          Param::Map({{"field", Str("path")},
+                                      {"prefixes", List({"/assets/", "/cdn"})},
+                                      {"extensions", List({".PDF", "txt"})}}))},
+                    {Row(kS, kS, std::string("/assets/x"), int64_t{200}, 0.0, kS),
+                     Row(kS, kS, std::string("/cdnjs/x"), int64_t{200}, 0.0, kS),
+                     Row(kS, kS, std::string("/doc.pdf"), int64_t{200}, 0.0, kS),
+                     Row(kS, kS, std::string("/robots.TXT"), int64_t{200}, 0.0, kS),
+                     Row(kS, kS, std::string("/static/app.js"), int64_t{200}, 0.0, kS)});
   EXPECT_EQ(r->reasons, (std::vector<std::string>{"static", "static", "static", "static"}));
   ASSERT_EQ(r->kept.size(), 1u);
   EXPECT_NE(r->kept[0].find("/static/app.js"), std::string::npos);
@@ -198,9 +207,13 @@ TEST(CleanTest, StaticAssetCustomLists) {
 TEST(CleanTest, BotWords) {
   const std::vector<std::string> bots = {
       "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-      "BINGBOT", "Baiduspider", "SomeCrawler/1.0", "crawl", "xSpIdEr"};
-  const std::vector<std::string> humans = {"Mozilla/5.0 (Windows NT 10.0)", "", "bo", "spide",
-                                           "cr awl", "robo t"};
+      "BINGBOT",
+      "Baiduspider",
+      "SomeCrawler/1.0",
+      "crawl",
+      "xSpIdEr"};
+  const std::vector<std::string> humans = {
+      "Mozilla/5.0 (Windows NT 10.0)", "", "bo", "spide", "cr awl", "robo t"};
   std::vector<std::vector<Value>> rows;
   for (const auto& ua : bots) rows.push_back(Row(kS, kS, kS, int64_t{200}, 0.0, ua));
   for (const auto& ua : humans) rows.push_back(Row(kS, kS, kS, int64_t{200}, 0.0, ua));
@@ -209,10 +222,12 @@ TEST(CleanTest, BotWords) {
   EXPECT_EQ(r->reasons, std::vector<std::string>(bots.size(), "bot"));
   EXPECT_EQ(r->kept.size(), humans.size() + 1);
 
-  auto r2 = RunRules({Rule("tool", "bot", Param::Map({{"field", Str("ua")}, {"words", List({"CURL", "wget", "w"})}}))},
-                {Row(kS, kS, kS, int64_t{200}, 0.0, std::string("curl/8.1")),
-                 Row(kS, kS, kS, int64_t{200}, 0.0, std::string("Googlebot")),
-                 Row(kS, kS, kS, int64_t{200}, 0.0, std::string("W"))});
+  auto r2 =
+      RunRules({Rule("tool", "bot",
+                     Param::Map({{"field", Str("ua")}, {"words", List({"CURL", "wget", "w"})}}))},
+               {Row(kS, kS, kS, int64_t{200}, 0.0, std::string("curl/8.1")),
+                Row(kS, kS, kS, int64_t{200}, 0.0, std::string("Googlebot")),
+                Row(kS, kS, kS, int64_t{200}, 0.0, std::string("W"))});
   EXPECT_EQ(r2->reasons, (std::vector<std::string>{"tool", "tool"}));
   ASSERT_EQ(r2->kept.size(), 1u);
   EXPECT_NE(r2->kept[0].find("Googlebot"), std::string::npos);
@@ -250,9 +265,10 @@ TEST(CleanTest, PassesTheSameBatchThrough) {
   TestContext ctx;
   TestCollector out;
   ASSERT_STATUS_OK((*op)->Open(ctx));
-  BatchPtr batch = BatchOf(LogSchema(), {Row(kS, kS, kS, int64_t{1}, 0.0, std::string("human")),
-                                         Row(kS, kS, kS, int64_t{2}, 0.0, std::string("a bot")),
-                                         Row(kS, kS, kS, int64_t{3}, 0.0, std::string("human"))},
+  BatchPtr batch = BatchOf(LogSchema(),
+                           {Row(kS, kS, kS, int64_t{1}, 0.0, std::string("human")),
+                            Row(kS, kS, kS, int64_t{2}, 0.0, std::string("a bot")),
+                            Row(kS, kS, kS, int64_t{3}, 0.0, std::string("human"))},
                            {100, 200, 300});
   const RecordBatch* original = batch.get();
   ASSERT_STATUS_OK((*op)->Process(0, std::move(batch), out));
@@ -263,7 +279,8 @@ TEST(CleanTest, PassesTheSameBatchThrough) {
   EXPECT_EQ(out.batches[0]->timestamps(), (std::vector<int64_t>{100, 300}));
 
   // A batch where every row is dropped emits nothing.
-  ASSERT_STATUS_OK((*op)->Process(0, BatchOf(LogSchema(), {Row(kS, kS, kS, int64_t{1}, 0.0, std::string("bot"))}), out));
+  ASSERT_STATUS_OK((*op)->Process(
+      0, BatchOf(LogSchema(), {Row(kS, kS, kS, int64_t{1}, 0.0, std::string("bot"))}), out));
   EXPECT_EQ(out.batches.size(), 1u);
   EXPECT_EQ(ctx.counter("dropped_bot"), 2);
 }
@@ -293,18 +310,22 @@ TEST(CleanTest, ConfigErrorsAreLocated) {
             "job.yaml:12: nodes[3].params.rules[0].required[1]: input has no field 'nope' (input "
             "fields: ip:string, method:string, path:string, status:int64, latency:double, "
             "ua:string)");
-  EXPECT_EQ(message({Rule("s", "match", Param::Map({{"field", Str("status")}, {"regex", Str("2..")}}))}),
-            "job.yaml:12: nodes[3].params.rules[0].match.field: field 'status' is int64; match "
-            "needs string");
+  EXPECT_EQ(
+      message({Rule("s", "match", Param::Map({{"field", Str("status")}, {"regex", Str("2..")}}))}),
+      "job.yaml:12: nodes[3].params.rules[0].match.field: field 'status' is int64; match "
+      "needs string");
   EXPECT_EQ(message({Rule("r", "range", Param::Map({{"field", Str("ua")}, {"min", Num(1)}}))}),
             "job.yaml:12: nodes[3].params.rules[0].range.field: field 'ua' is string; range needs "
             "int64 or timestamp or double");
   EXPECT_EQ(message({Rule("r", "range", Param::Map({{"field", Str("status")}}))}),
             "job.yaml:12: nodes[3].params.rules[0].range: range needs min, max or both");
-  EXPECT_EQ(message({Rule("r", "range", Param::Map({{"field", Str("status")}, {"min", Str("low")}}))}),
-            "job.yaml:12: nodes[3].params.rules[0].range.min: expected a number, got 'low'");
-  EXPECT_EQ(message({Rule("i", "in", Param::Map({{"field", Str("status")}, {"values", List({"200", "OK"})}}))}),
-            "job.yaml:12: nodes[3].params.rules[0].in.values[1]: expected an integer, got 'OK'");
+  EXPECT_EQ(
+      message({Rule("r", "range", Param::Map({{"field", Str("status")}, {"min", Str("low")}}))}),
+      "job.yaml:12: nodes[3].params.rules[0].range.min: expected a number, got 'low'");
+  EXPECT_EQ(
+      message({Rule("i", "in",
+                    Param::Map({{"field", Str("status")}, {"values", List({"200", "OK"})}}))}),
+      "job.yaml:12: nodes[3].params.rules[0].in.values[1]: expected an integer, got 'OK'");
   EXPECT_EQ(message({Param::Map({{"reason", Str("x")},
                                  {"bot", Param::Map({{"field", Str("ua")}})},
                                  {"required", List({"ip"})}})}),
@@ -318,8 +339,9 @@ TEST(CleanTest, ConfigErrorsAreLocated) {
   EXPECT_EQ(message({Rule("b", "bot", Param::Map({{"field", Str("ua")}, {"word", List({"x"})}}))}),
             "job.yaml:12: nodes[3].params.rules[0].bot.word: unknown parameter 'word'; expected "
             "one of: field, words");
-  EXPECT_EQ(message({Rule("b", "bot", Param::Map({{"field", Str("ua")}, {"words", Param::List()}}))}),
-            "job.yaml:12: nodes[3].params.rules[0].bot.words: expected at least one word");
+  EXPECT_EQ(
+      message({Rule("b", "bot", Param::Map({{"field", Str("ua")}, {"words", Param::List()}}))}),
+      "job.yaml:12: nodes[3].params.rules[0].bot.words: expected at least one word");
   EXPECT_EQ(message({Rule("b", "match", Param::Map({{"field", Str("ua")}}))}),
             "job.yaml:12: nodes[3].params.rules[0].match.regex: required parameter is missing");
   EXPECT_EQ(message({Param::Map({{"reason", Str("x")}, {"regex", Str("a")}})}).substr(0, 75),

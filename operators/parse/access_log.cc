@@ -1,6 +1,7 @@
 #include "operators/parse/access_log.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 namespace sluice::operators::parse {
@@ -27,7 +28,8 @@ int MonthFromName(const char* p) {
       if (p[1] == 'u' && p[2] == 'n') return 6;
       if (p[1] == 'u' && p[2] == 'l') return 7;
       return 0;
-    case 'F': return p[1] == 'e' && p[2] == 'b' ? 2 : 0;
+    case 'F':
+      return p[1] == 'e' && p[2] == 'b' ? 2 : 0;
     case 'M':
       if (p[1] != 'a') return 0;
       if (p[2] == 'r') return 3;
@@ -37,19 +39,23 @@ int MonthFromName(const char* p) {
       if (p[1] == 'p' && p[2] == 'r') return 4;
       if (p[1] == 'u' && p[2] == 'g') return 8;
       return 0;
-    case 'S': return p[1] == 'e' && p[2] == 'p' ? 9 : 0;
-    case 'O': return p[1] == 'c' && p[2] == 't' ? 10 : 0;
-    case 'N': return p[1] == 'o' && p[2] == 'v' ? 11 : 0;
-    case 'D': return p[1] == 'e' && p[2] == 'c' ? 12 : 0;
-    default: return 0;
+    case 'S':
+      return p[1] == 'e' && p[2] == 'p' ? 9 : 0;
+    case 'O':
+      return p[1] == 'c' && p[2] == 't' ? 10 : 0;
+    case 'N':
+      return p[1] == 'o' && p[2] == 'v' ? 11 : 0;
+    case 'D':
+      return p[1] == 'e' && p[2] == 'c' ? 12 : 0;
+    default:
+      return 0;
   }
 }
 
 // Parses the 31 bytes ` [DD/Mon/YYYY:HH:MM:SS +HHMM] "` at `p` into UTC ms.
 bool ParseTimeBlock(const char* p, int64_t* time_ms) {
-  if (p[0] != ' ' || p[1] != '[' || p[4] != '/' || p[8] != '/' || p[13] != ':' ||
-      p[16] != ':' || p[19] != ':' || p[22] != ' ' || p[28] != ']' || p[29] != ' ' ||
-      p[30] != '"') {
+  if (p[0] != ' ' || p[1] != '[' || p[4] != '/' || p[8] != '/' || p[13] != ':' || p[16] != ':' ||
+      p[19] != ':' || p[22] != ' ' || p[28] != ']' || p[29] != ' ' || p[30] != '"') {
     return false;
   }
   const int day = TwoDigits(p + 2);
@@ -62,9 +68,9 @@ bool ParseTimeBlock(const char* p, int64_t* time_ms) {
   const char sign = p[23];
   const int zone_hours = TwoDigits(p + 24);
   const int zone_minutes = TwoDigits(p + 26);
-  if (day < 1 || month == 0 || year_hi < 0 || year_lo < 0 || hour < 0 || hour > 23 ||
-      minute < 0 || minute > 59 || second < 0 || second > 59 || (sign != '+' && sign != '-') ||
-      zone_hours < 0 || zone_hours > 14 || zone_minutes < 0 || zone_minutes > 59) {
+  if (day < 1 || month == 0 || year_hi < 0 || year_lo < 0 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 59 || (sign != '+' && sign != '-') || zone_hours < 0 ||
+      zone_hours > 14 || zone_minutes < 0 || zone_minutes > 59) {
     return false;
   }
   const int year = year_hi * 100 + year_lo;
@@ -124,7 +130,7 @@ int64_t DaysFromCivil(int64_t year, int month, int day) {
   // Howard Hinnant's days_from_civil: eras of 400 years start on March 1st.
   year -= month <= 2;
   const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t year_of_era = year - era * 400;                                 // [0, 399]
+  const int64_t year_of_era = year - era * 400;  // [0, 399]
   const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
   const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + day_of_era - 719468;
@@ -138,7 +144,7 @@ int DaysInMonth(int64_t year, int month) {
 
 bool ParseAccessLogLine(std::string_view line, AccessLogFormat format, AccessLogEntry* e) {
   size_t n = line.size();
-  while (n > 0 && line[n - 1] == '\r') --n;
+  if (n > 0 && line[n - 1] == '\r') --n;  // one, as a CRLF line ending leaves
   const char* p = line.data();
   const char* const end = p + n;
 
@@ -178,15 +184,14 @@ bool ParseAccessLogLine(std::string_view line, AccessLogFormat format, AccessLog
   } else {
     start = p;
     int64_t bytes = 0;
+    bool overflow = false;
     while (p < end && IsDigit(*p)) {
-      if (__builtin_mul_overflow(bytes, 10, &bytes) ||
-          __builtin_add_overflow(bytes, Digit(*p), &bytes)) {
-        return false;  // does not fit int64
-      }
+      overflow = overflow || __builtin_mul_overflow(bytes, 10, &bytes) ||
+                 __builtin_add_overflow(bytes, Digit(*p), &bytes);
       ++p;
     }
     if (p == start) return false;
-    e->bytes = bytes;
+    e->bytes = overflow ? INT64_MAX : bytes;  // any \d+ is well formed
   }
 
   if (format == AccessLogFormat::kCommon) {

@@ -4,7 +4,7 @@
 // ParseAccessLogLine accepts exactly the lines matched by (combined)
 //   ^(\S+) - (\S+) \[(\d{2})/(Jan|...|Dec)/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\]
 //    "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"$
-// ("common" stops after the bytes field), after trailing '\r's are removed, where \S and
+// ("common" stops after the bytes field), after one trailing '\r' is removed, where \S and
 // \d are ASCII classes (whitespace is " \t\n\v\f\r"), the date is a real one (leap years
 // included), the clock is 00:00:00..23:59:59, the zone is at most 14:59 either way, and
 // the request is exactly `METHOD TARGET PROTOCOL`: three non-empty parts separated by
@@ -31,18 +31,18 @@ struct AccessLogEntry {
   std::string_view remote_addr;
   std::string_view remote_user;  // "-" when the log has none (see remote_user_is_null)
   bool remote_user_is_null = false;
-  int64_t time_ms = 0;           // UTC, ms since the Unix epoch
+  int64_t time_ms = 0;  // UTC, ms since the Unix epoch
   std::string_view method;
-  std::string_view target;       // path plus "?query"
-  std::string_view path;         // target cut at the first '?'
-  std::string_view query;        // after the first '?'; empty when there is none
+  std::string_view target;  // path plus "?query"
+  std::string_view path;    // target cut at the first '?'
+  std::string_view query;   // after the first '?'; empty when there is none
   bool has_query = false;
   std::string_view protocol;
   int64_t status = 0;
-  int64_t bytes = 0;             // "-" reads as 0
+  int64_t bytes = 0;  // "-" reads as 0; saturates at INT64_MAX
   // Combined format only (empty and null for kCommon).
   std::string_view referer;
-  bool referer_is_null = true;   // the log's "-"
+  bool referer_is_null = true;  // the log's "-"
   std::string_view user_agent;
 };
 

@@ -80,17 +80,39 @@ class AccessLogParse : public Operator {
       for (size_t i = 0; i < fields_.size(); ++i) {
         Column& col = batch->column(static_cast<int>(i));
         switch (fields_[i]) {
-          case LogField::kRemoteAddr: col.strings.push_back(e.remote_addr); break;
-          case LogField::kRemoteUser: PushString(col, rows, e.remote_user, e.remote_user_is_null); break;
-          case LogField::kTime: col.ints.push_back(e.time_ms); break;
-          case LogField::kMethod: col.strings.push_back(e.method); break;
-          case LogField::kPath: col.strings.push_back(e.path); break;
-          case LogField::kQuery: PushString(col, rows, e.query, !e.has_query); break;
-          case LogField::kProtocol: col.strings.push_back(e.protocol); break;
-          case LogField::kStatus: col.ints.push_back(e.status); break;
-          case LogField::kBytes: col.ints.push_back(e.bytes); break;
-          case LogField::kReferer: PushString(col, rows, e.referer, e.referer_is_null); break;
-          case LogField::kUserAgent: col.strings.push_back(e.user_agent); break;
+          case LogField::kRemoteAddr:
+            col.strings.push_back(e.remote_addr);
+            break;
+          case LogField::kRemoteUser:
+            PushString(col, rows, e.remote_user, e.remote_user_is_null);
+            break;
+          case LogField::kTime:
+            col.ints.push_back(e.time_ms);
+            break;
+          case LogField::kMethod:
+            col.strings.push_back(e.method);
+            break;
+          case LogField::kPath:
+            col.strings.push_back(e.path);
+            break;
+          case LogField::kQuery:
+            PushString(col, rows, e.query, !e.has_query);
+            break;
+          case LogField::kProtocol:
+            col.strings.push_back(e.protocol);
+            break;
+          case LogField::kStatus:
+            col.ints.push_back(e.status);
+            break;
+          case LogField::kBytes:
+            col.ints.push_back(e.bytes);
+            break;
+          case LogField::kReferer:
+            PushString(col, rows, e.referer, e.referer_is_null);
+            break;
+          case LogField::kUserAgent:
+            col.strings.push_back(e.user_agent);
+            break;
         }
       }
       times.push_back(set_event_time_ ? e.time_ms : in_times[r]);

@@ -11,13 +11,12 @@
 #include "operators/parse/register.h"
 #include "operators/testing/operator_harness.h"
 
-
 // Copies the status: common/testing's ASSERT_OK binds a reference to a temporary Status
 // (GetStatus returns a reference into it), which dangles when given a call's result.
-#define ASSERT_STATUS_OK(expr)                                         \
-  do {                                                                 \
-    const absl::Status _status = ::sluice::internal::GetStatus(expr);  \
-    ASSERT_TRUE(_status.ok()) << _status;                              \
+#define ASSERT_STATUS_OK(expr)                                        \
+  do {                                                                \
+    const absl::Status _status = ::sluice::internal::GetStatus(expr); \
+    ASSERT_TRUE(_status.ok()) << _status;                             \
   } while (0)
 
 namespace sluice::operators::parse {
@@ -115,13 +114,15 @@ TEST(AccessLogParseTest, FieldsSubsetAndKeptEventTime) {
   ASSERT_OK_AND_ASSIGN(auto op2, Make(Param::Map({{"fields", List({"status", "time", "method"})},
                                                   {"set_event_time", Param::Bool(false)}}),
                                       schema));
-  ASSERT_STATUS_OK(op2->Process(0, BatchOf(schema, {{std::string("a.log"), std::string(kLine1)},
-                                             {std::string("b.log"), std::string(kLine2)}},
-                                    {111, 222}),
-                         out));
-  EXPECT_EQ(out.RowsAsJson(),
-            (std::vector<std::string>{"{\"status\":200,\"time\":1795133702000,\"method\":\"GET\"}",
-                                      "{\"status\":304,\"time\":1798758000000,\"method\":\"HEAD\"}"}));
+  ASSERT_STATUS_OK(op2->Process(0,
+                                BatchOf(schema,
+                                        {{std::string("a.log"), std::string(kLine1)},
+                                         {std::string("b.log"), std::string(kLine2)}},
+                                        {111, 222}),
+                                out));
+  EXPECT_EQ(out.RowsAsJson(), (std::vector<std::string>{
+                                  "{\"status\":200,\"time\":1795133702000,\"method\":\"GET\"}",
+                                  "{\"status\":304,\"time\":1798758000000,\"method\":\"HEAD\"}"}));
   EXPECT_EQ(out.batches[0]->timestamps(), (std::vector<int64_t>{111, 222}));
 }
 
@@ -133,8 +134,8 @@ TEST(AccessLogParseTest, CommonFormat) {
   TestCollector out;
   ASSERT_STATUS_OK(op->Process(
       0,
-      LinesBatch({"10.1.1.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a.gif?x HTTP/1.0\" 200 2326",
-                  kLine1}),
+      LinesBatch(
+          {"10.1.1.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a.gif?x HTTP/1.0\" 200 2326", kLine1}),
       out));
   EXPECT_EQ(out.RowsAsJson(),
             (std::vector<std::string>{
@@ -147,7 +148,8 @@ TEST(AccessLogParseTest, CommonFormat) {
 TEST(AccessLogParseTest, NullLinesAreMalformed) {
   ASSERT_OK_AND_ASSIGN(auto op, Make(Param::Map({{"fields", List({"status"})}})));
   TestCollector out;
-  ASSERT_STATUS_OK(op->Process(0, BatchOf(MakeSchema({{"line", Type::kString}}), {{std::monostate()}}), out));
+  ASSERT_STATUS_OK(
+      op->Process(0, BatchOf(MakeSchema({{"line", Type::kString}}), {{std::monostate()}}), out));
   EXPECT_TRUE(out.batches.empty());
   ASSERT_EQ(out.dead_letters.size(), 1u);
   EXPECT_EQ(out.dead_letters[0].reason, "malformed");

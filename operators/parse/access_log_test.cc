@@ -93,6 +93,13 @@ TEST(AccessLogTest, DashesAndQueries) {
       AccessLogFormat::kCombined, &e));
   EXPECT_EQ(e.status, 599);
   EXPECT_EQ(e.bytes, 9223372036854775807);
+  // Any \d+ is well formed; a count beyond int64 saturates.
+  for (const char* big : {"9223372036854775808", "99999999999999999999999999"}) {
+    const std::string line =
+        Line("01/Jan/2027:00:00:00 +0000", "GET / HTTP/1.1", std::string("200 ") + big);
+    ASSERT_TRUE(ParseAccessLogLine(line, AccessLogFormat::kCombined, &e)) << big;
+    EXPECT_EQ(e.bytes, INT64_MAX);
+  }
 }
 
 TEST(AccessLogTest, TimeZones) {
@@ -131,8 +138,8 @@ TEST(AccessLogTest, ValidCalendarEdges) {
   EXPECT_TRUE(Parses(Line("29/Feb/2000:08:15:02 +0800")));
   EXPECT_TRUE(Parses(Line("31/Dec/2026:23:59:59 -1459")));
   EXPECT_TRUE(Parses(Line("30/Nov/2026:00:00:00 +1400")));
-  for (const char* month : {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                            "Nov", "Dec"}) {
+  for (const char* month :
+       {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}) {
     EXPECT_TRUE(Parses(Line(std::string("01/") + month + "/2026:00:00:00 +0000"))) << month;
   }
   for (const char* method : {"GET", "HEAD", "POST", "PUT", "DELETE", "PROPFIND", "X"}) {
@@ -142,13 +149,13 @@ TEST(AccessLogTest, ValidCalendarEdges) {
 
 TEST(AccessLogTest, MalformedTimes) {
   for (const char* time :
-       {"32/Foo/2026:99:00:00 +0800", "32/Nov/2026:08:15:02 +0800", "20/Foo/2026:08:15:02 +0800",
-        "20/nov/2026:08:15:02 +0800", "20/NOV/2026:08:15:02 +0800", "20/Nov/2026:24:15:02 +0800",
-        "20/Nov/2026:08:60:02 +0800", "20/Nov/2026:08:15:60 +0800", "31/Nov/2026:08:15:02 +0800",
-        "29/Feb/2026:08:15:02 +0800", "29/Feb/1900:08:15:02 +0800", "30/Feb/2028:08:15:02 +0800",
-        "00/Nov/2026:08:15:02 +0800", "20/Nov/2026:08:15:02 +1500", "20/Nov/2026:08:15:02 +0860",
-        "20/Nov/2026:08:15:02", "2026-11-20T08:15:02+08:00", "20/Nov/26:08:15:02 +0800",
-        "20/Nov/2026 08:15:02 +0800", "20/Nov/2026:8:15:02 +0800", "20/Nov/2026:08:15:02 0800",
+       {"32/Foo/2026:99:00:00 +0800", "32/Nov/2026:08:15:02 +0800",  "20/Foo/2026:08:15:02 +0800",
+        "20/nov/2026:08:15:02 +0800", "20/NOV/2026:08:15:02 +0800",  "20/Nov/2026:24:15:02 +0800",
+        "20/Nov/2026:08:60:02 +0800", "20/Nov/2026:08:15:60 +0800",  "31/Nov/2026:08:15:02 +0800",
+        "29/Feb/2026:08:15:02 +0800", "29/Feb/1900:08:15:02 +0800",  "30/Feb/2028:08:15:02 +0800",
+        "00/Nov/2026:08:15:02 +0800", "20/Nov/2026:08:15:02 +1500",  "20/Nov/2026:08:15:02 +0860",
+        "20/Nov/2026:08:15:02",       "2026-11-20T08:15:02+08:00",   "20/Nov/26:08:15:02 +0800",
+        "20/Nov/2026 08:15:02 +0800", "20/Nov/2026:8:15:02 +0800",   "20/Nov/2026:08:15:02 0800",
         "20/Nov/2026:08:15:02 *0800", "20/Nov/2026:08:15:02 +08:00", "2a/Nov/2026:08:15:02 +0800",
         "20/Nov/2O26:08:15:02 +0800", "20/Nov/2026:08:15:02  +0800", "20/Nov/2026:08:15:02 +080"}) {
     EXPECT_FALSE(Parses(Line(time))) << time;
@@ -160,9 +167,8 @@ TEST(AccessLogTest, MalformedRequests) {
        {"get /item/1 HTTP/1.1", "GET /item/1", "GET /item/1 HTTP/1.1 extra",
         "GET  /item/1 HTTP/1.1", "GET /item/1 FTP/1.0", "GET /item/1 http/1.1",
         "G3T /item/1 HTTP/1.1", "GET /item/1 HTTP/1.1 ", " GET /item/1 HTTP/1.1",
-        "Get /cart HTTP/1.1", "GET", "/item/1 HTTP/1.1", "-", "", "GET\t/ HTTP/1.1",
-        "GET / HTTP", "GÉT / HTTP/1.1",
-        "\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00\\xA1\\x03\\x03"}) {
+        "Get /cart HTTP/1.1", "GET", "/item/1 HTTP/1.1", "-", "", "GET\t/ HTTP/1.1", "GET / HTTP",
+        "GÉT / HTTP/1.1", "\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00\\xA1\\x03\\x03"}) {
     EXPECT_FALSE(Parses(Line("20/Nov/2026:08:15:02 +0800", request))) << request;
   }
   // The target may hold anything but a space.
@@ -170,9 +176,8 @@ TEST(AccessLogTest, MalformedRequests) {
 }
 
 TEST(AccessLogTest, MalformedStatusAndBytes) {
-  for (const char* sb : {"OK 12", "2OO 12", "20 12", "2000 12", "- 12", "abc 12", "2 0 12",
-                         "200", "200 ", "200 -5", "200 12a", "200 --", "200 99999999999999999999",
-                         "200 9223372036854775808", " 200 12", "200  12"}) {
+  for (const char* sb : {"OK 12", "2OO 12", "20 12", "2000 12", "- 12", "abc 12", "2 0 12", "200",
+                         "200 ", "200 -5", "200 12a", "200 --", " 200 12", "200  12"}) {
     EXPECT_FALSE(Parses(Line("20/Nov/2026:08:15:02 +0800", "GET / HTTP/1.1", sb))) << sb;
   }
 }
@@ -199,10 +204,18 @@ TEST(AccessLogTest, MissingQuotes) {
 TEST(AccessLogTest, MalformedLines) {
   const std::string line = kLine;
   for (const std::string& bad : std::vector<std::string>{
-           "", " ", "\r", "-", "hello world", "GET / HTTP/1.1",
+           "",
+           " ",
+           "\r",
+           "-",
+           "hello world",
+           "GET / HTTP/1.1",
            "<html>\x16\x03\x01 garbage",
-           line + " ", line + "x", line + " \"extra\"", line + "\n\"",
-           " " + line,                                                      // empty remote_addr
+           line + " ",
+           line + "x",
+           line + " \"extra\"",
+           line + "\n\"",
+           " " + line,  // empty remote_addr
            "1.2.3.4  - - [20/Nov/2026:08:15:02 +0800] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
            "1.2.3.4 x - [20/Nov/2026:08:15:02 +0800] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
            "1.2.3.4 - a b [20/Nov/2026:08:15:02 +0800] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
@@ -224,7 +237,7 @@ TEST(AccessLogTest, CarriageReturnsAreIgnored) {
   const std::string crlf = std::string(kLine) + "\r";
   ASSERT_TRUE(ParseAccessLogLine(crlf, AccessLogFormat::kCombined, &e));
   EXPECT_EQ(e.user_agent, "Mozilla/5.0 (X11; Linux x86_64)");
-  EXPECT_TRUE(Parses(std::string(kLine) + "\r\r"));
+  EXPECT_FALSE(Parses(std::string(kLine) + "\r\r"));  // only one is a line ending
   EXPECT_FALSE(Parses(std::string(kLine) + "\r "));
 }
 

@@ -1,6 +1,7 @@
 #include "operators/parse/json_parse.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -28,7 +29,7 @@ struct JsonField {
   std::string name;
   std::vector<std::string> path;  // keys from the top-level object down
   Type type = Type::kString;
-  const Param* at = nullptr;       // where it was declared, for errors (config time only)
+  const Param* at = nullptr;  // where it was declared, for errors (config time only)
 };
 
 // The wanted keys of one object level. A key leads either to an output slot (a leaf) or
@@ -45,51 +46,111 @@ struct Level {
 };
 constexpr size_t kLinearKeyLimit = 8;
 
+// No platform sluice runs on has smaller memory pages.
+constexpr uintptr_t kMinPageSize = 4096;
+// Under AddressSanitizer, reading past a line is reported: always parse a copy.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAlwaysCopy = true;
+#else
+constexpr bool kAlwaysCopy = false;
+#endif
+
 // The result of parsing one line.
 enum class Outcome : uint8_t { kOk, kMalformed, kBadType };
 
-// The value of one output field for the current line.
-struct Slot {
-  enum State : uint8_t { kMissing, kNull, kSet };
-  State state = kMissing;
-  bool in_parser = false;  // `str` lives in the parser's buffer: copy it to keep it
-  int64_t i = 0;
-  double d = 0;
-  std::string_view str;
-};
-
 inline bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// The JSON type a value starting with byte `c` has.
+// The JSON type a value starting with byte `c` has, by table.
 enum class JsonKind : uint8_t { kInvalid, kString, kNumber, kBool, kNull, kObject, kArray };
-inline JsonKind KindOf(char c) {
-  switch (c) {
-    case '"': return JsonKind::kString;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': return JsonKind::kNumber;
-    case 't': case 'f': return JsonKind::kBool;
-    case 'n': return JsonKind::kNull;
-    case '{': return JsonKind::kObject;
-    case '[': return JsonKind::kArray;
-    default: return JsonKind::kInvalid;
+struct JsonKindTable {
+  JsonKind kinds[256] = {};
+  constexpr JsonKindTable() {
+    kinds[static_cast<unsigned char>('"')] = JsonKind::kString;
+    kinds[static_cast<unsigned char>('-')] = JsonKind::kNumber;
+    for (char c = '0'; c <= '9'; ++c) kinds[static_cast<unsigned char>(c)] = JsonKind::kNumber;
+    kinds[static_cast<unsigned char>('t')] = JsonKind::kBool;
+    kinds[static_cast<unsigned char>('f')] = JsonKind::kBool;
+    kinds[static_cast<unsigned char>('n')] = JsonKind::kNull;
+    kinds[static_cast<unsigned char>('{')] = JsonKind::kObject;
+    kinds[static_cast<unsigned char>('[')] = JsonKind::kArray;
   }
+};
+constexpr JsonKindTable kJsonKinds;
+inline JsonKind KindOf(char c) { return kJsonKinds.kinds[static_cast<unsigned char>(c)]; }
+
+// The word-at-a-time helpers below read 8 bytes as a little-endian integer.
+static_assert(std::endian::native == std::endian::little, "json_parse assumes little-endian");
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = kOnes << 7;
+
+inline uint64_t Load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;  // little-endian: p[0] is the low byte
 }
 
-// True if `s` holds a backslash; eight bytes at a time.
+// True if `s` holds a backslash. Reads whole 8-byte words, up to 7 bytes past the end
+// of `s`. REQUIRES: those bytes are readable (s lies in a line with padding after it).
 inline bool HasBackslash(std::string_view s) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kBackslashes = kOnes * '\\';
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, s.data() + i, 8);
-    const uint64_t x = word ^ kBackslashes;  // zero bytes where there is a backslash
-    if (((x - kOnes) & ~x & (kOnes << 7)) != 0) return true;
-  }
-  for (; i < s.size(); ++i) {
-    if (s[i] == '\\') return true;
+  for (size_t i = 0; i < s.size(); i += 8) {
+    const uint64_t x = Load8(s.data() + i) ^ kBackslashes;  // zero bytes at backslashes
+    uint64_t found = (x - kOnes) & ~x & kHighBits;
+    if (s.size() - i < 8) found &= (uint64_t{1} << (8 * (s.size() - i))) - 1;  // in `s` only
+    if (found != 0) return true;
   }
   return false;
+}
+
+// The value of 8 ASCII digits in a little-endian word, or -1 if one is not a digit.
+inline int64_t EightDigits(uint64_t word) {
+  const uint64_t digits = word - kOnes * '0';
+  // A byte is a digit if it was >= '0' (no borrow into the high bit) and its value <= 9.
+  if (((digits | (digits + kOnes * 0x76)) & kHighBits) != 0) return -1;
+  uint64_t v = (digits * 10 + (digits >> 8)) & 0x00ff00ff00ff00ffULL;
+  v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffULL;
+  v = (v * 10000 + (v >> 32)) & 0xffffffffULL;
+  return static_cast<int64_t>(v);
+}
+
+// The value of the first `n` (1..8) ASCII digits at `p`, or -1 if one is not a digit.
+// Reads 8 bytes. REQUIRES: p[0..7] readable.
+inline int64_t LeadingDigits(const char* p, size_t n) {
+  const unsigned shift = 8 * static_cast<unsigned>(8 - n);
+  // Move the n digits to the top bytes (the last ones, in number order) and fill the
+  // bottom with '0's, which add nothing.
+  const uint64_t zeros = shift == 0 ? 0 : (kOnes * '0') >> (64 - shift);
+  return EightDigits((Load8(p) << shift) | zeros);
+}
+
+// Parses `-?(0|[1-9][0-9]*)` of at most 16 digits; false for anything else (fractions,
+// exponents, bigger numbers, invalid numbers), left to slower parsers. Branch-light:
+// one or two 8-digit steps. REQUIRES: the 8 bytes from text's start are readable.
+inline bool SmallIntText(std::string_view text, int64_t* out) {
+  const bool negative = !text.empty() && text[0] == '-';
+  text.remove_prefix(negative);
+  const size_t n = text.size();
+  if (n == 0 || n > 16 || (text[0] == '0' && n > 1)) return false;
+  int64_t value;
+  if (n <= 8) {
+    value = LeadingDigits(text.data(), n);
+    if (value < 0) return false;
+  } else {
+    const int64_t high = LeadingDigits(text.data(), n - 8);
+    const int64_t low = EightDigits(Load8(text.data() + n - 8));
+    if ((high | low) < 0) return false;
+    value = high * 100000000 + low;
+  }
+  *out = negative ? -value : value;
+  return true;
+}
+
+// SmallIntText for a JSON number token (which may end with whitespace).
+inline bool SmallInt(std::string_view token, int64_t* out) {
+  if (!token.empty() && static_cast<unsigned char>(token.back() - '0') > 9) {
+    while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+  }
+  return SmallIntText(token, out);
 }
 
 // Converts an integral double within int64 range.
@@ -127,7 +188,8 @@ class JsonParse : public Operator {
         levels_(std::move(levels)),
         missing_is_dead_letter_(missing_is_dead_letter),
         schema_(std::move(schema)),
-        slots_(types_.size()) {
+        columns_(types_.size()),
+        filled_(types_.size()) {
     for (const Level& level : levels_) {
       order_.emplace_back(level.keys.size());
       for (size_t k = 0; k < level.keys.size(); ++k) order_.back()[k] = static_cast<int>(k);
@@ -143,28 +205,33 @@ class JsonParse : public Operator {
     for (int c = 0; c < batch->num_columns(); ++c) batch->column(c).Reserve(n);
     accepted_.clear();
     accepted_.reserve(n);
+    batch_ = batch.get();
+    for (size_t f = 0; f < types_.size(); ++f) {
+      columns_[f] = &batch->column(static_cast<int>(keep_.size() + f));
+    }
+    std::fill(filled_.begin(), filled_.end(), 0);
+    row_ = 0;
     const Column& lines = in->column(input_index_);
-    const int first = static_cast<int>(keep_.size());
     for (size_t r = 0; r < n; ++r) {
       const std::string_view line = lines.strings[r];
-      Outcome outcome = lines.IsNull(r) ? Outcome::kMalformed : ParseLine(line);
-      if (outcome == Outcome::kMalformed) {
-        out.EmitDeadLetter("malformed", line);
+      const Outcome outcome = lines.IsNull(r) ? Outcome::kMalformed : ParseLine(line);
+      if (outcome != Outcome::kOk) {
+        Rollback();
+        out.EmitDeadLetter(outcome == Outcome::kMalformed ? "malformed" : "bad_type", line);
         continue;
       }
-      if (outcome == Outcome::kBadType) {
-        out.EmitDeadLetter("bad_type", line);
-        continue;
-      }
-      if (missing_is_dead_letter_ && AnyMissing()) {
-        out.EmitDeadLetter("missing_field", line);
-        continue;
-      }
-      const size_t row = accepted_.size();
-      for (size_t f = 0; f < slots_.size(); ++f) {
-        Append(*batch, batch->column(first + static_cast<int>(f)), slots_[f], row);
+      if (AnyMissing()) {
+        if (missing_is_dead_letter_) {
+          Rollback();
+          out.EmitDeadLetter("missing_field", line);
+          continue;
+        }
+        for (size_t f = 0; f < types_.size(); ++f) {
+          if (!Filled(f)) PutNull(f);
+        }
       }
       accepted_.push_back(static_cast<uint32_t>(r));
+      ++row_;
     }
     if (accepted_.empty()) return absl::OkStatus();
 
@@ -182,34 +249,60 @@ class JsonParse : public Operator {
   }
 
  private:
-  // Parses `line` into slots_.
+  // Points base_/end_/capacity_ at `line` itself when simdjson may read
+  // SIMDJSON_PADDING bytes past its end, else at a padded copy of it.
+  //
+  // Lines from a file source are followed by that padding, but batches built elsewhere
+  // (tests, upstream operators) may not be. What matters is only that the reads cannot
+  // fault: simdjson does not let those bytes change the result (stage 1 copies a line's
+  // last partial block into its own padded buffer). Reads that stay within the page of
+  // the line's last byte cannot fault, so only a line ending less than SIMDJSON_PADDING
+  // bytes before a page boundary (about 1.5% of lines) is copied. Parsing in place
+  // matters: a line parsed right after being copied stalls simdjson's vector loads on
+  // the copy's pending stores (store-to-load forwarding), which costs more than the copy.
+  void LocateLine(std::string_view line) {
+    const size_t len = line.size();
+    const uintptr_t last = reinterpret_cast<uintptr_t>(line.data()) + len - 1;
+    const bool same_page =
+        len != 0 && (last & (kMinPageSize - 1)) + simdjson::SIMDJSON_PADDING < kMinPageSize;
+    if (same_page && !kAlwaysCopy) {
+      base_ = line.data();
+      capacity_ = len + simdjson::SIMDJSON_PADDING;
+    } else {
+      if (len + simdjson::SIMDJSON_PADDING > scratch_capacity_) {
+        scratch_capacity_ =
+            std::max<size_t>(2 * scratch_capacity_, len + simdjson::SIMDJSON_PADDING + 4096);
+        scratch_ = std::make_unique<char[]>(scratch_capacity_);
+      }
+      if (len != 0) std::memcpy(scratch_.get(), line.data(), len);
+      std::memset(scratch_.get() + len, 0, simdjson::SIMDJSON_PADDING);
+      base_ = scratch_.get();
+      capacity_ = scratch_capacity_;
+    }
+    end_ = base_ + len;
+    line_ = line.data();
+    // Most lines hold no escape at all: then no string needs looking at.
+    line_has_backslash_ = std::memchr(base_, '\\', len) != nullptr;
+  }
+
+  // Parses `line` into output row row_ (fields not found are left unfilled).
   Outcome ParseLine(std::string_view line) {
     const size_t len = line.size();
-    // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
-    if (len + simdjson::SIMDJSON_PADDING > scratch_capacity_) {
-      scratch_capacity_ = std::max<size_t>(2 * scratch_capacity_,
-                                           len + simdjson::SIMDJSON_PADDING + 4096);
-      scratch_ = std::make_unique<char[]>(scratch_capacity_);
-    }
-    if (len != 0) std::memcpy(scratch_.get(), line.data(), len);
-    std::memset(scratch_.get() + len, 0, simdjson::SIMDJSON_PADDING);
-    scratch_end_ = scratch_.get() + len;
-    line_ = line.data();
-    for (Slot& s : slots_) s.state = Slot::kMissing;
+    LocateLine(line);
 
     ondemand::document doc;
     ondemand::object object;
-    if (parser_.iterate(scratch_.get(), len, scratch_capacity_).get(doc) != simdjson::SUCCESS ||
+    if (parser_.iterate(base_, len, capacity_).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(object) != simdjson::SUCCESS) {
       return Outcome::kMalformed;
     }
     Outcome outcome = FindFields(object, 0);
     if (outcome != Outcome::kOk) return outcome;
-    if (AnyMissing() && std::memchr(scratch_.get(), '\\', len) != nullptr) {
+    if (line_has_backslash_ && AnyMissing()) {
       // find_field compares keys as written, so a wanted key spelled with escapes
       // ("ad\u005fid") was missed: read the line again, unescaping every key.
-      for (Slot& s : slots_) s.state = Slot::kMissing;
-      if (parser_.iterate(scratch_.get(), len, scratch_capacity_).get(doc) != simdjson::SUCCESS ||
+      Rollback();
+      if (parser_.iterate(base_, len, capacity_).get(doc) != simdjson::SUCCESS ||
           doc.get_object().get(object) != simdjson::SUCCESS) {
         return Outcome::kMalformed;
       }
@@ -229,7 +322,11 @@ class JsonParse : public Operator {
   // The fast path: looks each wanted key of level `index` up with find_field_unordered,
   // in the order the keys appeared in the previous line (one pass when lines share a
   // layout, as they usually do).
-  Outcome FindFields(ondemand::object& object, int index) {
+  //
+  // Always inlined, and nested objects go through ReadObject with a copy of the value:
+  // simdjson's small iterator structs then stay in registers. Passing them by reference
+  // to an outlined function spills them, and the reloads stall on the stores.
+  [[gnu::always_inline]] Outcome FindFields(ondemand::object& object, int index) {
     const Level& level = levels_[index];
     std::vector<int>& order = order_[index];
     std::vector<const char*>& found_at = found_at_[index];
@@ -248,8 +345,8 @@ class JsonParse : public Operator {
       found_at[k] = at;
       in_order = in_order && at > last;
       last = at;
-      const Outcome outcome = key.slot >= 0 ? ReadValue(value, types_[key.slot], slots_[key.slot])
-                                            : ReadObject(value, key.child, /*find=*/true);
+      const Outcome outcome = key.slot >= 0 ? ReadValue(value, key.slot)
+                                            : ReadObject(ondemand::value(value), key.child, true);
       if (outcome != Outcome::kOk) return outcome;
     }
     if (!in_order) {
@@ -263,8 +360,9 @@ class JsonParse : public Operator {
     return Outcome::kOk;
   }
 
-  // Reads the nested object `value` for level `child`. A null leaves its fields missing.
-  Outcome ReadObject(ondemand::value& value, int child, bool find) {
+  // Reads the nested object `value` for level `child` with FindFields (`find`) or
+  // IterateFields. A null leaves its fields missing.
+  [[gnu::noinline]] Outcome ReadObject(ondemand::value value, int child, bool find) {
     ondemand::json_type type;
     if (value.type().get(type) != simdjson::SUCCESS) return Outcome::kMalformed;
     if (type == ondemand::json_type::null) {
@@ -290,10 +388,10 @@ class JsonParse : public Operator {
       ondemand::value value = field.value();
       Outcome outcome;
       if (key.slot >= 0) {
-        if (slots_[key.slot].state != Slot::kMissing) continue;  // first value wins
-        outcome = ReadValue(value, types_[key.slot], slots_[key.slot]);
+        if (Filled(key.slot)) continue;  // first value wins
+        outcome = ReadValue(value, key.slot);
       } else {
-        outcome = ReadObject(value, key.child, /*find=*/false);
+        outcome = ReadObject(ondemand::value(value), key.child, /*find=*/false);
       }
       if (outcome != Outcome::kOk) return outcome;
     }
@@ -303,12 +401,12 @@ class JsonParse : public Operator {
   // Looks the key of `field` up in `level`: sets *k to its index, or -1 if not wanted.
   // Returns false if the key is malformed.
   bool MatchKey(ondemand::field& field, const Level& level, int* k) {
-    // The raw key starts after its opening quote, in scratch_; keys without escapes
+    // The raw key starts after its opening quote, in base_; keys without escapes
     // (all of them, in practice) are compared in place.
     const char* start = field.key().raw();
     const char* p = start;
-    while (p < scratch_end_ && *p != '"' && *p != '\\') ++p;
-    if (p >= scratch_end_) return false;
+    while (p < end_ && *p != '"' && *p != '\\') ++p;
+    if (p >= end_) return false;
     std::string_view key(start, p - start);
     if (*p == '\\') {
       if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
@@ -329,24 +427,28 @@ class JsonParse : public Operator {
     return true;
   }
 
-  // Reads the JSON string `token` (value's raw token): a view into the input line when it
-  // has no escapes, else the unescaped text in the parser's buffer (*in_parser = true).
-  Outcome ReadString(ondemand::value& value, std::string_view token, std::string_view* out,
-                     bool* in_parser) {
-    while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
-    if (token.size() < 2 || token.back() != '"') return Outcome::kMalformed;
-    const std::string_view content = token.substr(1, token.size() - 2);
-    if (!HasBackslash(content)) {
-      *out = std::string_view(line_ + (content.data() - scratch_.get()), content.size());
-      *in_parser = false;
-      return Outcome::kOk;
+  // Reads the text of the JSON string `token` (value's raw token): in base_ when it has
+  // no escapes (*escaped = false), else unescaped in the parser's buffer.
+  [[gnu::always_inline]] Outcome StringText(ondemand::value& value, std::string_view token,
+                                            std::string_view* text, bool* escaped) {
+    if (token.back() != '"') {  // the token ends with the spaces before the next one
+      while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+      if (token.size() < 2 || token.back() != '"') return Outcome::kMalformed;
     }
-    if (value.get_string().get(*out) != simdjson::SUCCESS) return Outcome::kMalformed;
-    *in_parser = true;
+    if (token.size() < 2) return Outcome::kMalformed;
+    *text = token.substr(1, token.size() - 2);
+    *escaped = line_has_backslash_ && HasBackslash(*text);
+    if (*escaped && value.get_string().get(*text) != simdjson::SUCCESS) return Outcome::kMalformed;
     return Outcome::kOk;
   }
 
-  Outcome ReadValue(ondemand::value& value, Type type, Slot& slot) {
+  // The same bytes as `text` (in base_) in the input line.
+  std::string_view InLine(std::string_view text) const {
+    return std::string_view(line_ + (text.data() - base_), text.size());
+  }
+
+  // Reads `value` as parsed field `f` into its column.
+  [[gnu::always_inline]] Outcome ReadValue(ondemand::value& value, int f) {
     // The first byte of the token tells the JSON type (as value.type() does).
     const std::string_view token = value.raw_json_token();
     const JsonKind kind = KindOf(token.empty() ? '\0' : token[0]);
@@ -354,94 +456,129 @@ class JsonParse : public Operator {
     if (kind == JsonKind::kNull) {
       bool is_null;
       if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) return Outcome::kMalformed;
-      slot.state = Slot::kNull;
+      PutNull(f);
       return Outcome::kOk;
     }
-    switch (type) {
+    switch (types_[f]) {
       case Type::kString: {
         if (kind != JsonKind::kString) return Outcome::kBadType;
-        const Outcome outcome = ReadString(value, token, &slot.str, &slot.in_parser);
+        std::string_view text;
+        bool escaped;
+        const Outcome outcome = StringText(value, token, &text, &escaped);
         if (outcome != Outcome::kOk) return outcome;
+        columns_[f]->strings.push_back(escaped ? batch_->arena().Copy(text) : InLine(text));
         break;
       }
       case Type::kInt64:
       case Type::kTimestamp: {
+        int64_t v;
         if (kind == JsonKind::kNumber) {
-          if (value.get_int64().get(slot.i) != simdjson::SUCCESS) {
+          if (!SmallInt(token, &v) && value.get_int64().get(v) != simdjson::SUCCESS) {
             // Not a plain int64: 5.0, 1e3, too large, or not a valid number at all.
             double d;
             if (value.get_double().get(d) != simdjson::SUCCESS) return Outcome::kMalformed;
-            if (!IntegralDouble(d, &slot.i)) return Outcome::kBadType;
+            if (!IntegralDouble(d, &v)) return Outcome::kBadType;
           }
         } else if (kind == JsonKind::kString) {
           std::string_view text;
-          bool in_parser;
-          const Outcome outcome = ReadString(value, token, &text, &in_parser);
+          bool escaped;
+          const Outcome outcome = StringText(value, token, &text, &escaped);
           if (outcome != Outcome::kOk) return outcome;
-          if (!TextToInt(text, &slot.i)) return Outcome::kBadType;
+          // Text in base_ has readable bytes after it; the parser's buffer may not.
+          if (!(!escaped && SmallIntText(text, &v)) && !TextToInt(text, &v)) {
+            return Outcome::kBadType;
+          }
         } else {
           return Outcome::kBadType;
         }
+        columns_[f]->ints.push_back(v);
         break;
       }
       case Type::kDouble: {
+        double v;
         if (kind == JsonKind::kNumber) {
-          if (value.get_double().get(slot.d) != simdjson::SUCCESS) return Outcome::kMalformed;
+          if (value.get_double().get(v) != simdjson::SUCCESS) return Outcome::kMalformed;
         } else if (kind == JsonKind::kString) {
           std::string_view text;
-          bool in_parser;
-          const Outcome outcome = ReadString(value, token, &text, &in_parser);
+          bool escaped;
+          const Outcome outcome = StringText(value, token, &text, &escaped);
           if (outcome != Outcome::kOk) return outcome;
-          if (!TextToDouble(text, &slot.d)) return Outcome::kBadType;
+          if (!TextToDouble(text, &v)) return Outcome::kBadType;
         } else {
           return Outcome::kBadType;
         }
+        columns_[f]->doubles.push_back(v);
         break;
       }
       case Type::kBool: {
         if (kind != JsonKind::kBool) return Outcome::kBadType;
         bool b;
         if (value.get_bool().get(b) != simdjson::SUCCESS) return Outcome::kMalformed;
-        slot.i = b;
+        columns_[f]->ints.push_back(b);
         break;
       }
       case Type::kNull:
         return Outcome::kBadType;  // rejected when the operator is built
     }
-    slot.state = Slot::kSet;
+    filled_[f] = row_ + 1;
     return Outcome::kOk;
   }
 
+  // Whether parsed field `f` has a value in row row_.
+  bool Filled(size_t f) const { return filled_[f] == row_ + 1; }
+
   bool AnyMissing() const {
-    for (const Slot& s : slots_) {
-      if (s.state == Slot::kMissing) return true;
+    for (size_t f = 0; f < filled_.size(); ++f) {
+      if (!Filled(f)) return true;
     }
     return false;
   }
 
-  // Appends the slot as row `row` of `col`.
-  static void Append(RecordBatch& batch, Column& col, const Slot& slot, size_t row) {
-    const bool is_null = slot.state != Slot::kSet;
+  // Gives parsed field `f` a null in row row_.
+  void PutNull(size_t f) {
+    Column& col = *columns_[f];
     switch (col.type) {
       case Type::kString:
-        if (is_null) {
-          col.strings.emplace_back();
-        } else {
-          col.strings.push_back(slot.in_parser ? batch.arena().Copy(slot.str) : slot.str);
-        }
+        col.strings.emplace_back();
         break;
       case Type::kDouble:
-        col.doubles.push_back(is_null ? 0 : slot.d);
+        col.doubles.push_back(0);
         break;
       case Type::kInt64:
       case Type::kTimestamp:
       case Type::kBool:
-        col.ints.push_back(is_null ? 0 : slot.i);
+        col.ints.push_back(0);
         break;
       case Type::kNull:
         break;
     }
-    if (is_null) col.SetNull(row, row + 1);
+    col.SetNull(row_, row_ + 1);
+    filled_[f] = row_ + 1;
+  }
+
+  // Takes back the values row row_ got (the line is rejected).
+  void Rollback() {
+    for (size_t f = 0; f < filled_.size(); ++f) {
+      if (!Filled(f)) continue;
+      Column& col = *columns_[f];
+      switch (col.type) {
+        case Type::kString:
+          col.strings.pop_back();
+          break;
+        case Type::kDouble:
+          col.doubles.pop_back();
+          break;
+        case Type::kInt64:
+        case Type::kTimestamp:
+        case Type::kBool:
+          col.ints.pop_back();
+          break;
+        case Type::kNull:
+          break;
+      }
+      if (col.nulls.size() > row_) col.nulls.resize(row_);
+      filled_[f] = 0;
+    }
   }
 
   // Appends the accepted rows of `src` to `dst` (same type).
@@ -468,18 +605,27 @@ class JsonParse : public Operator {
   }
 
   const int input_index_;
-  const std::vector<int> keep_;  // input field indices carried through
-  const std::vector<Type> types_;  // of the parsed fields, by slot
+  const std::vector<int> keep_;      // input field indices carried through
+  const std::vector<Type> types_;    // of the parsed fields, by slot
   const std::vector<Level> levels_;  // levels_[0] is the top-level object
   const bool missing_is_dead_letter_;
   const SchemaPtr schema_;
 
   ondemand::parser parser_;
-  std::unique_ptr<char[]> scratch_;  // the current line, padded
+  std::unique_ptr<char[]> scratch_;  // a padded copy of the current line, when needed
   size_t scratch_capacity_ = 0;
-  const char* scratch_end_ = nullptr;
+  const char* base_ = nullptr;  // the current line as parsed: in place or scratch_
+  const char* end_ = nullptr;
+  size_t capacity_ = 0;         // readable bytes from base_
   const char* line_ = nullptr;  // the current line in the input batch
-  std::vector<Slot> slots_;     // per output field, for the current line
+  bool line_has_backslash_ = false;
+  // The batch being filled: the column of each parsed field, and for each the output row
+  // it last got a value for, plus one (values go straight into the columns; a rejected
+  // line's are taken back).
+  RecordBatch* batch_ = nullptr;
+  std::vector<Column*> columns_;
+  std::vector<uint32_t> filled_;
+  uint32_t row_ = 0;
   // Per level: the order to look keys up in, and where each was found in the last line.
   std::vector<std::vector<int>> order_;
   std::vector<std::vector<const char*>> found_at_;
@@ -599,7 +745,8 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateJsonParse(const OperatorConfig& 
                                    "' (input fields: ", input.ToString(), ")"));
     }
     for (const Field& f : schema_fields) {
-      if (f.name == keep_names[i]) return at.Error(absl::StrCat("field '", f.name, "' is kept twice"));
+      if (f.name == keep_names[i])
+        return at.Error(absl::StrCat("field '", f.name, "' is kept twice"));
     }
     keep.push_back(index);
     schema_fields.push_back(input.field(index));
@@ -618,13 +765,14 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateJsonParse(const OperatorConfig& 
   }
   for (Level& level : levels) {
     if (level.keys.size() <= kLinearKeyLimit) continue;
-    for (size_t i = 0; i < level.keys.size(); ++i) level.index[level.keys[i].key] = static_cast<int>(i);
+    for (size_t i = 0; i < level.keys.size(); ++i)
+      level.index[level.keys[i].key] = static_cast<int>(i);
   }
 
   ASSIGN_OR_RETURN(const std::string on_missing, params.GetStringOr("on_missing", "null"));
   if (on_missing != "null" && on_missing != "dead_letter") {
-    return params.Find("on_missing")->Error(
-        absl::StrCat("unknown value '", on_missing, "'; expected null or dead_letter"));
+    return params.Find("on_missing")
+        ->Error(absl::StrCat("unknown value '", on_missing, "'; expected null or dead_letter"));
   }
   std::vector<Type> types;
   for (const JsonField& f : fields) types.push_back(f.type);

@@ -1,7 +1,8 @@
 // The `json_parse` operator: extracts chosen fields from one JSON object per input
 // string (a line) into typed columns, with simdjson's On Demand API: one parser per
-// instance, one pass over each object's keys, and strings without escapes emitted as
-// views into the input line (no copy). Lines that are not a JSON object go to the
+// instance, the wanted keys looked up in the order the previous line had them (one pass
+// over a line when lines share a layout), and strings without escapes emitted as views
+// into the input line (no copy). Lines that are not a JSON object go to the
 // dead-letter output ("malformed"), as do values of the wrong type ("bad_type") and, with
 // `on_missing: dead_letter`, objects lacking a field ("missing_field").
 //

@@ -89,7 +89,8 @@ std::vector<std::string> YsbLines(bool string_times) {
   for (int i = 0; i < 100; ++i) users.push_back(Uuid(rng));
   for (int i = 0; i < 100; ++i) pages.push_back(Uuid(rng));
   for (int i = 0; i < 1000; ++i) ads.push_back(Uuid(rng));
-  static constexpr const char* kAdTypes[] = {"banner", "modal", "sponsored-search", "mail", "mobile"};
+  static constexpr const char* kAdTypes[] = {"banner", "modal", "sponsored-search", "mail",
+                                             "mobile"};
   static constexpr const char* kEventTypes[] = {"view", "click", "purchase"};
   std::vector<std::string> lines;
   for (size_t i = 0; i < kLines; ++i) {
@@ -104,8 +105,9 @@ std::vector<std::string> YsbLines(bool string_times) {
 }
 
 std::vector<std::string> AccessLogLines() {
-  static constexpr const char* kTargets[] = {"/", "/item/42", "/search?q=shoes&page=2",
-                                             "/static/js/app.js?v=123", "/cart", "/category/12"};
+  static constexpr const char* kTargets[] = {
+      "/",     "/item/42",    "/search?q=shoes&page=2", "/static/js/app.js?v=123",
+      "/cart", "/category/12"};
   static constexpr const char* kAgents[] = {
       "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/131.0.0.0 Safari/537.36",
@@ -225,7 +227,8 @@ void BM_AccessLogScanner(benchmark::State& state) {
   size_t i = 0;
   AccessLogEntry entry;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ParseAccessLogLine(buffer.lines[i], AccessLogFormat::kCombined, &entry));
+    benchmark::DoNotOptimize(
+        ParseAccessLogLine(buffer.lines[i], AccessLogFormat::kCombined, &entry));
     benchmark::DoNotOptimize(entry.time_ms);
     if (++i == kLines) i = 0;
   }

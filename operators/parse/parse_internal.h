@@ -20,8 +20,8 @@ namespace sluice::operators::parse::internal {
 inline absl::StatusOr<int> ResolveInputField(const OperatorConfig& config) {
   const Param& params = *config.params;
   if (config.input_schemas.size() != 1 || config.input_schemas[0] == nullptr) {
-    return params.Error(absl::StrCat("expected exactly one input, got ",
-                                     config.input_schemas.size()));
+    return params.Error(
+        absl::StrCat("expected exactly one input, got ", config.input_schemas.size()));
   }
   auto name = params.GetStringOr("field", "line");
   if (!name.ok()) return name.status();
@@ -30,8 +30,8 @@ inline absl::StatusOr<int> ResolveInputField(const OperatorConfig& config) {
   const Schema& schema = *config.input_schemas[0];
   const int index = schema.IndexOf(*name);
   if (index < 0) {
-    return where.Error(absl::StrCat("input has no field '", *name, "' (input fields: ",
-                                    schema.ToString(), ")"));
+    return where.Error(
+        absl::StrCat("input has no field '", *name, "' (input fields: ", schema.ToString(), ")"));
   }
   if (schema.field(index).type != Type::kString) {
     return where.Error(absl::StrCat("input field '", *name, "' must be a string, it is ",

@@ -441,7 +441,7 @@ void Task::RouteKeyBy(OutEdge& e, BatchPtr batch, NodeMetrics* metrics) {
   for (int t = 0; t < targets; ++t) {
     if (t == keep || e.target_rows[t].empty()) continue;
     auto out = std::make_unique<RecordBatch>(batch->schema());
-    for (uint32_t r : e.target_rows[t]) out->AppendRow(*batch, r);
+    out->AppendRows(*batch, e.target_rows[t]);
     MailboxItem item;
     item.channel = e.targets[t].channel;
     item.batch = std::move(out);
