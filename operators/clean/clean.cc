@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -100,7 +101,26 @@ struct Rule {
   std::vector<std::string> prefixes;
   std::vector<std::string> extensions;  // lowercase, with the leading '.'
   std::unique_ptr<WordFinder> words;
+  // Verdicts of the string-scanning rules (match, not_match, bot) by value. Log fields
+  // such as user agents repeat heavily, so most rows cost one hash lookup instead of a
+  // scan; bounded, and cleared when full.
+  absl::flat_hash_map<std::string, bool> memo;
 };
+
+constexpr size_t kMaxMemoEntries = 1 << 16;
+constexpr size_t kMaxMemoValueBytes = 1024;
+
+// Returns compute(s), remembering it per distinct value in rule.memo.
+template <typename F>
+bool Memoized(Rule& rule, std::string_view s, F&& compute) {
+  if (s.size() > kMaxMemoValueBytes) return compute(s);
+  auto it = rule.memo.find(Sv(s));
+  if (it != rule.memo.end()) return it->second;
+  const bool verdict = compute(s);
+  if (rule.memo.size() >= kMaxMemoEntries) rule.memo.clear();
+  rule.memo.emplace(std::string(s), verdict);
+  return verdict;
+}
 
 bool IsStaticAsset(const Rule& rule, std::string_view path) {
   for (const std::string& prefix : rule.prefixes) {
@@ -177,8 +197,13 @@ class Clean : public Operator {
 
   // Marks the rows still kept that rule `index` rejects.
   void Apply(int index, const RecordBatch& batch) {
-    const Rule& rule = rules_[index];
+    Rule& rule = rules_[index];
     const Column& col = batch.column(rule.fields[0]);
+    const auto matches = [&rule](std::string_view s) {
+      return Memoized(rule, s, [&rule](std::string_view v) {
+        return RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *rule.regex);
+      });
+    };
     const auto mark = [&](auto&& rejects) {
       for (size_t r = 0; r < verdict_.size(); ++r) {
         if (verdict_[r] == kKept && rejects(r)) verdict_[r] = index;
@@ -193,18 +218,10 @@ class Clean : public Operator {
         }
         break;
       case RuleKind::kMatch:
-        mark([&](size_t r) {
-          return !col.IsNull(r) &&
-                 RE2::PartialMatch(re2::StringPiece(col.strings[r].data(), col.strings[r].size()),
-                                   *rule.regex);
-        });
+        mark([&](size_t r) { return !col.IsNull(r) && matches(col.strings[r]); });
         break;
       case RuleKind::kNotMatch:
-        mark([&](size_t r) {
-          return col.IsNull(r) ||
-                 !RE2::PartialMatch(re2::StringPiece(col.strings[r].data(), col.strings[r].size()),
-                                    *rule.regex);
-        });
+        mark([&](size_t r) { return col.IsNull(r) || !matches(col.strings[r]); });
         break;
       case RuleKind::kRange:
         mark([&](size_t r) { return !InRange(rule, col, r); });
@@ -222,13 +239,17 @@ class Clean : public Operator {
         mark([&](size_t r) { return !col.IsNull(r) && IsStaticAsset(rule, col.strings[r]); });
         break;
       case RuleKind::kBot:
-        mark([&](size_t r) { return !col.IsNull(r) && rule.words->Contains(col.strings[r]); });
+        mark([&](size_t r) {
+          return !col.IsNull(r) && Memoized(rule, col.strings[r], [&rule](std::string_view v) {
+                   return rule.words->Contains(v);
+                 });
+        });
         break;
     }
   }
 
   const SchemaPtr schema_;
-  const std::vector<Rule> rules_;
+  std::vector<Rule> rules_;  // fixed after construction but for each rule's memo
   const std::vector<std::string> reasons_;  // distinct, in first-use order
   std::vector<Counter*> counters_;          // by reason, set in Open
   std::vector<int> verdict_;                // per row: kKept or the rejecting rule

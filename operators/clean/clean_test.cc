@@ -349,6 +349,36 @@ TEST(CleanTest, ConfigErrorsAreLocated) {
   EXPECT_EQ(message({}), "job.yaml:12: nodes[3].params.rules: expected at least one rule");
 }
 
+// The per-value verdict memo must never change a verdict: values repeat across
+// batches, and more distinct values arrive than the memo holds (it is cleared).
+TEST(CleanTest, MemoizedVerdictsMatchAcrossBatchesAndEvictions) {
+  auto op = Make({Rule("bot", "bot", Param::Map({{"field", Str("ua")}})),
+                  Rule("regex", "match", Param::Map({{"field", Str("path")}, {"regex", Str("^/adm")}}))});
+  ASSERT_TRUE(op.ok()) << op.status();
+  TestContext ctx;
+  ASSERT_TRUE((*op)->Open(ctx).ok());
+  TestCollector out;
+  int64_t expected_bots = 0, expected_regex = 0, expected_kept = 0;
+  for (int b = 0; b < 40; ++b) {
+    std::vector<std::vector<Value>> rows;
+    for (int i = 0; i < 2000; ++i) {
+      int v = (b * 2000 + i) % 70000;  // > 65536 distinct values overall, each seen twice or more
+      bool bot = v % 3 == 0;
+      bool admin = v % 5 == 0;
+      std::string ua = (bot ? "Some-Crawler/" : "Mozilla/") + std::to_string(v);
+      std::string path = (admin ? "/admin/" : "/item/") + std::to_string(v % 7);
+      rows.push_back(Row(kS, kS, path, int64_t{200}, 1.0, ua));
+      if (bot) ++expected_bots;
+      else if (admin) ++expected_regex;
+      else ++expected_kept;
+    }
+    ASSERT_TRUE((*op)->Process(0, BatchOf(LogSchema(), rows), out).ok());
+  }
+  EXPECT_EQ(static_cast<int64_t>(out.DeadLetters("bot")), expected_bots);
+  EXPECT_EQ(static_cast<int64_t>(out.DeadLetters("regex")), expected_regex);
+  EXPECT_EQ(static_cast<int64_t>(out.num_rows()), expected_kept);
+}
+
 TEST(CleanTest, Registered) {
   OperatorRegistry registry;
   ASSERT_STATUS_OK(RegisterCleanOperators(registry));
