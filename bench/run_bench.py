@@ -3,14 +3,13 @@
 `sluice run` at parallelism 1 and 2, on the same generated input (fixed seed).
 
 Checks that every output equals the baseline's, and prints events/s, the ratio to the
-baseline, and the peak resident memory of each sluice run (its heap plus read buffers;
-sluice reads files with read(2), nothing is memory-mapped).
+baseline, and the peak anonymous memory of each sluice run (heap, stacks, buffers: not
+the memory-mapped input file).
 
 Usage: bench/run_bench.py [--build build] [--events 5000000] [--only ysb|nginx] [--runs 1]
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -19,17 +18,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed(cmd, cwd):
-    """Runs cmd; returns (seconds, peak RSS in MiB of that child, stderr)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Runs cmd; returns its wall-clock seconds."""
     t0 = time.monotonic()
     p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dt = time.monotonic() - t0
     if p.returncode != 0:
         sys.exit("failed (rc=%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr[-3000:]))
-    # ru_maxrss of children is the max over all waited-for children so far: only
-    # meaningful when it grows, so runs go from the smallest expected footprint up.
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return dt, max(after, before) / 1024.0, p.stderr
+    return dt
 
 
 def same(a, b):
@@ -38,13 +33,24 @@ def same(a, b):
     return p.returncode == 0, p.stdout
 
 
-def rss_of(cmd, cwd):
-    """Peak RSS (MiB) of one command, measured in a fresh python child so earlier runs don't mask it."""
-    code = ("import resource,subprocess,sys;"
-            "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code] + cmd, cwd=cwd, stdout=subprocess.PIPE, text=True, check=True)
-    return int(out.stdout.strip()) / 1024.0
+def heap_of(cmd, cwd):
+    """Peak anonymous resident memory (MiB) of one run: heap, stacks and arenas, not the
+    memory-mapped input file (file-backed pages are excluded from RssAnon). Sampled from
+    /proc/PID/status every 10 ms."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open("/proc/%d/status" % p.pid) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.01)
+    if p.returncode != 0:
+        sys.exit("failed (rc=%d): %s" % (p.returncode, " ".join(cmd)))
+    return peak / 1024.0
 
 
 def bench(name, events, gen_cmd, baseline_cmd, sluice_cmd, work, runs):
@@ -56,7 +62,7 @@ def bench(name, events, gen_cmd, baseline_cmd, sluice_cmd, work, runs):
     base_out = os.path.join(work, "%s_baseline.tsv" % name)
     best = None
     for _ in range(runs):
-        dt, _, _ = timed(baseline_cmd + ["--out", base_out], work)
+        dt = timed(baseline_cmd + ["--out", base_out], work)
         best = dt if best is None else min(best, dt)
     base_rate = events / best
     print("%-28s %8.2f s %12.0f events/s %6s" % ("baseline (1 thread)", best, base_rate, "1.00x"))
@@ -65,12 +71,12 @@ def bench(name, events, gen_cmd, baseline_cmd, sluice_cmd, work, runs):
         cmd = sluice_cmd + ["-p", str(p), "-q", "--set", "sink.path=" + out]
         best = None
         for _ in range(runs):
-            dt, _, _ = timed(cmd, work)
+            dt = timed(cmd, work)
             best = dt if best is None else min(best, dt)
-        rss = rss_of(cmd, work)
+        heap = heap_of(cmd, work)
         ok, diff = same(base_out, out)
-        print("%-28s %8.2f s %12.0f events/s %5.2fx  peak RSS %6.1f MiB  output %s" %
-              ("sluice run --parallelism %d" % p, best, events / best, (events / best) / base_rate, rss,
+        print("%-28s %8.2f s %12.0f events/s %5.2fx  peak heap %6.1f MiB  output %s" %
+              ("sluice run --parallelism %d" % p, best, events / best, (events / best) / base_rate, heap,
                "identical" if ok else "DIFFERENT"))
         if not ok:
             print(diff)

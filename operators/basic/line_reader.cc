@@ -142,7 +142,9 @@ absl::StatusOr<size_t> LineReader::Fill() {
     size_ += *n;
     added += *n;
     bytes_read_ += *n;
-    if (gz_ == nullptr && own_fd_) break;  // one pread per fill is plenty
+    // One read per fill for descriptors: a pipe delivers lines as they arrive instead
+    // of waiting for a full chunk (stdin from tail -f).
+    if (gz_ == nullptr) break;
   }
   return added;
 }

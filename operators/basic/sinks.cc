@@ -161,6 +161,7 @@ class ConsoleSink : public Operator {
     }
     std::lock_guard<std::mutex> lock(mu);
     std::fwrite(buf.data(), 1, buf.size(), stdout);
+    std::fflush(stdout);  // a console is watched live, even through a pipe
     return absl::OkStatus();
   }
   absl::Status Close() override {
