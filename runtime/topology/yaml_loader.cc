@@ -111,7 +111,7 @@ class Loader {
   absl::Status ForEachEntry(const YAML::Node& map, const std::string& path, Fn fn) const {
     absl::flat_hash_map<std::string, int> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& k = it->first;
+      const YAML::Node k = it->first;  // a copy: it-> points into a temporary proxy
       const int kline = LineOf(k);
       if (!k.IsScalar()) {
         return Err(kline, path, absl::StrCat("map keys must be strings, got ", TypeName(k)));
