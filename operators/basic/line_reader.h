@@ -44,6 +44,7 @@ class LineReader {
   absl::StatusOr<size_t> RawRead(char* dst, size_t n);
   absl::StatusOr<std::shared_ptr<const void>> ReadMappedLines(size_t max_lines,
                                                               std::vector<std::string_view>* lines);
+  void PopulateAhead(size_t limit);
   struct Mapping;
 
   std::string name_;
@@ -63,6 +64,8 @@ class LineReader {
   // Memory-mapped plain file.
   std::shared_ptr<Mapping> mapping_;
   size_t map_pos_ = 0;  // next byte to scan
+  size_t populated_until_ = 0;
+  bool populate_supported_ = true;
 };
 
 }  // namespace sluice::operators

@@ -233,6 +233,7 @@ void Task::AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets) {
   e.key_indices = edge.key_indices;
   e.targets = std::move(targets);
   e.target_rows.resize(e.targets.size());
+  e.pending.resize(e.targets.size());
   out_edges_.push_back(std::move(e));
 }
 
@@ -332,6 +333,7 @@ void Task::RunMailbox() {
 void Task::EndOfInput() {
   for (auto& link : links_) link->EndOfInput();
   if (failed()) return;
+  FlushPending(nullptr);
   for (const OutEdge& e : out_edges_) {
     for (const OutTarget& t : e.targets) {
       MailboxItem item;
@@ -348,7 +350,20 @@ void Task::Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics)
   if (blocked > 0 && metrics != nullptr) metrics->backpressure_ns.Add(blocked);
 }
 
+void Task::FlushPending(NodeMetrics* metrics) {
+  for (OutEdge& e : out_edges_) {
+    for (size_t t = 0; t < e.pending.size(); ++t) {
+      if (e.pending[t] == nullptr || e.pending[t]->num_rows() == 0) continue;
+      MailboxItem item;
+      item.channel = e.targets[t].channel;
+      item.batch = std::move(e.pending[t]);
+      Push(e.targets[t], std::move(item), metrics);
+    }
+  }
+}
+
 void Task::BroadcastWatermark(int64_t watermark) {
+  FlushPending(nullptr);  // records before the watermark that covers them
   for (const OutEdge& e : out_edges_) {
     for (const OutTarget& t : e.targets) {
       MailboxItem item;
@@ -433,26 +448,30 @@ void Task::RouteKeyBy(OutEdge& e, BatchPtr batch, NodeMetrics* metrics) {
     int t = SubtaskForKeyGroup(KeyGroupOf(h, maxp), maxp, targets);
     e.target_rows[t].push_back(static_cast<uint32_t>(r));
   }
-  // Copy rows out for every target but the largest; that one keeps the batch itself.
-  int keep = 0;
-  for (int t = 1; t < targets; ++t) {
-    if (e.target_rows[t].size() > e.target_rows[keep].size()) keep = t;
-  }
+  // Gather each target's rows into its pending batch; send it once full.
+  const size_t full = static_cast<size_t>(job_->plan().batch_size);
   for (int t = 0; t < targets; ++t) {
-    if (t == keep || e.target_rows[t].empty()) continue;
-    auto out = std::make_unique<RecordBatch>(batch->schema());
-    out->AppendRows(*batch, e.target_rows[t]);
-    MailboxItem item;
-    item.channel = e.targets[t].channel;
-    item.batch = std::move(out);
-    Push(e.targets[t], std::move(item), metrics);
-  }
-  if (!e.target_rows[keep].empty()) {
-    batch->Select(e.target_rows[keep]);
-    MailboxItem item;
-    item.channel = e.targets[keep].channel;
-    item.batch = std::move(batch);
-    Push(e.targets[keep], std::move(item), metrics);
+    if (e.target_rows[t].empty()) continue;
+    BatchPtr& pending = e.pending[t];
+    if (pending == nullptr) {
+      if (e.target_rows[t].size() >= full) {  // already a full batch: send it as is
+        auto out = std::make_unique<RecordBatch>(batch->schema());
+        out->AppendRows(*batch, e.target_rows[t]);
+        MailboxItem item;
+        item.channel = e.targets[t].channel;
+        item.batch = std::move(out);
+        Push(e.targets[t], std::move(item), metrics);
+        continue;
+      }
+      pending = std::make_unique<RecordBatch>(batch->schema());
+    }
+    pending->AppendRows(*batch, e.target_rows[t]);
+    if (pending->num_rows() >= full) {
+      MailboxItem item;
+      item.channel = e.targets[t].channel;
+      item.batch = std::move(pending);
+      Push(e.targets[t], std::move(item), metrics);
+    }
   }
 }
 

@@ -148,8 +148,11 @@ class Task {
     std::vector<int> key_indices;
     std::vector<OutTarget> targets;
     size_t round_robin = 0;
-    std::vector<uint32_t> row_target;                 // scratch
     std::vector<std::vector<uint32_t>> target_rows;  // scratch
+    // Key-by output being gathered per target, sent once it holds a full batch (or
+    // before any watermark or end of input), so small splits of filtered batches do not
+    // each cost a mailbox hand-off and a thread wake-up downstream.
+    std::vector<BatchPtr> pending;
   };
 
   void RunSource();
@@ -157,6 +160,8 @@ class Task {
   void EndOfInput();
   void Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics);
   void RouteKeyBy(OutEdge& edge, BatchPtr batch, NodeMetrics* metrics);
+  // Sends every pending key-by batch (before a watermark or end of input).
+  void FlushPending(NodeMetrics* metrics);
   absl::Status OpenAll();
   void CloseAll();
 
