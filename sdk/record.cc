@@ -134,29 +134,7 @@ void RecordBatch::AdoptMemory(RecordBatch& other) {
 }
 
 void RecordBatch::AppendRow(const RecordBatch& src, size_t row) {
-  for (size_t c = 0; c < columns_.size(); ++c) {
-    Column& dst = columns_[c];
-    const Column& s = src.columns_[c];
-    switch (dst.type) {
-      case Type::kInt64:
-      case Type::kTimestamp:
-      case Type::kBool:
-        dst.ints.push_back(s.ints[row]);
-        break;
-      case Type::kDouble:
-        dst.doubles.push_back(s.doubles[row]);
-        break;
-      case Type::kString:
-        dst.strings.push_back(arena_.Copy(s.strings[row]));
-        break;
-      case Type::kNull:
-        break;
-    }
-    if (s.IsNull(row)) dst.SetNull(num_rows_, num_rows_ + 1);
-    else if (!dst.nulls.empty()) dst.nulls.push_back(0);
-  }
-  timestamps_.push_back(src.timestamps_[row]);
-  ++num_rows_;
+  AppendRows(src, {static_cast<uint32_t>(row)});
 }
 
 namespace {
@@ -239,7 +217,9 @@ void RecordBatch::Clear() {
 
 std::unique_ptr<RecordBatch> RecordBatch::Clone() const {
   auto copy = std::make_unique<RecordBatch>(schema_);
-  for (size_t r = 0; r < num_rows_; ++r) copy->AppendRow(*this, r);
+  std::vector<uint32_t> all(num_rows_);
+  for (size_t r = 0; r < num_rows_; ++r) all[r] = static_cast<uint32_t>(r);
+  copy->AppendRows(*this, all);
   return copy;
 }
 

@@ -131,7 +131,7 @@ class RecordBatch {
   /// `other` stays valid for this batch's lifetime. Lets an operator move columns out of
   /// an input batch into a new output batch without copying strings.
   void AdoptMemory(RecordBatch& other);
-  /// Appends row `row` of `src` (same schema), copying its strings into this arena.
+  /// Appends row `row` of `src` (same schema); see AppendRows for how strings travel.
   void AppendRow(const RecordBatch& src, size_t row);
   /// Appends the listed rows of `src` (same schema). When `src` keeps all its strings in
   /// shared buffers (its arena is empty), this batch shares those buffers and copies only
@@ -141,7 +141,8 @@ class RecordBatch {
   void Select(const std::vector<uint32_t>& rows);
   /// Removes all rows, keeping capacity.
   void Clear();
-  /// Deep copy (strings copied into the copy's arena).
+  /// A copy that owns or shares everything it points into (see AppendRows); safe to hand
+  /// to another thread, since shared buffers are never written.
   std::unique_ptr<RecordBatch> Clone() const;
   /// Renders row `row` as a JSON object (for dead letters, console output).
   std::string RowToJson(size_t row) const;
