@@ -19,3 +19,27 @@ function(sluice_cc_test)
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
 endfunction()
+
+# sluice_export_sdk(target): for an executable that loads operator plugins
+# (runtime/plugin/). Plugins do not link the SDK; their references to it resolve to the
+# host's copy at load time, so the host exports its symbols (ENABLE_EXPORTS, i.e.
+# -rdynamic) and links the whole of sluice_sdk, not only the objects it uses itself.
+function(sluice_export_sdk target)
+  set_target_properties(${target} PROPERTIES ENABLE_EXPORTS ON)
+  # The SDK's object files go into the executable itself, so every SDK symbol is there
+  # (the archive later on the link line then adds nothing and defines nothing twice).
+  target_sources(${target} PRIVATE $<TARGET_OBJECTS:sluice_sdk>)
+endfunction()
+
+# sluice_add_plugin(NAME name SOURCES a.cc ...): an operator plugin; shared with the
+# installed CMake package.
+include(${CMAKE_CURRENT_LIST_DIR}/sluice_plugin.cmake)
+
+# sluice_program(target): one of the programs users run (sluice, sluice-worker,
+# sluice-coordinator). They sit side by side in build/bin, as when installed, because
+# `sluice local` starts the other two from its own directory.
+function(sluice_program target)
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  sluice_export_sdk(${target})
+  install(TARGETS ${target} RUNTIME DESTINATION bin COMPONENT programs)
+endfunction()
