@@ -94,7 +94,7 @@ def main():
     build = os.path.abspath(args.build)
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
-    sluice = os.path.join(build, "cli", "sluice")
+    sluice = os.path.join(build, "bin", "sluice")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True).stdout.strip()
     cpu = "?"

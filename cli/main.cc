@@ -12,7 +12,9 @@
 #include "common/log.h"
 #include "examples/datagen/datagen.h"
 #include "operators/builtins.h"
+#include "cli/cluster_commands.h"
 #include "runtime/local/local_executor.h"
+#include "runtime/plugin/plugin_loader.h"
 #include "runtime/plan/job_plan.h"
 #include "runtime/topology/topology.h"
 #include "runtime/topology/yaml_loader.h"
@@ -34,6 +36,7 @@ struct RunFlags {
   bool quiet = false;
   bool explain_only = false;
   std::string log_level = "info";
+  std::vector<std::string> plugins;
 };
 
 // Creates the directory that will hold `path`, so `gen --out data/x/y.log` just works.
@@ -68,6 +71,13 @@ int RunTopology(const RunFlags& f) {
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
     return kExitJobFailed;
+  }
+  for (const std::string& plugin : f.plugins) {
+    st = sluice::runtime::LoadPlugin(plugin, &registry);
+    if (!st.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
+      return kExitBadInput;
+    }
   }
   auto plan = sluice::runtime::BuildJobPlan(*topology, registry);
   if (!plan.ok()) {
@@ -139,6 +149,22 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1024));
     cmd->add_option("--mode", run.mode, "auto (batch when every source is bounded), batch or streaming")
         ->check(CLI::IsMember({"auto", "batch", "streaming"}));
+    cmd->add_option("--plugin", run.plugins, "Operator plugin (.so built with sluice/plugin.h); repeatable")
+        ->check(CLI::ExistingFile);
+  };
+  sluice::cli::ClusterFlags cluster;
+  auto add_cluster_flags = [&cluster](CLI::App* cmd) {
+    cmd->add_option("--coordinator", cluster.coordinator, "Coordinator address (host:port)")->capture_default_str();
+  };
+  sluice::cli::SubmitFlags submit;
+  auto add_submit_flags = [&submit](CLI::App* cmd) {
+    cmd->add_flag("--wait", submit.wait, "Wait for the job to end, show progress and its summary");
+    cmd->add_option("--restart-attempts", submit.restart_attempts,
+                    "Restarts after a failure (fixed-delay strategy; default: the coordinator's, 3)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--restart-delay", submit.restart_delay_s, "Seconds before each restart (default 1)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--timeout", submit.timeout_s, "With --wait: give up after this many seconds");
   };
 
   CLI::App* run_cmd = app.add_subcommand("run", "Run a topology on this machine");
@@ -152,6 +178,45 @@ int main(int argc, char** argv) {
   add_topology_flags(explain_cmd);
 
   CLI::App* ops_cmd = app.add_subcommand("operators", "List the built-in operator types");
+
+  CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a topology to a coordinator; prints the job id");
+  add_topology_flags(submit_cmd);
+  add_cluster_flags(submit_cmd);
+  add_submit_flags(submit_cmd);
+  CLI::App* list_cmd = app.add_subcommand("list", "List the coordinator's jobs and their states");
+  add_cluster_flags(list_cmd);
+  std::string job_id;
+  bool status_wait = false;
+  CLI::App* status_cmd = app.add_subcommand("status", "A job's tasks, workers, per-operator rates and backpressure");
+  add_cluster_flags(status_cmd);
+  status_cmd->add_option("job", job_id, "Job id (see `sluice list`)")->required();
+  status_cmd->add_flag("--wait", status_wait, "Wait until the job ends first");
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
+  add_cluster_flags(cancel_cmd);
+  cancel_cmd->add_option("job", job_id, "Job id")->required();
+  CLI::App* workers_cmd = app.add_subcommand("workers", "List the workers, their slots and heartbeats");
+  add_cluster_flags(workers_cmd);
+  sluice::cli::LocalFlags local;
+  CLI::App* local_cmd = app.add_subcommand(
+      "local", "Start a coordinator and worker processes on this machine; with a topology, run it and stop");
+  local_cmd->add_option("topology", run.topology, "Topology to submit and wait for (optional)")
+      ->check(CLI::ExistingFile);
+  local_cmd->add_option("--set", run.sets, "Override a parameter: NODE.PARAM=VALUE; repeatable");
+  local_cmd->add_option("-p,--parallelism", run.parallelism, "Default parallelism of every node")
+      ->check(CLI::Range(1, 1024));
+  local_cmd->add_option("--mode", run.mode, "auto, batch or streaming")->check(CLI::IsMember({"auto", "batch", "streaming"}));
+  local_cmd->add_option("--plugin", submit.plugins, "Operator plugin (.so) to ship with the job; repeatable")
+      ->check(CLI::ExistingFile);
+  local_cmd->add_option("--workers", local.workers, "Worker processes")->capture_default_str()->check(CLI::Range(1, 64));
+  local_cmd->add_option("--slots", local.slots, "Slots (tasks) per worker")->capture_default_str()->check(CLI::Range(1, 1024));
+  local_cmd->add_option("--port", local.port, "Coordinator port (0: any free port)")->capture_default_str();
+  local_cmd->add_option("--data-dir", local.data_dir, "Coordinator job store (default: a fresh temporary directory)");
+  local_cmd->add_option("--heartbeat-timeout", local.heartbeat_timeout_s, "Seconds before a silent worker is lost")
+      ->capture_default_str();
+  local_cmd->add_option("--log-level", local.log_level, "Log level of the coordinator and workers")
+      ->capture_default_str();
+  local_cmd->add_option("--restart-attempts", submit.restart_attempts, "Restarts after a failure")
+      ->check(CLI::NonNegativeNumber);
 
   CLI::App* gen_cmd = app.add_subcommand("gen", "Generate sample input data");
   gen_cmd->require_subcommand(1);
@@ -175,6 +240,24 @@ int main(int argc, char** argv) {
   }
 
   if (run_cmd->parsed()) return RunTopology(run);
+  if (submit_cmd->parsed() || (local_cmd->parsed() && !run.topology.empty())) {
+    auto topology = LoadWithOverrides(run);
+    if (!topology.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(topology.status().message()).c_str());
+      return kExitBadInput;
+    }
+    if (submit_cmd->parsed()) {
+      submit.plugins = run.plugins;
+      return sluice::cli::Submit(cluster, *topology, submit);
+    }
+    submit.wait = true;
+    return sluice::cli::Local(local, &*topology, submit);
+  }
+  if (local_cmd->parsed()) return sluice::cli::Local(local, nullptr, submit);
+  if (list_cmd->parsed()) return sluice::cli::ListJobs(cluster);
+  if (status_cmd->parsed()) return sluice::cli::Status(cluster, job_id, status_wait);
+  if (cancel_cmd->parsed()) return sluice::cli::Cancel(cluster, job_id);
+  if (workers_cmd->parsed()) return sluice::cli::Workers(cluster);
   if (explain_cmd->parsed()) {
     run.explain_only = true;
     return RunTopology(run);

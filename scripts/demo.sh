@@ -8,9 +8,9 @@ bash scripts/build.sh
 LINES=${LINES:-1000000}
 mkdir -p data/nginx out/nginx_pv_uv
 echo "demo: generating $LINES nginx access-log lines into data/nginx/access.log"
-./build/cli/sluice gen nginx --out data/nginx/access.log --lines "$LINES" --seed 1
+./build/bin/sluice gen nginx --out data/nginx/access.log --lines "$LINES" --seed 1
 echo "demo: running examples/nginx_pv_uv/nginx_pv_uv.yaml with parallelism 2"
-./build/cli/sluice run examples/nginx_pv_uv/nginx_pv_uv.yaml --parallelism 2 --progress-interval 1
+./build/bin/sluice run examples/nginx_pv_uv/nginx_pv_uv.yaml --parallelism 2 --progress-interval 1
 set +o pipefail  # `sort | head` below ends its writer early; that is not a failure
 echo
 echo "demo: busiest (minute, path) rows of out/nginx_pv_uv/pv_uv.tsv:"

@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libprotobuf-dev protobuf-compiler
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libre2-dev zlib1g-dev libxxhash-dev
+  libgrpc++-dev protobuf-compiler-grpc librocksdb-dev procps
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -108,32 +108,21 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
       tasks[v].push_back(std::move(task));
     }
   }
-  // Channels: for each receiving task, its in-edges in order; a forward edge is one
-  // channel (from the same subtask index), the others one per upstream subtask.
+  // Channels (see InputChannelPorts / EdgeTargets), all in-process.
   for (size_t v = 0; v < plan_.vertices.size(); ++v) {
-    const Vertex& vx = plan_.vertices[v];
-    if (vx.is_source) continue;
-    std::vector<int> offsets;
-    std::vector<int> ports;
-    for (int ei : vx.in_edges) {
-      const PlanEdge& e = plan_.edges[ei];
-      offsets.push_back(static_cast<int>(ports.size()));
-      int n = e.partitioning == v1::FORWARD ? 1 : plan_.vertices[e.from_vertex].parallelism;
-      for (int i = 0; i < n; ++i) ports.push_back(e.to_port);
+    if (!plan_.vertices[v].is_source) {
+      for (auto& t : tasks[v]) t->SetInputChannels(InputChannelPorts(plan_, static_cast<int>(v)));
     }
-    for (auto& t : tasks[v]) t->SetInputChannels(ports);
-    for (size_t k = 0; k < vx.in_edges.size(); ++k) {
-      const PlanEdge& e = plan_.edges[vx.in_edges[k]];
-      auto& ups = tasks[e.from_vertex];
-      for (size_t i = 0; i < ups.size(); ++i) {
-        std::vector<OutTarget> targets;
-        if (e.partitioning == v1::FORWARD) {
-          targets.push_back({tasks[v][i]->mailbox(), offsets[k]});
-        } else {
-          for (auto& down : tasks[v]) targets.push_back({down->mailbox(), offsets[k] + static_cast<int>(i)});
-        }
-        ups[i]->AddOutEdge(e, std::move(targets));
+  }
+  for (size_t ei = 0; ei < plan_.edges.size(); ++ei) {
+    const PlanEdge& e = plan_.edges[ei];
+    auto& ups = tasks[e.from_vertex];
+    for (size_t i = 0; i < ups.size(); ++i) {
+      std::vector<OutTarget> targets;
+      for (const ChannelTarget& ct : EdgeTargets(plan_, static_cast<int>(ei), static_cast<int>(i))) {
+        targets.push_back({tasks[e.to_vertex][ct.subtask]->mailbox(), ct.channel});
       }
+      ups[i]->AddOutEdge(e, std::move(targets));
     }
   }
 

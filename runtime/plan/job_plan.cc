@@ -253,4 +253,32 @@ std::string JobPlan::Describe() const {
   return out;
 }
 
+std::vector<int> InputChannelPorts(const JobPlan& plan, int vertex) {
+  std::vector<int> ports;
+  for (int ei : plan.vertices[vertex].in_edges) {
+    const PlanEdge& e = plan.edges[ei];
+    int n = e.partitioning == v1::FORWARD ? 1 : plan.vertices[e.from_vertex].parallelism;
+    for (int i = 0; i < n; ++i) ports.push_back(e.to_port);
+  }
+  return ports;
+}
+
+std::vector<ChannelTarget> EdgeTargets(const JobPlan& plan, int edge, int from_subtask) {
+  const PlanEdge& e = plan.edges[edge];
+  const Vertex& down = plan.vertices[e.to_vertex];
+  int offset = 0;
+  for (int ei : down.in_edges) {
+    if (ei == edge) break;
+    const PlanEdge& o = plan.edges[ei];
+    offset += o.partitioning == v1::FORWARD ? 1 : plan.vertices[o.from_vertex].parallelism;
+  }
+  std::vector<ChannelTarget> targets;
+  if (e.partitioning == v1::FORWARD) {
+    targets.push_back({from_subtask, offset});
+  } else {
+    for (int s = 0; s < down.parallelism; ++s) targets.push_back({s, offset + from_subtask});
+  }
+  return targets;
+}
+
 }  // namespace sluice::runtime

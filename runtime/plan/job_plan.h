@@ -79,6 +79,19 @@ struct JobPlan {
 // the field for bad specs; NOT_FOUND for unknown operator types.
 absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& topology, const OperatorRegistry& registry);
 
+// Input channels of a task of `vertex`: one per in-edge for a forward edge (from the
+// subtask with the same index), one per upstream subtask otherwise, in in-edge order.
+// Element i is the input port (head node input index) channel i feeds.
+std::vector<int> InputChannelPorts(const JobPlan& plan, int vertex);
+
+struct ChannelTarget {
+  int subtask = 0;  // of the edge's receiving vertex
+  int channel = 0;  // that task's input channel
+};
+// Where subtask `from_subtask` of edge `edge`'s upstream vertex sends, in routing order
+// (target k receives key groups / round-robin turns for downstream subtask k).
+std::vector<ChannelTarget> EdgeTargets(const JobPlan& plan, int edge, int from_subtask);
+
 // The OperatorConfig for subtask `subtask` of `node`.
 OperatorConfig MakeOperatorConfig(const PlanNode& node, int subtask);
 

@@ -25,13 +25,23 @@ struct MailboxItem {
   BatchPtr batch;
 };
 
-class Mailbox {
+// Where a task sends one output channel's items: a local mailbox, or a network channel
+// to a task in another process (runtime/exchange). Push blocks while the receiver has no
+// room (backpressure) and returns false once the receiver is gone.
+class OutputChannel {
+ public:
+  virtual ~OutputChannel() = default;
+  // Adds the time spent blocked to *blocked_ns when given.
+  virtual bool Push(MailboxItem item, int64_t* blocked_ns = nullptr) = 0;
+};
+
+class Mailbox : public OutputChannel {
  public:
   explicit Mailbox(size_t capacity) : capacity_(capacity) {}
 
   // Blocks while full. Returns false (dropping the item) if the mailbox is closed.
   // Adds the time spent blocked to *blocked_ns when given.
-  bool Push(MailboxItem item, int64_t* blocked_ns = nullptr);
+  bool Push(MailboxItem item, int64_t* blocked_ns = nullptr) override;
   // Blocks while empty. Returns false when closed and drained.
   bool Pop(MailboxItem* item);
   void Close();

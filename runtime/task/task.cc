@@ -25,8 +25,9 @@ void JobShared::Fail(absl::Status status) {
 }
 
 void JobShared::Cancel() {
-  cancelled_.store(true);
+  if (cancelled_.exchange(true)) return;
   for (Mailbox* m : mailboxes_) m->Close();
+  for (auto& hook : cancel_hooks_) hook();
 }
 
 absl::Status JobShared::status() const {
@@ -196,7 +197,7 @@ Task::Task(JobShared* job, int vertex, int subtask)
     : job_(job), vertex_(&job->plan().vertices[vertex]), subtask_(subtask) {
   name_ = absl::StrCat(vertex_->name, "#", subtask);
   if (!vertex_->is_source) {
-    mailbox_ = std::make_unique<Mailbox>(16);
+    mailbox_ = std::make_shared<Mailbox>(16);
     job_->RegisterMailbox(mailbox_.get());
   }
 }
@@ -346,7 +347,9 @@ void Task::EndOfInput() {
 
 void Task::Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics) {
   int64_t blocked = 0;
-  target.mailbox->Push(std::move(item), &blocked);
+  if (!target.out->Push(std::move(item), &blocked) && !failed()) {
+    Fail(links_.back()->node(), absl::UnavailableError("a downstream channel closed"));
+  }
   if (blocked > 0 && metrics != nullptr) metrics->backpressure_ns.Add(blocked);
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -43,6 +44,9 @@ class JobShared {
   void Cancel();
   absl::Status status() const;
   void RegisterMailbox(Mailbox* mailbox) { mailboxes_.push_back(mailbox); }
+  // Runs `hook` when the job is cancelled or fails (e.g. to break network channels a
+  // task may be blocked on). Before tasks start.
+  void OnCancel(std::function<void()> hook) { cancel_hooks_.push_back(std::move(hook)); }
 
  private:
   const JobPlan* plan_;
@@ -50,6 +54,7 @@ class JobShared {
   DeadLetterOutput dead_letters_;
   std::atomic<bool> cancelled_{false};
   std::vector<Mailbox*> mailboxes_;  // set up before tasks start
+  std::vector<std::function<void()>> cancel_hooks_;  // likewise
   mutable std::mutex mu_;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
 };
@@ -114,7 +119,7 @@ class ChainLink : public Collector, public Context {
 };
 
 struct OutTarget {
-  Mailbox* mailbox = nullptr;
+  OutputChannel* out = nullptr;
   int channel = 0;
 };
 
@@ -127,6 +132,8 @@ class Task {
   absl::Status Init(const OperatorRegistry& registry);
   // Wiring, before Start.
   Mailbox* mailbox() { return mailbox_.get(); }
+  // Shared with the network exchange, which may still hold it while the task unwinds.
+  std::shared_ptr<Mailbox> shared_mailbox() { return mailbox_; }
   void SetInputChannels(std::vector<int> channel_ports);
   void AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets);
 
@@ -171,7 +178,7 @@ class Task {
   std::string name_;
   std::unique_ptr<Source> source_;
   std::vector<std::unique_ptr<ChainLink>> links_;
-  std::unique_ptr<Mailbox> mailbox_;
+  std::shared_ptr<Mailbox> mailbox_;
   std::vector<int> channel_ports_;
   std::vector<OutEdge> out_edges_;
   bool opened_ = false;

@@ -1,0 +1,46 @@
+// The `sluice` subcommands that talk to a coordinator (submit, list, status, cancel,
+// workers) and `sluice local`, which starts a coordinator and workers on this machine.
+// Each returns a process exit code: 0 success, 1 the job or the cluster failed, 2 bad
+// input (the coordinator refused the topology or a plugin, or bad flags).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sluice/v1/topology.pb.h"
+
+namespace sluice::cli {
+
+struct ClusterFlags {
+  std::string coordinator = "127.0.0.1:7070";
+};
+
+struct SubmitFlags {
+  std::vector<std::string> plugins;
+  bool wait = false;
+  int restart_attempts = -1;   // -1: the coordinator's default
+  double restart_delay_s = -1;
+  double timeout_s = 0;        // --wait: give up after this long (0: never)
+  bool quiet = false;
+};
+
+int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const SubmitFlags& flags);
+int ListJobs(const ClusterFlags& cluster);
+int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait);
+int Cancel(const ClusterFlags& cluster, const std::string& job_id);
+int Workers(const ClusterFlags& cluster);
+
+struct LocalFlags {
+  int workers = 2;
+  int slots = 4;
+  int port = 7070;  // 0: any free port
+  std::string data_dir;  // default: a fresh temporary directory
+  double heartbeat_timeout_s = 10;
+  std::string log_level = "info";
+};
+
+// Starts a coordinator and `workers` worker processes. With a topology, submits it,
+// waits for it, prints its summary and stops everything; without, runs until Ctrl-C.
+int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFlags& submit);
+
+}  // namespace sluice::cli

@@ -1,0 +1,41 @@
+// The coordinator's durable state in RocksDB: job records (spec + state), plugin
+// artifacts by content hash, and the job id counter. Every write is synced, so a
+// coordinator killed at any point restarts knowing every job it acknowledged.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sluice/v1/cluster.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace sluice::coordinator {
+
+class JobStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& dir);
+  ~JobStore();
+
+  absl::Status PutJob(const v1::JobRecord& job);
+  absl::StatusOr<std::vector<v1::JobRecord>> LoadJobs();
+  // Stores `content` under its hash (hex xxh3-128), which it returns.
+  absl::StatusOr<std::string> PutArtifact(const std::string& content);
+  // NOT_FOUND if no artifact has `hash`.
+  absl::StatusOr<std::string> GetArtifact(const std::string& hash);
+  // 1, 2, 3, ... across restarts.
+  absl::StatusOr<int64_t> NextJobNumber();
+
+ private:
+  struct DbDeleter {
+    void operator()(rocksdb::DB* db) const;
+  };
+  explicit JobStore(rocksdb::DB* db) : db_(db) {}
+  std::unique_ptr<rocksdb::DB, DbDeleter> db_;
+};
+
+}  // namespace sluice::coordinator

@@ -1,0 +1,280 @@
+#include "runtime/worker/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "operators/builtins.h"
+#include "runtime/plugin/plugin_loader.h"
+
+namespace sluice::runtime {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& st) {
+  return grpc::Status(static_cast<grpc::StatusCode>(st.code()), std::string(st.message()));
+}
+
+absl::Status FromGrpc(const grpc::Status& st, std::string_view what) {
+  return absl::Status(static_cast<absl::StatusCode>(st.error_code()), absl::StrCat(std::string(what), ": ", st.error_message()));
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)), exchange_(options_.credit_window_bytes) {}
+
+Worker::~Worker() {
+  Shutdown();
+  std::map<std::string, std::unique_ptr<WorkerJob>> jobs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs.swap(jobs_);
+  }
+  jobs.clear();  // joins task threads, which may take mu_ when they end
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+std::string Worker::Key(const std::string& job_id, int64_t attempt) { return absl::StrCat(job_id, "/", attempt); }
+
+absl::Status Worker::Start() {
+  auto log = GetLogger("worker");
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.RegisterService(this);
+  builder.RegisterService(&exchange_);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  }
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = Hostname();
+  address_ = absl::StrCat(host, ":", port);
+  if (options_.id.empty()) options_.id = absl::StrCat(Hostname(), "-", port);
+  if (options_.work_dir.empty()) options_.work_dir = absl::StrCat("/tmp/sluice-worker-", options_.id);
+  SLUICE_LOG_INFO(log, "worker {} serving on {} with {} slots; coordinator {}", options_.id, address_,
+                  options_.slots, options_.coordinator);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  coordinator_ = v1::Coordinator::NewStub(
+      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+  // Register, retrying while the coordinator is not up yet.
+  for (int attempt = 0;; ++attempt) {
+    absl::Status st = Register();
+    if (st.ok()) return st;
+    if (st.code() == absl::StatusCode::kFailedPrecondition || st.code() == absl::StatusCode::kInvalidArgument ||
+        st.code() == absl::StatusCode::kAlreadyExists) {
+      return st;
+    }
+    if (attempt % 10 == 0) {
+      SLUICE_LOG_WARN(log, "cannot register with coordinator {} yet ({}); retrying", options_.coordinator,
+                      std::string(st.message()));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return shutdown_; })) {
+      return absl::CancelledError("shut down before registering");
+    }
+  }
+}
+
+absl::Status Worker::Register() {
+  v1::RegisterWorkerRequest req;
+  req.set_protocol_version(options_.protocol_version != 0 ? options_.protocol_version
+                                                          : v1::PROTOCOL_VERSION_CURRENT);
+  req.set_address(address_);
+  req.set_worker_id(options_.id);
+  req.set_slots(options_.slots);
+  req.set_hostname(Hostname());
+  req.set_pid(getpid());
+  for (auto& s : Snapshot()) *req.add_jobs() = std::move(s);
+  v1::RegisterWorkerResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Status st = coordinator_->RegisterWorker(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st, absl::StrCat("registering with coordinator ", options_.coordinator));
+  if (resp.heartbeat_interval_ms() > 0) heartbeat_interval_ms_ = resp.heartbeat_interval_ms();
+  SLUICE_LOG_INFO(GetLogger("worker"), "registered with coordinator {} as {} ({} running job attempt(s) reported)",
+                  options_.coordinator, options_.id, req.jobs_size());
+  return absl::OkStatus();
+}
+
+std::vector<v1::WorkerJobStatus> Worker::Snapshot() {
+  std::vector<v1::WorkerJobStatus> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, job] : jobs_) out.push_back(job->Status());
+  return out;
+}
+
+absl::Status Worker::Run() {
+  auto log = GetLogger("worker");
+  bool coordinator_lost = false;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(heartbeat_interval_ms_),
+                     [&] { return shutdown_ || report_now_; });
+      if (shutdown_) break;
+      report_now_ = false;
+    }
+    v1::HeartbeatRequest req;
+    req.set_worker_id(options_.id);
+    std::vector<v1::WorkerJobStatus> snap = Snapshot();
+    for (const auto& s : snap) *req.add_jobs() = s;
+    v1::HeartbeatResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status st = coordinator_->Heartbeat(&ctx, req, &resp);
+    if (!st.ok()) {
+      if (!coordinator_lost) {
+        SLUICE_LOG_WARN(log, "heartbeat to coordinator {} failed ({}); tasks keep running, retrying",
+                        options_.coordinator, st.error_message());
+      }
+      coordinator_lost = true;
+      continue;
+    }
+    if (coordinator_lost) SLUICE_LOG_INFO(log, "coordinator {} reachable again", options_.coordinator);
+    coordinator_lost = false;
+    if (resp.unknown_worker()) {
+      SLUICE_LOG_INFO(log, "coordinator does not know this worker (it restarted?); registering again");
+      absl::Status rs = Register();
+      if (!rs.ok()) {
+        SLUICE_LOG_WARN(log, "{}", std::string(rs.message()));
+        if (rs.code() == absl::StatusCode::kFailedPrecondition) return rs;
+      }
+      continue;
+    }
+    std::vector<std::unique_ptr<WorkerJob>> ended;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const std::string& key : resp.cancel_job_attempts()) {
+        auto it = jobs_.find(key);
+        if (it != jobs_.end()) {
+          SLUICE_LOG_INFO(log, "coordinator asks to stop job attempt {}", key);
+          it->second->Cancel();
+        }
+      }
+      // Ended jobs whose final state the coordinator has now seen are dropped.
+      for (const auto& s : snap) {
+        auto it = jobs_.find(Key(s.job_id(), s.attempt()));
+        if (it == jobs_.end()) continue;
+        bool ended_here = true;
+        for (const auto& t : s.tasks()) ended_here &= t.state() >= v1::TASK_FINISHED;
+        if (ended_here && it->second->done()) {
+          ended.push_back(std::move(it->second));
+          jobs_.erase(it);
+        }
+      }
+    }
+    ended.clear();  // joins outside the lock
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!shutdown_) SLUICE_LOG_INFO(GetLogger("worker"), "worker {} shutting down", options_.id);
+  shutdown_ = true;
+  for (auto& [key, job] : jobs_) job->Cancel();
+  wake_.notify_all();
+}
+
+absl::StatusOr<std::shared_ptr<const OperatorRegistry>> Worker::RegistryFor(const v1::DeployTasksRequest& request) {
+  auto registry = std::make_shared<OperatorRegistry>();
+  RETURN_IF_ERROR(operators::RegisterBuiltinOperators(*registry));
+  std::lock_guard<std::mutex> lock(plugin_mu_);
+  for (const auto& ref : request.plugins()) {
+    std::filesystem::path dir = std::filesystem::path(options_.work_dir) / "plugins";
+    std::filesystem::path path = dir / absl::StrCat(ref.hash(), ".so");
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      v1::FetchArtifactRequest req;
+      req.set_hash(ref.hash());
+      v1::FetchArtifactResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      grpc::Status st = coordinator_->FetchArtifact(&ctx, req, &resp);
+      if (!st.ok()) return FromGrpc(st, absl::StrCat("fetching plugin ", ref.name()));
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+      std::filesystem::path tmp = path;
+      tmp += ".tmp";
+      {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(resp.content().data(), static_cast<std::streamsize>(resp.content().size()));
+        if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp.string()));
+      }
+      std::filesystem::rename(tmp, path, ec);
+      if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp.string(), ": ", ec.message()));
+      SLUICE_LOG_INFO(GetLogger("worker"), "fetched plugin {} ({} bytes) into {}", ref.name(),
+                      resp.content().size(), path.string());
+    }
+    absl::Status st = LoadPlugin(path.string(), registry.get());
+    if (!st.ok()) return absl::Status(st.code(), absl::StrCat("plugin ", ref.name(), ": ", st.message()));
+  }
+  return std::shared_ptr<const OperatorRegistry>(std::move(registry));
+}
+
+grpc::Status Worker::DeployTasks(grpc::ServerContext*, const v1::DeployTasksRequest* request,
+                                 v1::DeployTasksResponse*) {
+  auto log = GetLogger("worker");
+  const std::string key = Key(request->job_id(), request->attempt());
+  SLUICE_LOG_INFO(log, "deploying job {} attempt {}", request->job_id(), request->attempt());
+  auto registry = RegistryFor(*request);
+  if (!registry.ok()) return ToGrpc(registry.status());
+  auto job = WorkerJob::Create(*request, std::move(*registry), &exchange_, &peers_);
+  if (!job.ok()) {
+    SLUICE_LOG_ERROR(log, "cannot deploy job {}: {}", request->job_id(), std::string(job.status().message()));
+    return ToGrpc(job.status());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is shutting down");
+    auto& slot = jobs_[key];
+    if (slot != nullptr) return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "job attempt already deployed here");
+    slot = std::move(*job);
+    WorkerJob* started = slot.get();
+    // Report promptly when the job's tasks here end.
+    started->Start([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      report_now_ = true;
+      wake_.notify_all();
+    });
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Worker::CancelTasks(grpc::ServerContext*, const v1::CancelTasksRequest* request,
+                                 v1::CancelTasksResponse*) {
+  std::vector<std::unique_ptr<WorkerJob>> cancelled;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->second->job_id() == request->job_id() &&
+          (request->attempt() == 0 || it->second->attempt() == request->attempt())) {
+        SLUICE_LOG_INFO(GetLogger("worker"), "cancelling job {} attempt {}", it->second->job_id(),
+                        it->second->attempt());
+        it->second->Cancel();
+        cancelled.push_back(std::move(it->second));
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  cancelled.clear();  // joins the tasks (outside mu_, which their end hook takes)
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::runtime
