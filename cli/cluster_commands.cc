@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "runtime/local/local_executor.h"
 #include "sluice/v1/cluster.grpc.pb.h"
@@ -244,7 +245,7 @@ int ListJobs(const ClusterFlags& cluster) {
   return kExitOk;
 }
 
-int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait) {
+int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bool json) {
   auto stub = Connect(cluster);
   v1::DescribeJobResponse d;
   if (wait) {
@@ -256,6 +257,19 @@ int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait) {
     auto ctx = Ctx();
     grpc::Status st = stub->DescribeJob(ctx.get(), req, &d);
     if (!st.ok()) return Report(st, cluster);
+  }
+  if (json) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    auto st = google::protobuf::util::MessageToJsonString(d, &text, options);
+    if (!st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+      return kExitFailed;
+    }
+    std::printf("%s\n", text.c_str());
+    return kExitOk;
   }
   std::printf("%s", DescribeText(d).c_str());
   return kExitOk;

@@ -26,7 +26,7 @@ struct SubmitFlags {
 
 int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const SubmitFlags& flags);
 int ListJobs(const ClusterFlags& cluster);
-int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait);
+int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bool json);
 int Cancel(const ClusterFlags& cluster, const std::string& job_id);
 int Workers(const ClusterFlags& cluster);
 

@@ -191,6 +191,8 @@ int main(int argc, char** argv) {
   add_cluster_flags(status_cmd);
   status_cmd->add_option("job", job_id, "Job id (see `sluice list`)")->required();
   status_cmd->add_flag("--wait", status_wait, "Wait until the job ends first");
+  bool status_json = false;
+  status_cmd->add_flag("--json", status_json, "Print the coordinator's answer as JSON (for scripts)");
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
   add_cluster_flags(cancel_cmd);
   cancel_cmd->add_option("job", job_id, "Job id")->required();
@@ -255,7 +257,7 @@ int main(int argc, char** argv) {
   }
   if (local_cmd->parsed()) return sluice::cli::Local(local, nullptr, submit);
   if (list_cmd->parsed()) return sluice::cli::ListJobs(cluster);
-  if (status_cmd->parsed()) return sluice::cli::Status(cluster, job_id, status_wait);
+  if (status_cmd->parsed()) return sluice::cli::Status(cluster, job_id, status_wait, status_json);
   if (cancel_cmd->parsed()) return sluice::cli::Cancel(cluster, job_id);
   if (workers_cmd->parsed()) return sluice::cli::Workers(cluster);
   if (explain_cmd->parsed()) {

@@ -328,14 +328,23 @@ void Coordinator::Execute(std::vector<Action> actions) {
       st = a.stub->CancelTasks(&ctx, req, &resp);
     }
     if (st.ok()) continue;
-    if (!a.deploy) {
-      SLUICE_LOG_WARN(log, "cancelling job {} attempt {} on {}: {}", a.job_id, a.attempt, a.worker_id,
-                      st.error_message());
-      continue;
-    }
     std::vector<Action> more;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        // Unreachable: treat it as lost now rather than place a restart on it again.
+        auto w = workers_.find(a.worker_id);
+        if (w != workers_.end() && w->second.alive) {
+          w->second.alive = false;
+          SLUICE_LOG_WARN(log, "worker {} ({}) lost: unreachable ({})", a.worker_id, w->second.address,
+                          st.error_message());
+        }
+      }
+      if (!a.deploy) {
+        SLUICE_LOG_WARN(log, "cancelling job {} attempt {} on {}: {}", a.job_id, a.attempt, a.worker_id,
+                        st.error_message());
+        continue;
+      }
       auto it = jobs_.find(a.job_id);
       if (it != jobs_.end() && it->second.rec.attempt() == a.attempt && it->second.rec.state() == v1::JOB_RUNNING) {
         Failover(it->second, absl::StrCat("deploying to worker ", a.worker_id, " failed: ", st.error_message()),
@@ -478,7 +487,7 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
       ref->set_hash(*hash);
     }
   }
-  auto plan = runtime::BuildJobPlan(req->topology(), registry);
+  auto plan = runtime::BuildJobPlan(req->topology(), registry, /*plan_only=*/true);
   if (!plan.ok()) {
     SLUICE_LOG_WARN(log, "refused a job: {}", std::string(plan.status().message()));
     return ToGrpc(plan.status());

@@ -176,6 +176,11 @@ struct OperatorConfig {
   /// For a node behind a key-by edge: the key fields, in order (names in the input
   /// schema). Keyed operators use them unless their params name other keys.
   std::vector<std::string> key_fields;
+  /// True when this instance is created only to check params and report its output
+  /// schema, on a machine that may not hold the job's files (the coordinator of a
+  /// cluster). Skip checks of the local environment then (files exist, tables load);
+  /// the instances that run the job, on the workers, make them.
+  bool plan_only = false;
 };
 
 using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<Source>>(const OperatorConfig&)>;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include "operators/basic/lookup_join.h"
 #include "operators/basic/sinks.h"
 #include "operators/basic/sources.h"
+#include "operators/basic/throttle.h"
 #include "operators/testing/operator_harness.h"
 
 namespace sluice::operators {
@@ -139,6 +141,42 @@ TEST(FileSourceTest, NoMatchingFileIsALocatedError) {
   auto src = MakeFileSource(config);
   ASSERT_FALSE(src.ok());
   EXPECT_NE(src.status().message().find("t.yaml:3: operators[1].paths: no file matches"), std::string::npos);
+}
+
+TEST(ThrottleTest, PassesEverythingAndHoldsTheRate) {
+  auto schema = MakeSchema({{"n", Type::kInt64}});
+  Param p = Params({{"records_per_second", Param::Number(2000)}});
+  OperatorConfig config;
+  config.params = &p;
+  config.input_schemas = {schema};
+  auto op = MakeThrottle(config);
+  ASSERT_TRUE(op.ok()) << op.status();
+  TestCollector out;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i) {
+    auto b = std::make_unique<RecordBatch>(schema);
+    for (int r = 0; r < 100; ++r) {
+      b->column(0).ints.push_back(i * 100 + r);
+      b->timestamps().push_back(kNoTimestamp);
+    }
+    b->set_num_rows(100);
+    ASSERT_TRUE((*op)->Process(0, std::move(b), out).ok());
+  }
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(out.num_rows(), 400u);
+  EXPECT_GE(took, 0.19);  // 400 records at 2000/s: never faster than 0.2 s
+}
+
+TEST(ThrottleTest, NeedsAPositiveRate) {
+  auto schema = MakeSchema({{"n", Type::kInt64}});
+  Param p = Params({{"records_per_second", Param::Number(0)}});
+  p.SetLocation("t.yaml", 3, "operators[1]");
+  OperatorConfig config;
+  config.params = &p;
+  config.input_schemas = {schema};
+  auto op = MakeThrottle(config);
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.status().message().find("t.yaml:3"), std::string::npos) << op.status();
 }
 
 TEST(CsvTest, Quoting) {

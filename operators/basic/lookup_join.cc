@@ -177,7 +177,21 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeLookupJoin(const OperatorConfig& c
     return p.Find("key")->Error(absl::StrCat("no input field '", key, "'; fields are: ", in.ToString()));
   }
   if (in.field(key_index).type != Type::kString) return p.Find("key")->Error("the key field must be a string");
-  ASSIGN_OR_RETURN(std::vector<std::string> header, ReadHeader(path, *p.Find("table")));
+  absl::StatusOr<std::vector<std::string>> read = ReadHeader(path, *p.Find("table"));
+  ASSIGN_OR_RETURN(std::vector<std::string> declared, p.GetStringListOr("fields"));
+  if (!read.ok() && config.plan_only && !declared.empty()) {
+    // Planning on a machine without the table (a coordinator): the declared columns
+    // give the schema; each worker checks the table when it deploys the job.
+    std::vector<std::string> header = declared;
+    header.push_back(table_key);
+    read = header;
+  }
+  if (!read.ok() && config.plan_only) {
+    return p.Find("table")->Error(absl::StrCat(read.status().message(),
+                                               " (the coordinator cannot read the table to learn its columns: "
+                                               "list the ones you need in `fields`)"));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> header, std::move(read));
   auto col_of = [&](const std::string& name) {
     for (size_t i = 0; i < header.size(); ++i) {
       if (header[i] == name) return static_cast<int>(i);

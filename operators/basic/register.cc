@@ -4,6 +4,7 @@
 #include "operators/basic/lookup_join.h"
 #include "operators/basic/sinks.h"
 #include "operators/basic/sources.h"
+#include "operators/basic/throttle.h"
 
 namespace sluice::operators {
 
@@ -17,6 +18,7 @@ absl::Status RegisterBasicOperators(OperatorRegistry& r) {
   RETURN_IF_ERROR(r.RegisterSink("console_sink", MakeConsoleSink, "rows to stdout"));
   RETURN_IF_ERROR(r.RegisterOperator("lookup_join", MakeLookupJoin, "enrich from a static CSV table"));
   RETURN_IF_ERROR(r.RegisterOperator("union", MakeUnion, "merge inputs of one schema"));
+  RETURN_IF_ERROR(r.RegisterOperator("throttle", MakeThrottle, "pass records at most at a given rate (slow consumer)"));
   return absl::OkStatus();
 }
 

@@ -1,5 +1,5 @@
 // Registers the basic built-ins: file_source, stdin_source, generator, file_sink,
-// console_sink, lookup_join, union.
+// console_sink, lookup_join, union, throttle.
 #pragma once
 
 #include "absl/status/status.h"

@@ -88,7 +88,7 @@ class StdinSource : public Source {
   std::vector<std::string_view> scratch_;
 };
 
-absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params) {
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params, bool plan_only) {
   ASSIGN_OR_RETURN(std::vector<std::string> patterns, params.GetStringList("paths"));
   std::vector<std::string> files;
   for (const std::string& pattern : patterns) {
@@ -96,6 +96,7 @@ absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params) {
     int rc = glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
     if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
       globfree(&g);
+      if (plan_only) continue;  // the files are on the workers, which check them
       return params.Find("paths")->Error(absl::StrCat("no file matches '", pattern, "'"));
     }
     if (rc != 0) {
@@ -115,7 +116,7 @@ absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params) {
 absl::StatusOr<std::unique_ptr<Source>> MakeFileSource(const OperatorConfig& config) {
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"paths", "batch_size", "split"}));
-  ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(p));
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(p, config.plan_only));
   ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", config.batch_size));
   ASSIGN_OR_RETURN(bool split, p.GetBoolOr("split", true));
   if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");

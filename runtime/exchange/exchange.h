@@ -86,6 +86,7 @@ class RemoteChannel final : public OutputChannel {
   void Cancel();
   // Why the stream broke (OK while it works).
   absl::Status status() const;
+  std::string FailureReason() const override { return std::string(status().message()); }
 
  private:
   bool Connect();

@@ -67,7 +67,7 @@ OperatorConfig MakeOperatorConfig(const PlanNode& node, int subtask) {
   return config;
 }
 
-absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegistry& registry) {
+absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegistry& registry, bool plan_only) {
   RETURN_IF_ERROR(topology::ValidateTopology(t));
   JobPlan plan;
   plan.name = t.name();
@@ -143,6 +143,7 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
     // Probe instance: validates params, yields the output schema.
     OperatorConfig config = MakeOperatorConfig(pn, 0);
     config.batch_size = plan.batch_size;
+    config.plan_only = plan_only;
     if (pn.kind == OperatorRegistry::Kind::kSource) {
       auto src = (*registry.FindSource(n.type()))(config);
       if (!src.ok()) return src.status();

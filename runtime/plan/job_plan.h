@@ -77,7 +77,10 @@ struct JobPlan {
 // Builds the plan. Creates one probe instance of each operator (subtask 0) to validate
 // its params and learn its output schema. INVALID_ARGUMENT names the node, its line and
 // the field for bad specs; NOT_FOUND for unknown operator types.
-absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& topology, const OperatorRegistry& registry);
+// `plan_only`: see OperatorConfig::plan_only (the coordinator plans jobs whose files
+// live on the workers).
+absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& topology, const OperatorRegistry& registry,
+                                     bool plan_only = false);
 
 // Input channels of a task of `vertex`: one per in-edge for a forward edge (from the
 // subtask with the same index), one per upstream subtask otherwise, in in-edge order.

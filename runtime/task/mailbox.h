@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "sluice/record.h"
@@ -33,6 +34,8 @@ class OutputChannel {
   virtual ~OutputChannel() = default;
   // Adds the time spent blocked to *blocked_ns when given.
   virtual bool Push(MailboxItem item, int64_t* blocked_ns = nullptr) = 0;
+  // Why Push returned false, when the channel knows more than "closed".
+  virtual std::string FailureReason() const { return "the receiving task stopped"; }
 };
 
 class Mailbox : public OutputChannel {

@@ -348,7 +348,8 @@ void Task::EndOfInput() {
 void Task::Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics) {
   int64_t blocked = 0;
   if (!target.out->Push(std::move(item), &blocked) && !failed()) {
-    Fail(links_.back()->node(), absl::UnavailableError("a downstream channel closed"));
+    Fail(links_.back()->node(),
+         absl::UnavailableError(absl::StrCat("a downstream channel closed: ", target.out->FailureReason())));
   }
   if (blocked > 0 && metrics != nullptr) metrics->backpressure_ns.Add(blocked);
 }
