@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--restart-delay", submit.restart_delay_s, "Seconds before each restart (default 1)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--timeout", submit.timeout_s, "With --wait: give up after this many seconds");
+    cmd->add_flag("-q,--quiet", submit.quiet, "With --wait: no state changes or progress, only the summary");
   };
 
   CLI::App* run_cmd = app.add_subcommand("run", "Run a topology on this machine");
