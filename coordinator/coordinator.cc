@@ -36,6 +36,16 @@ bool AllEnded(const v1::WorkerJobStatus& s) {
   return true;
 }
 
+// Adds one worker's figures for an operator to a running sum.
+void AddMetrics(const v1::NodeMetricsProto& n, v1::NodeMetricsProto* m) {
+  m->set_records_in(m->records_in() + n.records_in());
+  m->set_records_out(m->records_out() + n.records_out());
+  m->set_filtered(m->filtered() + n.filtered());
+  m->set_backpressure_ns(m->backpressure_ns() + n.backpressure_ns());
+  for (const auto& [k, v] : n.dead_letters()) (*m->mutable_dead_letters())[k] += v;
+  for (const auto& [k, v] : n.counters()) (*m->mutable_counters())[k] += v;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {
@@ -244,12 +254,7 @@ void Coordinator::CheckJob(JobEntry& job, std::vector<Action>* actions) {
     for (const auto& n : s.nodes()) {
       v1::NodeMetricsProto& m = sum[n.node()];
       m.set_node(n.node());
-      m.set_records_in(m.records_in() + n.records_in());
-      m.set_records_out(m.records_out() + n.records_out());
-      m.set_filtered(m.filtered() + n.filtered());
-      m.set_backpressure_ns(m.backpressure_ns() + n.backpressure_ns());
-      for (const auto& [k, v] : n.dead_letters()) (*m.mutable_dead_letters())[k] += v;
-      for (const auto& [k, v] : n.counters()) (*m.mutable_counters())[k] += v;
+      AddMetrics(n, &m);
     }
   }
   job.rec.clear_final_metrics();
@@ -582,13 +587,7 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const v1::DescribeJo
     bytes += s.exchange_bytes_out();
     if (job.rec.state() == v1::JOB_FINISHED) continue;
     for (const auto& n : s.nodes()) {
-      v1::NodeMetricsProto& m = sum[n.node()];
-      m.set_records_in(m.records_in() + n.records_in());
-      m.set_records_out(m.records_out() + n.records_out());
-      m.set_filtered(m.filtered() + n.filtered());
-      m.set_backpressure_ns(m.backpressure_ns() + n.backpressure_ns());
-      for (const auto& [k, v] : n.dead_letters()) (*m.mutable_dead_letters())[k] += v;
-      for (const auto& [k, v] : n.counters()) (*m.mutable_counters())[k] += v;
+      AddMetrics(n, &sum[n.node()]);
     }
   }
   for (const auto& [wid, r] : job.rates) {

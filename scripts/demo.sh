@@ -18,3 +18,14 @@ echo "demo: busiest (minute, path) rows of out/nginx_pv_uv/pv_uv.tsv:"
 echo
 echo "demo: dead letters by reason (out/nginx_pv_uv/dead_letters.jsonl):"
 grep -o '"reason":"[a-z_]*"' out/nginx_pv_uv/dead_letters.jsonl | sort | uniq -c
+echo
+echo "demo: the same job on a local cluster: a coordinator and 2 worker processes exchanging"
+echo "      batches over gRPC (sluice local --workers 2); output goes to out/nginx_pv_uv/pv_uv.cluster.tsv"
+./build/bin/sluice local --workers 2 --port 0 --log-level warn examples/nginx_pv_uv/nginx_pv_uv.yaml \
+  --parallelism 2 --set sink.path=out/nginx_pv_uv/pv_uv.cluster.tsv
+if diff <(sort out/nginx_pv_uv/pv_uv.tsv) <(sort out/nginx_pv_uv/pv_uv.cluster.tsv) > /dev/null; then
+  echo "demo: cluster output equals the single-process output"
+else
+  echo "demo: cluster output DIFFERS from the single-process output" >&2
+  exit 1
+fi
