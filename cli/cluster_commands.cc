@@ -113,10 +113,14 @@ std::string DescribeText(const v1::DescribeJobResponse& d) {
                                     StateName(j.state()), j.attempt(), j.restarts(), j.num_tasks());
   if (!j.error().empty()) absl::StrAppendFormat(&out, "  last failure: %s\n", j.error());
   if (d.elapsed_s() > 0) absl::StrAppendFormat(&out, "  running for %.1f s on the workers\n", d.elapsed_s());
-  absl::StrAppendFormat(&out, "  %-40s %-24s %s\n", "task", "worker", "state");
+  absl::StrAppendFormat(&out, "  %-36s %-12s %-9s %10s %10s %8s %9s %9s\n", "task", "worker", "state", "in",
+                        "out", "bp(s)", "bytes in", "bytes out");
   for (const auto& t : d.tasks()) {
-    absl::StrAppendFormat(&out, "  %-40s %-24s %s%s\n", t.name(), t.worker_id(), TaskStateName(t.state()),
-                          t.error().empty() ? "" : absl::StrCat(": ", t.error()));
+    const auto& m = t.metrics();
+    absl::StrAppendFormat(&out, "  %-36s %-12s %-9s %10s %10s %8.2f %9s %9s%s\n", t.name(), t.worker_id(),
+                          TaskStateName(t.state()), Human(m.records_in()), Human(m.records_out()),
+                          m.backpressure_ns() / 1e9, Human(m.bytes_in()), Human(m.bytes_out()),
+                          t.error().empty() ? "" : absl::StrCat("  ", t.error()));
   }
   absl::StrAppendFormat(&out, "  %-16s %-16s %4s %12s %10s %12s %10s %9s %8s\n", "operator", "type", "par", "in",
                         "in/s", "out", "out/s", "dead", "bp(s)");

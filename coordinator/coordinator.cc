@@ -572,7 +572,10 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const v1::DescribeJo
     t->set_worker_id(p.worker_id());
     auto s = states.find({p.vertex(), p.subtask()});
     t->set_state(s != states.end() ? s->second->state() : v1::TASK_SCHEDULED);
-    if (s != states.end()) t->set_error(s->second->error());
+    if (s != states.end()) {
+      t->set_error(s->second->error());
+      *t->mutable_metrics() = *s->second;
+    }
   }
   // Per operator: summed over workers (final figures once the job ended).
   std::map<int, v1::NodeMetricsProto> sum;

@@ -69,9 +69,13 @@ grpc::Status ExchangeService::Transfer(
     std::string key = Key(h.job_id(), h.attempt(), h.vertex(), h.subtask());
     std::string job_key = JobKey(h.job_id(), h.attempt());
     std::unique_lock<std::mutex> lock(mu_);
-    bool found = registered_.wait_for(lock, kRegistrationWait, [&] {
-      return inboxes_.count(key) > 0 || unregistered_.count(job_key) > 0 || context->IsCancelled();
-    });
+    // Short waits, so a sender that gives up (its job was cancelled) frees this thread.
+    auto deadline = std::chrono::steady_clock::now() + kRegistrationWait;
+    auto ready = [&] { return inboxes_.count(key) > 0 || unregistered_.count(job_key) > 0; };
+    bool found = ready();
+    while (!found && !context->IsCancelled() && std::chrono::steady_clock::now() < deadline) {
+      found = registered_.wait_for(lock, std::chrono::milliseconds(100), ready);
+    }
     auto it = inboxes_.find(key);
     if (!found || it == inboxes_.end()) {
       lock.unlock();

@@ -311,6 +311,7 @@ void Task::RunMailbox() {
   while (remaining > 0 && !failed() && mailbox_->Pop(&item)) {
     switch (item.kind) {
       case MailboxItem::Kind::kBatch:
+        metrics_.records_in.Add(static_cast<int64_t>(item.batch->num_rows()));
         head->Deliver(channel_ports_[item.channel], std::move(item.batch));
         break;
       case MailboxItem::Kind::kWatermark:
@@ -351,7 +352,10 @@ void Task::Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics)
     Fail(links_.back()->node(),
          absl::UnavailableError(absl::StrCat("a downstream channel closed: ", target.out->FailureReason())));
   }
-  if (blocked > 0 && metrics != nullptr) metrics->backpressure_ns.Add(blocked);
+  if (blocked > 0) {
+    metrics_.backpressure_ns.Add(blocked);
+    if (metrics != nullptr) metrics->backpressure_ns.Add(blocked);
+  }
 }
 
 void Task::FlushPending(NodeMetrics* metrics) {
@@ -380,6 +384,7 @@ void Task::BroadcastWatermark(int64_t watermark) {
 }
 
 void Task::EmitDownstream(BatchPtr batch, NodeMetrics* metrics) {
+  metrics_.records_out.Add(static_cast<int64_t>(batch->num_rows()));
   for (size_t i = 0; i < out_edges_.size(); ++i) {
     OutEdge& e = out_edges_[i];
     BatchPtr b = i + 1 == out_edges_.size() ? std::move(batch) : batch->Clone();

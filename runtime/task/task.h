@@ -141,6 +141,13 @@ class Task {
   void Run();
 
   JobShared& job() { return *job_; }
+  // This task's own figures (the NodeMetrics sum over all subtasks of a node).
+  struct Metrics {
+    Counter records_in;   // into the head operator (from the mailbox)
+    Counter records_out;  // out of the tail operator (to downstream tasks)
+    Counter backpressure_ns;
+  };
+  const Metrics& metrics() const { return metrics_; }
   const std::string& name() const { return name_; }
   bool failed() const { return job_->cancelled(); }
   void Fail(const PlanNode& node, const absl::Status& status);
@@ -182,6 +189,7 @@ class Task {
   std::vector<int> channel_ports_;
   std::vector<OutEdge> out_edges_;
   bool opened_ = false;
+  Metrics metrics_;
 };
 
 }  // namespace sluice::runtime

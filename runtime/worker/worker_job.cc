@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
     where[pl.vertex()][pl.subtask()] = &pl;
   }
   std::vector<std::vector<Task*>> local(p.vertices.size());
+  std::map<Task*, LocalTask*> local_task;
   for (size_t v = 0; v < p.vertices.size(); ++v) {
     local[v].resize(p.vertices[v].parallelism, nullptr);
     for (int s = 0; s < p.vertices[v].parallelism; ++s) {
@@ -69,6 +70,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
       lt->task = std::make_unique<Task>(job->shared_.get(), static_cast<int>(v), s);
       RETURN_IF_ERROR(lt->task->Init(*job->registry_));
       local[v][s] = lt->task.get();
+      local_task[lt->task.get()] = lt.get();
       job->tasks_.push_back(std::move(lt));
     }
   }
@@ -83,7 +85,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
     inbox.mailbox = lt->task->shared_mailbox();
     const PlanNode& head = p.nodes[vx.chain.front()];
     for (int port : ports) inbox.channel_schemas.push_back(p.nodes[head.inputs[port].from_node].output_schema);
-    inbox.counters = job->counters_;
+    inbox.counters = lt->exchange;
     inbox.on_broken = [shared](absl::Status st) { shared->Fail(std::move(st)); };
     exchange->Register(job->job_id_, job->attempt_, lt->vertex, lt->subtask, std::move(inbox));
   }
@@ -106,7 +108,8 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
         header.set_vertex(e.to_vertex);
         header.set_subtask(ct.subtask);
         header.set_channel(ct.channel);
-        auto rc = std::make_unique<RemoteChannel>(peers->Get(pl->address()), std::move(header), job->counters_);
+        auto rc = std::make_unique<RemoteChannel>(peers->Get(pl->address()), std::move(header),
+                                                  local_task[up]->exchange);
         targets.push_back({rc.get(), ct.channel});
         job->remote_.push_back(std::move(rc));
       }
@@ -169,12 +172,21 @@ v1::WorkerJobStatus WorkerJob::Status() const {
   out.set_job_id(job_id_);
   out.set_attempt(attempt_);
   absl::Status st = shared_->status();
+  int64_t bytes_in = 0, bytes_out = 0;
   for (const auto& lt : tasks_) {
     auto* ts = out.add_tasks();
     ts->set_vertex(lt->vertex);
     ts->set_subtask(lt->subtask);
     ts->set_state(static_cast<v1::TaskState>(lt->state.load()));
     if (ts->state() == v1::TASK_FAILED) ts->set_error(std::string(st.message()));
+    const Task::Metrics& m = lt->task->metrics();
+    ts->set_records_in(m.records_in.value());
+    ts->set_records_out(m.records_out.value());
+    ts->set_backpressure_ns(m.backpressure_ns.value());
+    ts->set_bytes_in(lt->exchange->bytes_in.load());
+    ts->set_bytes_out(lt->exchange->bytes_out.load());
+    bytes_in += ts->bytes_in();
+    bytes_out += ts->bytes_out();
   }
   // Metrics of the nodes this worker runs.
   std::vector<bool> here(plan_->nodes.size(), false);
@@ -193,8 +205,8 @@ v1::WorkerJobStatus WorkerJob::Status() const {
     for (const auto& [k, v] : m.DeadLetters()) (*nm->mutable_dead_letters())[k] = v;
     for (const auto& [k, v] : m.Counters()) (*nm->mutable_counters())[k] = v;
   }
-  out.set_exchange_bytes_out(counters_->bytes_out.load());
-  out.set_exchange_bytes_in(counters_->bytes_in.load());
+  out.set_exchange_bytes_out(bytes_out);
+  out.set_exchange_bytes_in(bytes_in);
   int64_t ns = elapsed_ns_.load();
   if (ns < 0 && started_) {
     ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_time_).count();

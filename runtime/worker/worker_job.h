@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,7 @@ class WorkerJob {
     int vertex = 0;
     int subtask = 0;
     std::atomic<int> state{v1::TASK_SCHEDULED};
+    std::shared_ptr<ExchangeCounters> exchange = std::make_shared<ExchangeCounters>();
     std::thread thread;
   };
 
@@ -69,7 +71,6 @@ class WorkerJob {
   std::unique_ptr<JobShared> shared_;
   std::vector<std::unique_ptr<LocalTask>> tasks_;
   std::vector<std::unique_ptr<RemoteChannel>> remote_;
-  std::shared_ptr<ExchangeCounters> counters_ = std::make_shared<ExchangeCounters>();
   std::atomic<int> running_{0};
   bool started_ = false;
   std::chrono::steady_clock::time_point start_time_;

@@ -200,6 +200,14 @@ def suite_jobs(args, work):
             check("%s: tasks spread over both workers" % name, len(workers) == 2, st["tasks"])
             check("%s: data crossed processes" % name, int(st["exchange_bytes"]) > 0, st)
             check("%s: every task finished" % name, all(t["state"] == "TASK_FINISHED" for t in st["tasks"]), st)
+            # Per-task figures add up to the per-operator ones; bytes sent equal bytes received.
+            sinks = [t for t in st["tasks"] if t["name"].startswith("sink")]
+            sink_in = sum(int(t["metrics"]["records_in"]) for t in sinks)
+            check("%s: per-task records add up to the operator's" % name,
+                  sink_in == int(node(st, "sink")["metrics"]["records_in"]) and sink_in > 0, (sinks, node(st, "sink")))
+            sent = sum(int(t["metrics"]["bytes_out"]) for t in st["tasks"])
+            got = sum(int(t["metrics"]["bytes_in"]) for t in st["tasks"])
+            check("%s: bytes sent between workers equal bytes received" % name, sent == got and sent > 0, (sent, got))
             if name == "nginx":
                 # Dead letters: one file per worker, counts equal to the summary's.
                 dead = {}
