@@ -185,10 +185,12 @@ def suite_jobs(args, work):
         for name, yaml, out_key, extra in [
             ("ysb", "examples/ysb/ysb.yaml", "sink.path", []),
             ("nginx", "examples/nginx_pv_uv/nginx_pv_uv.yaml", "sink.path", ["--set", "sink.parallelism=1"]),
+            # Streaming mode: windows fire on watermarks, which cross workers in band.
+            ("ysb streaming", "examples/ysb/ysb.yaml", "sink.path", ["--mode", "streaming"]),
         ]:
             yaml = os.path.join(args.repo, yaml)
-            local_out = os.path.join(work, "out", name + "_local.tsv")
-            cluster_out = os.path.join(work, "out", name + "_cluster.tsv")
+            local_out = os.path.join(work, "out", name.replace(" ", "_") + "_local.tsv")
+            cluster_out = os.path.join(work, "out", name.replace(" ", "_") + "_cluster.tsv")
             lp = run_local(args, work, [yaml, "-p", "2", "--set", out_key + "=" + local_out] + extra)
             p = cluster.cli(["submit", yaml, "-p", "2", "--wait", "--set", out_key + "=" + cluster_out] + extra)
             check("%s: submit --wait finishes" % name, p.returncode == 0 and lp.returncode == 0, p.stderr)
@@ -227,7 +229,7 @@ def suite_jobs(args, work):
                 check("nginx: dead letters written per worker and counted exactly",
                       files == 2 and seen == dead and sum(dead.values()) > 0, (files, seen, dead))
         p = cluster.cli(["list"])
-        check("list shows both jobs finished", p.stdout.count("finished") == 2, p.stdout)
+        check("list shows the three jobs finished", p.stdout.count("finished") == 3, p.stdout)
         p = cluster.cli(["status", "ysb-1"])
         check("status prints tasks, workers and operators",
               "worker-1" in p.stdout and "worker-2" in p.stdout and "counts" in p.stdout and "bp(s)" in p.stdout,
