@@ -13,6 +13,7 @@
 #include "examples/datagen/datagen.h"
 #include "operators/builtins.h"
 #include "cli/cluster_commands.h"
+#include "cli/kafka_dev.h"
 #include "runtime/local/local_executor.h"
 #include "runtime/plugin/plugin_loader.h"
 #include "runtime/plan/job_plan.h"
@@ -221,6 +222,17 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--restart-attempts", submit.restart_attempts, "Restarts after a failure")
       ->check(CLI::NonNegativeNumber);
 
+  sluice::cli::KafkaDevFlags kafka_dev;
+  CLI::App* kafka_dev_cmd = app.add_subcommand(
+      "kafka-dev", "Run a development Kafka cluster (real Kafka protocol on loopback) until Ctrl-C");
+  kafka_dev_cmd->add_option("--brokers", kafka_dev.brokers, "Number of brokers")->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  kafka_dev_cmd->add_option("--port", kafka_dev.port, "Also accept bootstrap connections on 127.0.0.1:PORT")
+      ->check(CLI::Range(0, 65535));
+  kafka_dev_cmd->add_option("--topic", kafka_dev.topics, "Create a topic: NAME or NAME:PARTITIONS; repeatable");
+  kafka_dev_cmd->add_option("--bootstrap-file", kafka_dev.bootstrap_file,
+                            "Write the bootstrap servers to this file once up");
+
   CLI::App* gen_cmd = app.add_subcommand("gen", "Generate sample input data");
   gen_cmd->require_subcommand(1);
   sluice::datagen::NginxLogOptions nginx;
@@ -257,6 +269,7 @@ int main(int argc, char** argv) {
     return sluice::cli::Local(local, &*topology, submit);
   }
   if (local_cmd->parsed()) return sluice::cli::Local(local, nullptr, submit);
+  if (kafka_dev_cmd->parsed()) return sluice::cli::KafkaDev(kafka_dev);
   if (list_cmd->parsed()) return sluice::cli::ListJobs(cluster);
   if (status_cmd->parsed()) return sluice::cli::Status(cluster, job_id, status_wait, status_json);
   if (cancel_cmd->parsed()) return sluice::cli::Cancel(cluster, job_id);

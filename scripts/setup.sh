@@ -9,6 +9,7 @@ PACKAGES=(
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libre2-dev zlib1g-dev libxxhash-dev
   libgrpc++-dev protobuf-compiler-grpc librocksdb-dev procps
+  librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

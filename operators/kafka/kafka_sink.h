@@ -1,0 +1,21 @@
+// kafka_sink: writes each record to a Kafka topic with an idempotent librdkafka producer.
+//
+// The value is the row as a JSON object (`format: json`, default) or one string field
+// (`format: raw`, `field`); the key is a field's text (`key`), or none. Records are
+// batched by librdkafka (`linger.ms` 5 by default) and compressed (`compression`: none,
+// gzip, snappy, lz4, zstd). A full producer queue blocks the task (backpressure). A
+// record that cannot be delivered (after librdkafka's retries, within
+// `message.timeout.ms`) fails the task with the reason: nothing is dropped silently. At
+// end of input the sink waits until every record is acknowledged.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "sluice/operator.h"
+
+namespace sluice::operators::kafka {
+
+absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& config);
+
+}  // namespace sluice::operators::kafka

@@ -1,0 +1,374 @@
+#include "operators/kafka/kafka_source.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "operators/kafka/kafka_common.h"
+
+namespace sluice::operators::kafka {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SchemaPtr KafkaSchema() {
+  static const SchemaPtr schema = std::make_shared<Schema>(std::vector<Field>{{"key", Type::kString},
+                                                                              {"value", Type::kString},
+                                                                              {"topic", Type::kString},
+                                                                              {"partition", Type::kInt64},
+                                                                              {"offset", Type::kInt64},
+                                                                              {"timestamp", Type::kTimestamp}});
+  return schema;
+}
+
+enum class Start { kEarliest, kLatest, kCommitted, kTimestamp };
+
+struct Options {
+  std::map<std::string, std::string> props;
+  std::vector<std::string> topics;
+  std::string pattern;
+  Start start = Start::kCommitted;
+  int64_t start_ms = 0;
+  bool bounded = false;
+  bool watermarks = false;
+  int64_t out_of_orderness_ms = 0;
+  int64_t idle_timeout_ms = 10000;
+  int64_t discovery_ms = 10000;
+  size_t batch_size = 2048;
+  const Param* params = nullptr;
+};
+
+struct PartitionState {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = -1;  // unknown until the first record
+  int64_t end_offset = -1;   // bounded: stop here
+  int64_t max_ts = kNoTimestamp;
+  int64_t last_active_ms = 0;
+  bool at_end = false;       // bounded: the fetcher reported the end offset
+};
+
+class KafkaSource : public Source {
+ public:
+  KafkaSource(Options o, int subtask, int parallelism, std::string node)
+      : o_(std::move(o)), subtask_(subtask), parallelism_(parallelism), node_(std::move(node)) {}
+  ~KafkaSource() override { CloseConsumer(); }
+
+  SchemaPtr output_schema() const override { return KafkaSchema(); }
+  bool bounded() const override { return o_.bounded; }
+
+  absl::Status Open(Context& ctx) override {
+    log_ = GetLogger("kafka");
+    errors_ = ctx.GetCounter("kafka_errors");
+    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+      auto* self = static_cast<KafkaSource*>(opaque);
+      self->errors_->Add(1);
+      SLUICE_LOG_WARN(self->log_, "{}#{}: kafka: {} ({})", self->node_, self->subtask_, reason,
+                      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+    });
+    char err[512];
+    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof(err)));
+    if (rk_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+    rd_kafka_poll_set_consumer(rk_.get());
+    queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+    RETURN_IF_ERROR(Discover(/*initial=*/true));
+    SLUICE_LOG_INFO(log_, "{}#{}: reading {} partition(s) of {}", node_, subtask_, parts_.size(),
+                    o_.pattern.empty() ? absl::StrJoin(o_.topics, ",") : o_.pattern);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Poll(Collector& out) override {
+    int64_t now = NowMs();
+    if (now - last_discovery_ms_ >= o_.discovery_ms && !o_.bounded) RETURN_IF_ERROR(Discover(false));
+    if (o_.bounded && Exhausted()) return false;
+    if (parts_.empty()) {
+      if (!idle_announced_ && !o_.bounded) {
+        out.EmitWatermark(kMaxWatermark - 1);  // owns nothing: never hold event time back
+        idle_announced_ = true;
+      }
+      if (o_.bounded) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return true;
+    }
+    msgs_.resize(o_.batch_size);
+    ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 100, msgs_.data(), msgs_.size());
+    if (n < 0) return absl::UnavailableError(absl::StrCat("kafka consume: ", rd_kafka_err2str(rd_kafka_last_error())));
+    BatchPtr batch;
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs_[i];
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          errors_->Add(1);
+          absl::Status st = absl::UnavailableError(absl::StrCat("kafka: ", rd_kafka_message_errstr(m)));
+          bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+          rd_kafka_message_destroy(m);
+          if (fatal) {
+            for (ssize_t j = i + 1; j < n; ++j) rd_kafka_message_destroy(msgs_[j]);
+            return st;
+          }
+          SLUICE_LOG_WARN(log_, "{}#{}: {}", node_, subtask_, std::string(st.message()));
+          continue;
+        }
+        // End of a partition (bounded mode enables these events).
+        if (PartitionState* ps = Find(rd_kafka_topic_name(m->rkt), m->partition);
+            ps != nullptr && m->offset >= ps->end_offset) {
+          ps->at_end = true;
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      if (batch == nullptr) batch = out.NewBatch(KafkaSchema());
+      PartitionState* ps = Find(rd_kafka_topic_name(m->rkt), m->partition);
+      if (ps == nullptr || (ps->next_offset >= 0 && m->offset < ps->next_offset)) {
+        rd_kafka_message_destroy(m);  // not ours any more, or a replay after re-assignment
+        continue;
+      }
+      if (o_.bounded && ps->end_offset >= 0 && m->offset >= ps->end_offset) {
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      rd_kafka_timestamp_type_t tstype;
+      int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+      Arena& arena = batch->arena();
+      batch->column(0).strings.push_back(
+          arena.Copy(std::string_view(static_cast<const char*>(m->key), m->key ? m->key_len : 0)));
+      if (m->key == nullptr) batch->column(0).SetNull(batch->column(0).strings.size() - 1, batch->column(0).strings.size());
+      batch->column(1).strings.push_back(
+          arena.Copy(std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0)));
+      batch->column(2).strings.push_back(arena.Copy(ps->topic));
+      batch->column(3).ints.push_back(m->partition);
+      batch->column(4).ints.push_back(m->offset);
+      batch->column(5).ints.push_back(ts);
+      batch->timestamps().push_back(o_.watermarks && ts >= 0 ? ts : kNoTimestamp);
+      ps->next_offset = m->offset + 1;
+      ps->last_active_ms = now;
+      if (ts > ps->max_ts) ps->max_ts = ts;
+      rd_kafka_message_destroy(m);
+    }
+    if (batch != nullptr && batch->timestamps().size() > 0) {
+      batch->set_num_rows(batch->timestamps().size());
+      out.Emit(std::move(batch));
+    }
+    if (o_.watermarks) EmitWatermark(out, now);
+    return !(o_.bounded && Exhausted());
+  }
+
+  absl::Status Close() override {
+    CloseConsumer();
+    return absl::OkStatus();
+  }
+
+ private:
+  PartitionState* Find(std::string_view topic, int32_t partition) {
+    auto it = index_.find({std::string(topic), partition});
+    return it == index_.end() ? nullptr : &parts_[it->second];
+  }
+
+  bool Exhausted() const {
+    for (const auto& p : parts_) {
+      if (!p.at_end && p.next_offset < p.end_offset) return false;
+    }
+    return true;
+  }
+
+  void EmitWatermark(Collector& out, int64_t now) {
+    int64_t wm = kMaxWatermark;
+    bool any_active = false;
+    for (const auto& p : parts_) {
+      if (now - p.last_active_ms > o_.idle_timeout_ms || p.max_ts == kNoTimestamp) continue;
+      any_active = true;
+      wm = std::min(wm, p.max_ts - o_.out_of_orderness_ms);
+    }
+    if (!any_active) wm = now - o_.idle_timeout_ms - o_.out_of_orderness_ms;  // all idle: follow the clock
+    if (wm > last_wm_) {
+      last_wm_ = wm;
+      out.EmitWatermark(wm);
+    }
+  }
+
+  // Lists the partitions of the configured topics, keeps this subtask's share, assigns
+  // the new ones with their start offsets.
+  absl::Status Discover(bool initial) {
+    last_discovery_ms_ = NowMs();
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!initial) {
+        SLUICE_LOG_WARN(log_, "{}#{}: partition discovery failed: {}", node_, subtask_, rd_kafka_err2str(err));
+        return absl::OkStatus();
+      }
+      return absl::UnavailableError(absl::StrCat("kafka: cannot read metadata from ",
+                                                 o_.props.at("bootstrap.servers"), ": ", rd_kafka_err2str(err)));
+    }
+    std::vector<std::pair<std::string, int32_t>> all;
+    std::regex re;
+    if (!o_.pattern.empty()) re = std::regex(o_.pattern);
+    std::set<std::string> found;
+    for (int t = 0; t < md->topic_cnt; ++t) {
+      const auto& mt = md->topics[t];
+      std::string name = mt.topic;
+      bool wanted = o_.pattern.empty() ? std::find(o_.topics.begin(), o_.topics.end(), name) != o_.topics.end()
+                                       : std::regex_match(name, re);
+      if (!wanted || mt.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      found.insert(name);
+      for (int p = 0; p < mt.partition_cnt; ++p) all.emplace_back(name, mt.partitions[p].id);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (initial && o_.pattern.empty()) {
+      for (const auto& t : o_.topics) {
+        if (!found.count(t)) {
+          return o_.params->Find("topics")->Error(absl::StrCat("topic '", t, "' does not exist on ",
+                                                               o_.props.at("bootstrap.servers")));
+        }
+      }
+    }
+    std::sort(all.begin(), all.end());
+    std::vector<PartitionState> added;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (static_cast<int>(i % parallelism_) != subtask_) continue;
+      if (index_.count(all[i])) continue;
+      PartitionState ps;
+      ps.topic = all[i].first;
+      ps.partition = all[i].second;
+      ps.last_active_ms = NowMs();
+      added.push_back(ps);
+    }
+    if (added.empty()) return absl::OkStatus();
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(added.size())));
+    for (auto& ps : added) {
+      int64_t offset = RD_KAFKA_OFFSET_STORED;
+      if (!initial) offset = RD_KAFKA_OFFSET_BEGINNING;  // a new partition: all of it
+      else if (o_.start == Start::kEarliest) offset = RD_KAFKA_OFFSET_BEGINNING;
+      else if (o_.start == Start::kLatest) offset = RD_KAFKA_OFFSET_END;
+      else if (o_.start == Start::kTimestamp) offset = o_.start_ms;
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = offset;
+    }
+    if (initial && o_.start == Start::kTimestamp) {
+      err = rd_kafka_offsets_for_times(rk_.get(), list.get(), 10000);
+      if (err) return absl::UnavailableError(absl::StrCat("kafka: offsets for start time: ", rd_kafka_err2str(err)));
+    }
+    for (auto& ps : added) {
+      int64_t low = 0, high = 0;
+      if (o_.bounded) {
+        err = rd_kafka_query_watermark_offsets(rk_.get(), ps.topic.c_str(), ps.partition, &low, &high, 10000);
+        if (err) return absl::UnavailableError(absl::StrCat("kafka: end offsets of ", ps.topic, ": ", rd_kafka_err2str(err)));
+        ps.end_offset = high;
+        ps.at_end = high <= low;
+      }
+      index_[{ps.topic, ps.partition}] = parts_.size();
+      parts_.push_back(ps);
+    }
+    // Re-assign everything: known partitions continue where they are.
+    PartitionList assign(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+    for (const auto& ps : parts_) {
+      rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(assign.get(), ps.topic.c_str(), ps.partition);
+      tp->offset = ps.next_offset;
+      if (ps.next_offset < 0) {
+        rd_kafka_topic_partition_t* fresh = rd_kafka_topic_partition_list_find(list.get(), ps.topic.c_str(), ps.partition);
+        tp->offset = fresh != nullptr ? fresh->offset : RD_KAFKA_OFFSET_STORED;
+      }
+    }
+    err = rd_kafka_assign(rk_.get(), assign.get());
+    if (err) return absl::UnavailableError(absl::StrCat("kafka: assign: ", rd_kafka_err2str(err)));
+    if (!initial) SLUICE_LOG_INFO(log_, "{}#{}: {} new partition(s)", node_, subtask_, added.size());
+    return absl::OkStatus();
+  }
+
+  void CloseConsumer() {
+    if (rk_ == nullptr) return;
+    queue_.reset();
+    rd_kafka_commit(rk_.get(), nullptr, 0);  // consumed offsets, for lag monitoring
+    rd_kafka_consumer_close(rk_.get());
+    rk_.reset();
+  }
+
+  Options o_;
+  int subtask_;
+  int parallelism_;
+  std::string node_;
+  std::shared_ptr<spdlog::logger> log_;
+  Counter* errors_ = nullptr;
+  KafkaHandle rk_;
+  KafkaQueue queue_;
+  std::vector<PartitionState> parts_;
+  std::map<std::pair<std::string, int32_t>, size_t> index_;
+  std::vector<rd_kafka_message_t*> msgs_;
+  int64_t last_discovery_ms_ = 0;
+  int64_t last_wm_ = kNoTimestamp;
+  bool idle_announced_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topics", "topic_pattern", "group_id", "start", "bounded",
+                               "watermarks", "discovery_interval", "batch_size", "properties"}));
+  Options o;
+  o.params = &p;
+  ASSIGN_OR_RETURN(std::string group, p.GetStringOr("group_id", absl::StrCat("sluice-", config.node_id)));
+  ASSIGN_OR_RETURN(o.props, ReadProperties(p, {{"group.id", group},
+                                               {"enable.auto.commit", "true"},
+                                               {"auto.offset.reset", "earliest"},
+
+                                               {"client.id", "sluice"}}));
+  ASSIGN_OR_RETURN(o.topics, p.GetStringListOr("topics"));
+  ASSIGN_OR_RETURN(o.pattern, p.GetStringOr("topic_pattern", ""));
+  if (o.topics.empty() == o.pattern.empty()) return p.Error("give either topics or topic_pattern");
+  if (!o.pattern.empty()) {
+    try {
+      std::regex check(o.pattern);
+    } catch (const std::regex_error& e) {
+      return p.Find("topic_pattern")->Error(absl::StrCat("not a regular expression: ", e.what()));
+    }
+  }
+  ASSIGN_OR_RETURN(std::string start, p.GetStringOr("start", "committed"));
+  if (start == "earliest") o.start = Start::kEarliest;
+  else if (start == "latest") o.start = Start::kLatest;
+  else if (start == "committed") o.start = Start::kCommitted;
+  else {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(Sv(start), &ms) || ms < 0) {
+      return p.Find("start")->Error(absl::StrCat(
+          "expected earliest, latest, committed or a timestamp in ms since the epoch, got '", start, "'"));
+    }
+    o.start = Start::kTimestamp;
+    o.start_ms = ms;
+  }
+  ASSIGN_OR_RETURN(o.bounded, p.GetBoolOr("bounded", false));
+  // Bounded: the fetcher's end-of-partition events tell when a partition is read up to
+  // the end offset taken at start (also when reading starts there).
+  o.props.try_emplace("enable.partition.eof", o.bounded ? "true" : "false");
+  if (const Param* wm = p.Find("watermarks"); wm != nullptr && !wm->is_null()) {
+    if (!wm->is_map()) return wm->Error("expected {max_out_of_orderness: DURATION, idle_timeout: DURATION}");
+    RETURN_IF_ERROR(wm->CheckKeys({"max_out_of_orderness", "idle_timeout"}));
+    o.watermarks = true;
+    ASSIGN_OR_RETURN(o.out_of_orderness_ms, wm->GetDurationMsOr("max_out_of_orderness", 0));
+    ASSIGN_OR_RETURN(o.idle_timeout_ms, wm->GetDurationMsOr("idle_timeout", 10000));
+  }
+  ASSIGN_OR_RETURN(o.discovery_ms, p.GetDurationMsOr("discovery_interval", 10000));
+  ASSIGN_OR_RETURN(int64_t batch, p.GetIntOr("batch_size", config.batch_size));
+  if (batch < 1) return p.Find("batch_size")->Error("must be at least 1");
+  o.batch_size = static_cast<size_t>(batch);
+  if (!config.plan_only) {
+    // Catch bad librdkafka properties at plan time (MakeConf names the property).
+    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o.props, p));
+  }
+  return std::make_unique<KafkaSource>(std::move(o), config.subtask_index, config.parallelism, config.node_id);
+}
+
+}  // namespace sluice::operators::kafka
