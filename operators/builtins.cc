@@ -4,6 +4,7 @@
 #include "operators/basic/register.h"
 #include "operators/clean/register.h"
 #include "operators/expr/register.h"
+#include "operators/kafka/dead_letter_topic.h"
 #include "operators/kafka/register.h"
 #include "operators/parse/register.h"
 #include "operators/window/register.h"
@@ -17,6 +18,7 @@ absl::Status RegisterBuiltinOperators(OperatorRegistry& registry) {
   RETURN_IF_ERROR(expr::RegisterExprOperators(registry));
   RETURN_IF_ERROR(RegisterWindowOperators(registry));
   RETURN_IF_ERROR(RegisterKafkaOperators(registry));
+  kafka::RegisterDeadLetterTopic();  // dead_letter: kafka://HOSTS/TOPIC
   return absl::OkStatus();
 }
 

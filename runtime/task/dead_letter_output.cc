@@ -3,17 +3,51 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 #include "common/status.h"
 
 namespace sluice::runtime {
 
+namespace {
+
+std::mutex schemes_mu;
+std::map<std::string, DeadLetterWriterFactory>& Schemes() {
+  static auto* schemes = new std::map<std::string, DeadLetterWriterFactory>();
+  return *schemes;
+}
+
+}  // namespace
+
+void RegisterDeadLetterScheme(std::string scheme, DeadLetterWriterFactory factory) {
+  std::lock_guard<std::mutex> lock(schemes_mu);
+  Schemes()[std::move(scheme)] = std::move(factory);
+}
+
 DeadLetterOutput::~DeadLetterOutput() { (void)Close(); }
 
 absl::Status DeadLetterOutput::Open(const std::string& path) {
   path_ = path;
   if (path.empty()) return absl::OkStatus();
+  if (size_t sep = path.find("://"); sep != std::string::npos) {
+    DeadLetterWriterFactory factory;
+    {
+      std::lock_guard<std::mutex> lock(schemes_mu);
+      auto it = Schemes().find(path.substr(0, sep));
+      if (it == Schemes().end()) {
+        return absl::InvalidArgumentError("dead_letter " + path + ": unknown scheme '" + path.substr(0, sep) +
+                                          "' (a file path, or kafka://HOST:PORT[,HOST:PORT...]/TOPIC)");
+      }
+      factory = it->second;
+    }
+    auto writer = factory(path);
+    if (!writer.ok()) return writer.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    writer_ = std::move(*writer);
+    return absl::OkStatus();
+  }
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -47,12 +81,23 @@ void DeadLetterOutput::FormatRowLine(std::string_view node, std::string_view rea
 
 void DeadLetterOutput::WriteLines(std::string_view lines) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (writer_ != nullptr && !lines.empty()) {
+    absl::Status st = writer_->Write(lines);
+    if (!st.ok() && write_error_.ok()) write_error_ = st;
+    return;
+  }
   if (file_ == nullptr || lines.empty()) return;
   std::fwrite(lines.data(), 1, lines.size(), file_);
 }
 
 absl::Status DeadLetterOutput::Close() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (writer_ != nullptr) {
+    absl::Status st = writer_->Close();
+    writer_.reset();
+    if (!write_error_.ok()) return write_error_;
+    return st;
+  }
   if (file_ == nullptr) return absl::OkStatus();
   int rc = std::fclose(file_);
   file_ = nullptr;

@@ -7,15 +7,32 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "sluice/record.h"
 
 namespace sluice::runtime {
+
+// Where dead letters go when `dead_letter` is a URI ("kafka://HOSTS/TOPIC") rather than
+// a file path. Write gets whole JSON lines, one call per task buffer, from any thread
+// (the output serializes calls); Close delivers everything or says what was lost.
+class DeadLetterWriter {
+ public:
+  virtual ~DeadLetterWriter() = default;
+  virtual absl::Status Write(std::string_view lines) = 0;
+  virtual absl::Status Close() = 0;
+};
+using DeadLetterWriterFactory =
+    std::function<absl::StatusOr<std::unique_ptr<DeadLetterWriter>>(std::string_view uri)>;
+// Makes `scheme://...` dead-letter URIs go to writers `factory` creates (at start-up).
+void RegisterDeadLetterScheme(std::string scheme, DeadLetterWriterFactory factory);
 
 class DeadLetterOutput {
  public:
@@ -38,6 +55,8 @@ class DeadLetterOutput {
   std::string path_;
   std::mutex mu_;
   std::FILE* file_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<DeadLetterWriter> writer_ ABSL_GUARDED_BY(mu_);
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::runtime

@@ -19,7 +19,7 @@ std::shared_ptr<grpc::Channel> PeerChannels::Get(const std::string& address) {
 }
 
 std::string PerWorkerPath(const std::string& path, const std::string& tag) {
-  if (path.empty()) return path;
+  if (path.empty() || path.find("://") != std::string::npos) return path;  // a topic is shared
   size_t slash = path.rfind('/');
   size_t dot = path.rfind('.');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return absl::StrCat(path, ".", tag);
