@@ -13,6 +13,7 @@
 #include "examples/datagen/datagen.h"
 #include "operators/builtins.h"
 #include "cli/cluster_commands.h"
+#include "cli/gen_tracking.h"
 #include "cli/kafka_dev.h"
 #include "runtime/local/local_executor.h"
 #include "runtime/plugin/plugin_loader.h"
@@ -247,6 +248,19 @@ int main(int argc, char** argv) {
   gen_ysb->add_option("--events", ysb.num_events, "Number of events");
   gen_ysb->add_option("--seed", ysb.seed, "Random seed");
 
+  sluice::cli::TrackingFlags tracking;
+  CLI::App* gen_tracking = gen_cmd->add_subcommand(
+      "tracking", "Shop tracking events (page views, clicks, carts, orders) to a file or a Kafka topic");
+  gen_tracking->add_option("--out", tracking.out, "Write JSON lines to this file");
+  gen_tracking->add_option("--bootstrap-servers", tracking.bootstrap, "Or produce to this Kafka cluster ...");
+  gen_tracking->add_option("--topic", tracking.topic, "... into this topic (keyed by user)");
+  gen_tracking->add_option("--events", tracking.events, "Number of events")->capture_default_str();
+  gen_tracking->add_option("--rate", tracking.rate, "Events per second (0: as fast as possible)")->capture_default_str();
+  gen_tracking->add_option("--users", tracking.users, "Distinct users")->capture_default_str();
+  gen_tracking->add_option("--items", tracking.items, "Catalogue size")->capture_default_str();
+  gen_tracking->add_option("--malformed", tracking.malformed, "Fraction of malformed events")->capture_default_str();
+  gen_tracking->add_option("--seed", tracking.seed, "Random seed")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -298,6 +312,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wrote %lld lines to %s\n", static_cast<long long>(nginx.num_lines), nginx.output_path.c_str());
     return kExitOk;
   }
+  if (gen_tracking->parsed()) return sluice::cli::GenTracking(tracking);
   if (gen_ysb->parsed()) {
     EnsureParentDir(ysb.events_path);
     EnsureParentDir(ysb.ads_path);

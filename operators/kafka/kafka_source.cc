@@ -46,6 +46,7 @@ struct Options {
   int64_t out_of_orderness_ms = 0;
   int64_t idle_timeout_ms = 10000;
   int64_t discovery_ms = 10000;
+  int64_t stop_when_idle_ms = 0;  // 0: never
   size_t batch_size = 2048;
   const Param* params = nullptr;
 };
@@ -101,8 +102,13 @@ class KafkaSource : public Source {
         idle_announced_ = true;
       }
       if (o_.bounded) return false;
+      if (o_.stop_when_idle_ms > 0 && now - last_record_ms_ > o_.stop_when_idle_ms) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       return true;
+    }
+    if (o_.stop_when_idle_ms > 0 && now - last_record_ms_ > o_.stop_when_idle_ms) {
+      SLUICE_LOG_INFO(log_, "{}#{}: no record for {} ms: ending the stream", node_, subtask_, o_.stop_when_idle_ms);
+      return false;
     }
     msgs_.resize(o_.batch_size);
     ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 100, msgs_.data(), msgs_.size());
@@ -156,6 +162,7 @@ class KafkaSource : public Source {
       batch->timestamps().push_back(o_.watermarks && ts >= 0 ? ts : kNoTimestamp);
       ps->next_offset = m->offset + 1;
       ps->last_active_ms = now;
+      last_record_ms_ = now;
       if (ts > ps->max_ts) ps->max_ts = ts;
       rd_kafka_message_destroy(m);
     }
@@ -308,6 +315,7 @@ class KafkaSource : public Source {
   std::map<std::pair<std::string, int32_t>, size_t> index_;
   std::vector<rd_kafka_message_t*> msgs_;
   int64_t last_discovery_ms_ = 0;
+  int64_t last_record_ms_ = NowMs();
   int64_t last_wm_ = kNoTimestamp;
   bool idle_announced_ = false;
 };
@@ -317,7 +325,8 @@ class KafkaSource : public Source {
 absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& config) {
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topics", "topic_pattern", "group_id", "start", "bounded",
-                               "watermarks", "discovery_interval", "batch_size", "properties"}));
+                               "watermarks", "discovery_interval", "batch_size", "properties",
+                               "stop_when_idle"}));
   Options o;
   o.params = &p;
   ASSIGN_OR_RETURN(std::string group, p.GetStringOr("group_id", absl::StrCat("sluice-", config.node_id)));
@@ -361,6 +370,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
     ASSIGN_OR_RETURN(o.idle_timeout_ms, wm->GetDurationMsOr("idle_timeout", 10000));
   }
   ASSIGN_OR_RETURN(o.discovery_ms, p.GetDurationMsOr("discovery_interval", 10000));
+  ASSIGN_OR_RETURN(o.stop_when_idle_ms, p.GetDurationMsOr("stop_when_idle", 0));
   ASSIGN_OR_RETURN(int64_t batch, p.GetIntOr("batch_size", config.batch_size));
   if (batch < 1) return p.Find("batch_size")->Error("must be at least 1");
   o.batch_size = static_cast<size_t>(batch);
