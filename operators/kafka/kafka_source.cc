@@ -268,14 +268,28 @@ class KafkaSource : public Source {
       err = rd_kafka_offsets_for_times(rk_.get(), list.get(), 10000);
       if (err) return absl::UnavailableError(absl::StrCat("kafka: offsets for start time: ", rd_kafka_err2str(err)));
     }
-    for (auto& ps : added) {
-      int64_t low = 0, high = 0;
-      if (o_.bounded) {
-        err = rd_kafka_query_watermark_offsets(rk_.get(), ps.topic.c_str(), ps.partition, &low, &high, 10000);
-        if (err) return absl::UnavailableError(absl::StrCat("kafka: end offsets of ", ps.topic, ": ", rd_kafka_err2str(err)));
-        ps.end_offset = high;
-        ps.at_end = high <= low;
+    if (o_.bounded) {
+      // End offsets of all new partitions in one ListOffsets round per broker
+      // (timestamp -1 asks for the latest offset).
+      PartitionList ends(rd_kafka_topic_partition_list_new(static_cast<int>(added.size())));
+      for (const auto& ps : added) {
+        rd_kafka_topic_partition_list_add(ends.get(), ps.topic.c_str(), ps.partition)->offset = -1;
       }
+      err = rd_kafka_offsets_for_times(rk_.get(), ends.get(), 10000);
+      if (err) return absl::UnavailableError(absl::StrCat("kafka: end offsets: ", rd_kafka_err2str(err)));
+      for (auto& ps : added) {
+        rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(ends.get(), ps.topic.c_str(), ps.partition);
+        if (e == nullptr || e->err) {
+          return absl::UnavailableError(absl::StrCat("kafka: no end offset for ", ps.topic, "[", ps.partition, "]",
+                                                     e ? absl::StrCat(": ", rd_kafka_err2str(e->err)) : ""));
+        }
+        ps.end_offset = e->offset;
+        // An empty partition (or one whose records all expired) ends at once; otherwise
+        // the fetcher's end-of-partition event or the records themselves tell.
+        ps.at_end = e->offset <= 0;
+      }
+    }
+    for (auto& ps : added) {
       index_[{ps.topic, ps.partition}] = parts_.size();
       parts_.push_back(ps);
     }
