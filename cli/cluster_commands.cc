@@ -378,9 +378,34 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
     data_dir = tmpl;
   }
   std::filesystem::create_directories(data_dir);
+  std::vector<pid_t> pids;
+  if (local.kafka_dev) {
+    std::string bfile = (std::filesystem::path(data_dir) / "kafka.bootstrap").string();
+    std::filesystem::remove(bfile);
+    std::vector<std::string> args = {dir + "/sluice", "kafka-dev", "--port", std::to_string(local.kafka_port),
+                                     "--bootstrap-file", bfile};
+    for (const auto& t : local.kafka_topics) {
+      args.push_back("--topic");
+      args.push_back(t);
+    }
+    pid_t k = Spawn(args);
+    if (k < 0) return kExitFailed;
+    pids.push_back(k);
+    std::string bootstrap;
+    for (int i = 0; i < 500 && bootstrap.empty(); ++i) {
+      std::ifstream in(bfile);
+      std::getline(in, bootstrap);
+      if (bootstrap.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (bootstrap.empty()) {
+      std::fprintf(stderr, "error: sluice kafka-dev did not start (is port %d taken? try --kafka-port)\n",
+                   local.kafka_port);
+      StopAll(pids);
+      return kExitFailed;
+    }
+  }
   std::string address_file = (std::filesystem::path(data_dir) / "coordinator.address").string();
   std::filesystem::remove(address_file);
-  std::vector<pid_t> pids;
   pid_t coord = Spawn({dir + "/sluice-coordinator", "--listen", absl::StrCat("127.0.0.1:", local.port), "--data-dir",
                        data_dir, "--address-file", address_file, "--heartbeat-timeout",
                        absl::StrCat(local.heartbeat_timeout_s), "--log-level", local.log_level});
@@ -396,7 +421,7 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
       if (waitpid(coord, &status, WNOHANG) == coord) {
         std::fprintf(stderr, "error: sluice-coordinator exited at start (is port %d taken? try --port 0)\n",
                      local.port);
-        pids.clear();
+        StopAll(pids);
         return kExitFailed;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -440,6 +465,9 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
   }
   std::fprintf(stderr, "sluice local: coordinator on %s, %d worker(s) x %d slots, data in %s\n", address.c_str(),
                local.workers, local.slots, data_dir.c_str());
+  if (local.kafka_dev) {
+    std::fprintf(stderr, "sluice local: Kafka (sluice kafka-dev) bootstrap servers 127.0.0.1:%d\n", local.kafka_port);
+  }
 
   // Ctrl-C / SIGTERM: cancel running jobs (so a waiting submit sees it), then stop the
   // processes. Reaping stays on this thread.

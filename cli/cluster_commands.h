@@ -37,6 +37,10 @@ struct LocalFlags {
   std::string data_dir;  // default: a fresh temporary directory
   double heartbeat_timeout_s = 10;
   std::string log_level = "info";
+  // Also start `sluice kafka-dev` (bootstrap on 127.0.0.1:kafka_port) with these topics.
+  bool kafka_dev = false;
+  int kafka_port = 9092;
+  std::vector<std::string> kafka_topics;
 };
 
 // Starts a coordinator and `workers` worker processes. With a topology, submits it,

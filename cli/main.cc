@@ -222,6 +222,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   local_cmd->add_option("--restart-attempts", submit.restart_attempts, "Restarts after a failure")
       ->check(CLI::NonNegativeNumber);
+  local_cmd->add_flag("--kafka-dev", local.kafka_dev, "Also start a development Kafka broker (sluice kafka-dev)");
+  local_cmd->add_option("--kafka-port", local.kafka_port, "Its bootstrap port on 127.0.0.1")->capture_default_str();
+  local_cmd->add_option("--kafka-topic", local.kafka_topics, "A topic to create: NAME or NAME:PARTITIONS; repeatable");
 
   sluice::cli::KafkaDevFlags kafka_dev;
   CLI::App* kafka_dev_cmd = app.add_subcommand(

@@ -11,6 +11,8 @@ Suites (--only):
             mid-run, then resumed: the job reports the outage, resumes, and its output
             holds every record exactly once
   bad       a missing topic, a bad librdkafka property, an unreachable broker: clear errors
+  cluster   `sluice local --workers 2 --kafka-dev`: a Kafka job submitted to the local
+            cluster reads, parses and writes through the broker it started
 
 Usage: test_kafka.py --bin BUILD/bin --workdir DIR --only SUITE
 """
@@ -239,11 +241,66 @@ operators:
         kafka.stop()
 
 
+def suite_cluster(args, work):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    b = "127.0.0.1:%d" % port
+    sluice = os.path.join(args.bin, "sluice")
+    data = os.path.join(work, "local")
+    log = open(os.path.join(work, "local.log"), "w")
+    local = subprocess.Popen([sluice, "local", "--workers", "2", "--port", "0", "--data-dir", data, "--kafka-dev",
+                              "--kafka-port", str(port), "--kafka-topic", "events:4", "--kafka-topic", "out:2",
+                              "--kafka-topic", "dead:1", "--log-level", "warn"], cwd=work,
+                             stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.time() + 30
+        ready = False
+        while time.time() < deadline and not ready:
+            with open(os.path.join(work, "local.log")) as f:
+                ready = "ready" in f.read()
+            time.sleep(0.1)
+        check("sluice local --kafka-dev comes up", ready)
+        with open(os.path.join(data, "coordinator.address")) as f:
+            coordinator = f.read().strip()
+        lines, keys, valid = events(3000, 20)
+        p = subprocess.run(["kcat", "-P", "-b", b, "-t", "events", "-K", "\t"],
+                           input="".join("%s\t%s\n" % (k, l) for k, l in zip(keys, lines)), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check("kcat produces through the bootstrap port sluice local opened", p.returncode == 0, p.stderr)
+        path = os.path.join(work, "cluster.yaml")
+        with open(path, "w") as f:
+            f.write(PIPELINE % {"name": "kcluster", "p": 4, "b": b, "out": "out", "dead": "dead", "props": "{}",
+                                "middle": "", "last": "parse"})
+        r = subprocess.run([sluice, "submit", path, "--coordinator", coordinator, "--wait", "-q"], cwd=work,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        check("the Kafka job finishes on 2 workers", r.returncode == 0, r.stderr)
+        out = subprocess.run(["kcat", "-C", "-b", b, "-t", "out", "-e", "-q"], stdout=subprocess.PIPE, text=True,
+                             timeout=60).stdout.split("\n")
+        ns = collections.Counter(json.loads(l)["n"] for l in out if l)
+        check("every valid event once in the output topic", sorted(ns) == valid and all(c == 1 for c in ns.values()),
+              (len(ns), len(valid)))
+        dead = subprocess.run(["kcat", "-C", "-b", b, "-t", "dead", "-e", "-q"], stdout=subprocess.PIPE, text=True,
+                              timeout=60).stdout.split("\n")
+        check("every malformed event on the dead-letter topic (written by both workers)",
+              len([d for d in dead if d]) == len(lines) - len(valid), len(dead))
+    finally:
+        local.send_signal(signal.SIGINT)
+        try:
+            rc = local.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            local.kill()
+            rc = None
+        check("Ctrl-C stops the cluster and the broker", rc == 0, rc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", required=True, choices=["interop", "outage", "bad"])
+    ap.add_argument("--only", required=True, choices=["interop", "outage", "bad", "cluster"])
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     if shutil.which("kcat") is None:
