@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   std::string bootstrap, topic;
   app.add_option("--bootstrap", bootstrap, "Bootstrap servers")->required();
   app.add_option("--topic", topic, "Topic")->required();
+  std::vector<std::string> props;
+  app.add_option("-X", props, "Extra librdkafka property key=value; repeatable");
   CLI11_PARSE(app, argc, argv);
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -26,6 +28,14 @@ int main(int argc, char** argv) {
   rd_kafka_conf_set(conf, "group.id", "raw-consume-bench", err, sizeof(err));
   rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  for (const auto& kv : props) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos ||
+        rd_kafka_conf_set(conf, kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "bad property %s: %s\n", kv.c_str(), err);
+      return 2;
+    }
+  }
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
   if (rk == nullptr) {
     std::fprintf(stderr, "kafka: %s\n", err);

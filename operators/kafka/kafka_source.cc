@@ -347,6 +347,12 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
   ASSIGN_OR_RETURN(o.props, ReadProperties(p, {{"group.id", group},
                                                {"enable.auto.commit", "true"},
                                                {"auto.offset.reset", "earliest"},
+                                               // librdkafka 2.0.2's default (100000) makes the
+                                               // fetcher pause about 1 s whenever processing lags
+                                               // the fetches (measured: 2x slower bursts); the
+                                               // prefetch stays bounded by
+                                               // queued.max.messages.kbytes (64 MB).
+                                               {"queued.min.messages", "10000000"},
 
                                                {"client.id", "sluice"}}));
   ASSIGN_OR_RETURN(o.topics, p.GetStringListOr("topics"));
