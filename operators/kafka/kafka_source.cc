@@ -196,7 +196,10 @@ class KafkaSource : public Source {
     int64_t wm = kMaxWatermark;
     bool any_active = false;
     for (const auto& p : parts_) {
-      if (now - p.last_active_ms > o_.idle_timeout_ms || p.max_ts == kNoTimestamp) continue;
+      if (now - p.last_active_ms > o_.idle_timeout_ms) continue;  // idle: left out
+      // Active but nothing read yet (just assigned): its first records may be old, so
+      // event time waits for it (until it counts as idle).
+      if (p.max_ts == kNoTimestamp) return;
       any_active = true;
       wm = std::min(wm, p.max_ts - o_.out_of_orderness_ms);
     }
