@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "simdjson.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -33,6 +35,48 @@ SchemaPtr KafkaSchema() {
   return schema;
 }
 
+// Reads one top-level field of a JSON object as milliseconds since the epoch: an
+// integral number or a string of digits. Copies the value into a padded buffer
+// (librdkafka's payloads carry no simdjson padding).
+class JsonTimeField {
+ public:
+  explicit JsonTimeField(std::string field) : field_(std::move(field)) {}
+
+  bool Read(std::string_view json, int64_t* ms) {
+    if (scratch_.size() < json.size() + simdjson::SIMDJSON_PADDING) {
+      scratch_.resize(json.size() + simdjson::SIMDJSON_PADDING + 1024);
+    }
+    std::memcpy(scratch_.data(), json.data(), json.size());
+    std::memset(scratch_.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+    simdjson::ondemand::document doc;
+    if (parser_.iterate(scratch_.data(), json.size(), scratch_.size()).get(doc) != simdjson::SUCCESS) return false;
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+    simdjson::ondemand::value v;
+    if (obj.find_field_unordered(field_).get(v) != simdjson::SUCCESS) return false;
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type) != simdjson::SUCCESS) return false;
+    if (type == simdjson::ondemand::json_type::number) {
+      if (v.get_int64().get(*ms) == simdjson::SUCCESS) return true;
+      double d;
+      if (v.get_double().get(d) != simdjson::SUCCESS || d != static_cast<double>(static_cast<int64_t>(d))) return false;
+      *ms = static_cast<int64_t>(d);
+      return true;
+    }
+    if (type == simdjson::ondemand::json_type::string) {
+      std::string_view text;
+      if (v.get_string().get(text) != simdjson::SUCCESS) return false;
+      return absl::SimpleAtoi(Sv(text), ms);
+    }
+    return false;
+  }
+
+ private:
+  std::string field_;
+  simdjson::ondemand::parser parser_;
+  std::vector<char> scratch_;
+};
+
 enum class Start { kEarliest, kLatest, kCommitted, kTimestamp };
 
 struct Options {
@@ -45,6 +89,7 @@ struct Options {
   bool watermarks = false;
   int64_t out_of_orderness_ms = 0;
   int64_t idle_timeout_ms = 10000;
+  std::string time_field;  // event time from this field of the JSON value, else the Kafka timestamp
   int64_t discovery_ms = 10000;
   int64_t stop_when_idle_ms = 0;  // 0: never
   size_t batch_size = 2048;
@@ -72,6 +117,7 @@ class KafkaSource : public Source {
 
   absl::Status Open(Context& ctx) override {
     log_ = GetLogger("kafka");
+    if (!o_.time_field.empty()) time_field_ = std::make_unique<JsonTimeField>(o_.time_field);
     errors_ = ctx.GetCounter("kafka_errors");
     ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
     rd_kafka_conf_set_opaque(conf.get(), this);
@@ -149,21 +195,31 @@ class KafkaSource : public Source {
       }
       rd_kafka_timestamp_type_t tstype;
       int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+      const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      int64_t event_ts = ts;
+      if (time_field_ != nullptr && !time_field_->Read(value, &event_ts)) {
+        // No usable event time: a dead letter, and the offset counts as read.
+        out.EmitDeadLetter("missing_event_time", value);
+        ps->next_offset = m->offset + 1;
+        ps->last_active_ms = now;
+        last_record_ms_ = now;
+        rd_kafka_message_destroy(m);
+        continue;
+      }
       Arena& arena = batch->arena();
       batch->column(0).strings.push_back(
           arena.Copy(std::string_view(static_cast<const char*>(m->key), m->key ? m->key_len : 0)));
       if (m->key == nullptr) batch->column(0).SetNull(batch->column(0).strings.size() - 1, batch->column(0).strings.size());
-      batch->column(1).strings.push_back(
-          arena.Copy(std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0)));
+      batch->column(1).strings.push_back(arena.Copy(value));
       batch->column(2).strings.push_back(arena.Copy(ps->topic));
       batch->column(3).ints.push_back(m->partition);
       batch->column(4).ints.push_back(m->offset);
       batch->column(5).ints.push_back(ts);
-      batch->timestamps().push_back(o_.watermarks && ts >= 0 ? ts : kNoTimestamp);
+      batch->timestamps().push_back(o_.watermarks && event_ts >= 0 ? event_ts : kNoTimestamp);
       ps->next_offset = m->offset + 1;
       ps->last_active_ms = now;
       last_record_ms_ = now;
-      if (ts > ps->max_ts) ps->max_ts = ts;
+      if (event_ts > ps->max_ts) ps->max_ts = event_ts;
       rd_kafka_message_destroy(m);
     }
     if (batch != nullptr && batch->timestamps().size() > 0) {
@@ -325,6 +381,7 @@ class KafkaSource : public Source {
   int parallelism_;
   std::string node_;
   std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<JsonTimeField> time_field_;
   Counter* errors_ = nullptr;
   KafkaHandle rk_;
   KafkaQueue queue_;
@@ -386,8 +443,11 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
   // the end offset taken at start (also when reading starts there).
   o.props.try_emplace("enable.partition.eof", o.bounded ? "true" : "false");
   if (const Param* wm = p.Find("watermarks"); wm != nullptr && !wm->is_null()) {
-    if (!wm->is_map()) return wm->Error("expected {max_out_of_orderness: DURATION, idle_timeout: DURATION}");
-    RETURN_IF_ERROR(wm->CheckKeys({"max_out_of_orderness", "idle_timeout"}));
+    if (!wm->is_map()) {
+      return wm->Error("expected {field: NAME, max_out_of_orderness: DURATION, idle_timeout: DURATION}");
+    }
+    RETURN_IF_ERROR(wm->CheckKeys({"field", "max_out_of_orderness", "idle_timeout"}));
+    ASSIGN_OR_RETURN(o.time_field, wm->GetStringOr("field", ""));
     o.watermarks = true;
     ASSIGN_OR_RETURN(o.out_of_orderness_ms, wm->GetDurationMsOr("max_out_of_orderness", 0));
     ASSIGN_OR_RETURN(o.idle_timeout_ms, wm->GetDurationMsOr("idle_timeout", 10000));

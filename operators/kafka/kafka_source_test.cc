@@ -38,6 +38,24 @@ void Produce(const std::string& bootstrap, const std::string& topic, int partiti
   rd_kafka_destroy(rk);
 }
 
+// Produces `values` to one partition, all with Kafka timestamp `ts`.
+void ProduceValues(const std::string& bootstrap, const std::string& topic, int partition,
+                   const std::vector<std::string>& values, int64_t ts) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  ASSERT_NE(rk, nullptr) << err;
+  for (const auto& v : values) {
+    ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+}
+
 Param Params(std::vector<std::pair<std::string, Param>> entries) {
   Param p = Param::Map(std::move(entries));
   p.SetLocation("k.yaml", 3, "operators[0]");
@@ -147,6 +165,41 @@ TEST_F(KafkaSourceTest, PerPartitionWatermarksLeaveIdlePartitionsOut) {
   for (size_t i = 1; i < run->out.watermarks.size(); ++i) {
     EXPECT_GT(run->out.watermarks[i], run->out.watermarks[i - 1]);
   }
+  ASSERT_TRUE(run->source->Close().ok());
+}
+
+TEST_F(KafkaSourceTest, EventTimeFromAFieldDrivesPerPartitionWatermarks) {
+  ASSERT_TRUE(broker_->CreateTopic("f", 2).ok());
+  // Kafka timestamps say 5,000,000 everywhere; the events' own times differ per partition.
+  ProduceValues(broker_->bootstrap_servers(), "f", 0,
+                {R"({"ts": 1000000, "u": "a"})", R"({"u": "b", "ts": "1004000"})", R"({"u": "no time"})",
+                 R"({"ts": 1002000.0})", "not json"},
+                5'000'000);
+  ProduceValues(broker_->bootstrap_servers(), "f", 1, {R"({"ts": 700000})", R"({"ts": 701000, "x": [1, 2]})"},
+                5'000'000);
+  Param wm = Params({{"field", Param::String("ts")},
+                     {"max_out_of_orderness", Param::String("500ms")},
+                     {"idle_timeout", Param::String("3s")}});
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topics", Param::String("f")},
+                         {"start", Param::String("earliest")},
+                         {"watermarks", wm}});
+  auto run = Open(params, 0, 1);
+  ASSERT_NE(run, nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (run->out.num_rows() + run->out.dead_letters.size() < 7 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(run->source->Poll(run->out).ok());
+  }
+  ASSERT_EQ(run->out.num_rows(), 5u);
+  std::multiset<int64_t> ts;
+  for (const auto& b : run->out.batches) ts.insert(b->timestamps().begin(), b->timestamps().end());
+  EXPECT_EQ(ts, (std::multiset<int64_t>{700'000, 701'000, 1'000'000, 1'002'000, 1'004'000}));
+  // The value without the field and the one that is not JSON are dead letters.
+  ASSERT_EQ(run->out.dead_letters.size(), 2u);
+  EXPECT_EQ(run->out.DeadLetters("missing_event_time"), 2u);
+  // The lagging partition 1 holds the watermark: 701,000 - 500.
+  ASSERT_FALSE(run->out.watermarks.empty());
+  EXPECT_EQ(run->out.watermarks.back(), 701'000 - 500);
   ASSERT_TRUE(run->source->Close().ok());
 }
 
