@@ -98,6 +98,11 @@ class Context {
   virtual KeyedState* GetKeyedState(std::string_view name) = 0;
   /// Asks for OnTimer(time) once the watermark reaches `time`.
   virtual void RegisterEventTimeTimer(int64_t time) = 0;
+  /// True when the job takes checkpoints: an operator with external side effects
+  /// (files made visible, input files marked done) then prepares them in Snapshot and
+  /// commits them in NotifyCheckpointComplete, also at the end of input, so a restart
+  /// from the last checkpoint neither repeats nor loses them.
+  virtual bool checkpointing() const = 0;
 };
 
 /// Key groups: the unit in which keyed state moves when parallelism changes.
@@ -109,10 +114,19 @@ inline int SubtaskForKeyGroup(uint32_t key_group, int max_parallelism, int paral
   return static_cast<int>(static_cast<int64_t>(key_group) * parallelism / max_parallelism);
 }
 
-/// Writes and reads an operator's snapshot (checkpoints; a later issue). Byte blobs.
+/// Writes and reads an operator's snapshot: named byte blobs, stored with the checkpoint.
+///
+/// Checkpoint protocol (docs/checkpoints.md): the runtime calls Snapshot on every operator
+/// of a task's chain between two batches, makes the blobs durable, then calls
+/// NotifyCheckpointComplete(id) on each. A restarted job calls Restore with the blobs of
+/// the last complete checkpoint before Open. A checkpoint taken but not made durable is
+/// forgotten: Restore sees the one before it, so what Snapshot prepared for the lost one
+/// must be rolled back (or forward, when the checkpoint named it) by Restore.
 class SnapshotWriter {
  public:
   virtual ~SnapshotWriter() = default;
+  /// Increases by one per checkpoint of a job, across restarts.
+  virtual int64_t checkpoint_id() const = 0;
   virtual void Write(std::string_view name, std::string_view bytes) = 0;
 };
 class SnapshotReader {
@@ -140,9 +154,12 @@ class Operator {
   virtual absl::Status OnTimer(int64_t time, Collector& out) { return absl::OkStatus(); }
   /// All inputs ended: flush everything still held (windows fire here in batch mode).
   virtual absl::Status OnEndOfInput(Collector& out) { return absl::OkStatus(); }
-  /// A checkpoint barrier is about to pass: write state. (Checkpoints: a later issue.)
+  /// A checkpoint is being taken: write state, prepare side effects (see SnapshotWriter).
   virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
+  /// Before Open, on a restart: the state of the last complete checkpoint.
   virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  /// The checkpoint `checkpoint_id` is durable: commit what its Snapshot prepared.
+  virtual absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) { return absl::OkStatus(); }
   /// Releases resources; sinks flush and close files here.
   virtual absl::Status Close() { return absl::OkStatus(); }
 };
@@ -157,8 +174,10 @@ class Source {
   virtual absl::Status Open(Context& ctx) { return absl::OkStatus(); }
   /// Emits zero or more batches. Returns false once the source is exhausted.
   virtual absl::StatusOr<bool> Poll(Collector& out) = 0;
+  /// As for Operator: see SnapshotWriter for the checkpoint protocol.
   virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
   virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  virtual absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) { return absl::OkStatus(); }
   virtual absl::Status Close() { return absl::OkStatus(); }
 };
 

@@ -36,7 +36,9 @@
 /// a change to include/sluice/ breaks binary compatibility with plugins built earlier (a
 /// virtual method added to Operator, a member added to RecordBatch or OperatorConfig, a
 /// signature changed). The loader refuses a plugin whose version differs from its own.
-#define SLUICE_PLUGIN_API_VERSION 1
+/// 2: NotifyCheckpointComplete on Operator and Source, SnapshotWriter::checkpoint_id,
+///    Context::checkpointing (local checkpoints).
+#define SLUICE_PLUGIN_API_VERSION 2
 
 namespace sluice::plugin_internal {
 

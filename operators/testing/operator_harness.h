@@ -29,7 +29,10 @@ class TestContext : public Context {
   Counter* GetCounter(std::string_view name) override;
   KeyedState* GetKeyedState(std::string_view name) override;
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
+  bool checkpointing() const override { return checkpointing_enabled; }
 
+  /// What checkpointing() answers.
+  bool checkpointing_enabled = false;
   std::multiset<int64_t>& timers() { return timers_; }
   int64_t counter(const std::string& name) { return GetCounter(name)->value(); }
 

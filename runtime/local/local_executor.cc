@@ -97,7 +97,7 @@ void LocalExecutor::Cancel() {
 absl::StatusOr<JobSummary> LocalExecutor::Run() {
   auto log = GetLogger("runtime");
   JobShared job(&plan_);
-  RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path));
+  RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path, /*append=*/!plan_.checkpoint_dir.empty()));
 
   // Tasks, by vertex then subtask.
   std::vector<std::vector<std::unique_ptr<Task>>> tasks(plan_.vertices.size());

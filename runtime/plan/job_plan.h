@@ -66,6 +66,9 @@ struct JobPlan {
   int batch_size = 2048;
   bool batch_mode = true;
   std::string dead_letter_path;
+  // Local checkpoints ("" = off): see Topology.checkpoint_dir.
+  std::string checkpoint_dir;
+  int64_t checkpoint_interval_ms = 10000;
   std::vector<PlanNode> nodes;
   std::vector<Vertex> vertices;
   std::vector<PlanEdge> edges;

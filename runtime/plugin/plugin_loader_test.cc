@@ -133,7 +133,7 @@ TEST(PluginLoaderTest, RefusesAPluginBuiltForAnotherApiVersion) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr(kWrongVersionPlugin));
   EXPECT_THAT(status.message(), HasSubstr("built for sluice operator API version 999"));
-  EXPECT_THAT(status.message(), HasSubstr("this sluice supports version 1"));
+  EXPECT_THAT(status.message(), HasSubstr("this sluice supports version 2"));
   EXPECT_THAT(status.message(), HasSubstr("rebuild it"));
   EXPECT_TRUE(registry.Types().empty());
 }

@@ -28,7 +28,7 @@ void RegisterDeadLetterScheme(std::string scheme, DeadLetterWriterFactory factor
 
 DeadLetterOutput::~DeadLetterOutput() { (void)Close(); }
 
-absl::Status DeadLetterOutput::Open(const std::string& path) {
+absl::Status DeadLetterOutput::Open(const std::string& path, bool append) {
   path_ = path;
   if (path.empty()) return absl::OkStatus();
   if (size_t sep = path.find("://"); sep != std::string::npos) {
@@ -52,7 +52,7 @@ absl::Status DeadLetterOutput::Open(const std::string& path) {
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   std::lock_guard<std::mutex> lock(mu_);
-  file_ = std::fopen(path.c_str(), "w");
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (file_ == nullptr) return ErrnoToStatus(errno, "dead-letter output " + path);
   return absl::OkStatus();
 }
@@ -88,6 +88,11 @@ void DeadLetterOutput::WriteLines(std::string_view lines) {
   }
   if (file_ == nullptr || lines.empty()) return;
   std::fwrite(lines.data(), 1, lines.size(), file_);
+}
+
+void DeadLetterOutput::Flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file_ != nullptr) std::fflush(file_);
 }
 
 absl::Status DeadLetterOutput::Close() {

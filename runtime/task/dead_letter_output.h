@@ -38,8 +38,11 @@ class DeadLetterOutput {
  public:
   DeadLetterOutput() = default;
   ~DeadLetterOutput();
-  // Opens `path` for writing (truncating). Empty path: count only.
-  absl::Status Open(const std::string& path);
+  // Opens `path` for writing (truncating, or appending: a job restarted from a
+  // checkpoint keeps the dead letters of its earlier runs). Empty path: count only.
+  absl::Status Open(const std::string& path, bool append = false);
+  // Hands buffered lines of a file output to the OS (at checkpoints).
+  void Flush();
   bool enabled() const { return !path_.empty(); }
   // Appends one formatted line to `buffer`.
   static void FormatLine(std::string_view node, std::string_view reason, std::string_view record,

@@ -2,8 +2,11 @@
 
 #include <xxhash.h>
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "runtime/state/in_memory_keyed_state.h"
 
@@ -150,6 +153,7 @@ int ChainLink::last_key_group() const {
   return ((subtask_ + 1) * maxp - 1) / p;
 }
 bool ChainLink::batch_mode() const { return task_->job().plan().batch_mode; }
+bool ChainLink::checkpointing() const { return !task_->job().plan().checkpoint_dir.empty(); }
 Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
 
 KeyedState* ChainLink::GetKeyedState(std::string_view name) {
@@ -263,7 +267,101 @@ void Task::CloseAll() {
   }
 }
 
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class BlobWriter : public SnapshotWriter {
+ public:
+  BlobWriter(int64_t id, std::map<std::string, std::string, std::less<>>* blobs) : id_(id), blobs_(blobs) {}
+  int64_t checkpoint_id() const override { return id_; }
+  void Write(std::string_view name, std::string_view bytes) override { (*blobs_)[std::string(name)] = bytes; }
+
+ private:
+  int64_t id_;
+  std::map<std::string, std::string, std::less<>>* blobs_;
+};
+
+class BlobReader : public SnapshotReader {
+ public:
+  explicit BlobReader(const std::map<std::string, std::string, std::less<>>* blobs) : blobs_(blobs) {}
+  bool Read(std::string_view name, std::string* bytes) override {
+    if (blobs_ == nullptr) return false;
+    auto it = blobs_->find(name);
+    if (it == blobs_->end()) return false;
+    *bytes = it->second;
+    return true;
+  }
+
+ private:
+  const std::map<std::string, std::string, std::less<>>* blobs_;
+};
+
+}  // namespace
+
+absl::Status Task::RestoreAll() {
+  const JobPlan& plan = job_->plan();
+  checkpoint_file_ = std::make_unique<CheckpointFile>(plan.checkpoint_dir, links_.front()->node().id, subtask_);
+  ASSIGN_OR_RETURN(ChainCheckpoint cp, checkpoint_file_->Load());
+  next_checkpoint_ns_ = SteadyNs() + plan.checkpoint_interval_ms * 1'000'000;
+  if (cp.id == 0) return absl::OkStatus();
+  if (cp.parallelism != vertex_->parallelism) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint ", checkpoint_file_->path(), " was taken with parallelism ", cp.parallelism, ", the job now has ",
+        vertex_->parallelism, "; restore with the same parallelism (rescaling from a checkpoint is not built)"));
+  }
+  checkpoint_id_ = cp.id;
+  auto log = GetLogger("task");
+  SLUICE_LOG_INFO(log, "{}: restoring checkpoint {} from {}", name_, cp.id, checkpoint_file_->path());
+  for (auto& link : links_) {
+    auto it = cp.blobs.find(link->node().id);
+    BlobReader reader(it == cp.blobs.end() ? nullptr : &it->second);
+    absl::Status st = link->op ? link->op->Restore(reader) : source_->Restore(reader);
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("restoring '", link->node().id, "': ", st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Task::TakeCheckpoint() {
+  ChainCheckpoint cp;
+  cp.id = checkpoint_id_ + 1;
+  cp.parallelism = vertex_->parallelism;
+  for (auto& link : links_) {
+    link->FlushDeadLetters();
+    BlobWriter writer(cp.id, &cp.blobs[link->node().id]);
+    absl::Status st = link->op ? link->op->Snapshot(writer) : source_->Snapshot(writer);
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("checkpoint ", cp.id, " of '", link->node().id, "': ", st.message()));
+    }
+  }
+  job_->dead_letters().Flush();
+  RETURN_IF_ERROR(checkpoint_file_->Save(cp));
+  checkpoint_id_ = cp.id;
+  for (auto& link : links_) {
+    absl::Status st = link->op ? link->op->NotifyCheckpointComplete(cp.id) : source_->NotifyCheckpointComplete(cp.id);
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("committing checkpoint ", cp.id, " of '", link->node().id,
+                                                  "': ", st.message()));
+    }
+  }
+  metrics_.checkpoints.Add(1);
+  next_checkpoint_ns_ = SteadyNs() + job_->plan().checkpoint_interval_ms * 1'000'000;
+  return absl::OkStatus();
+}
+
 void Task::Run() {
+  if (!job_->plan().checkpoint_dir.empty()) {
+    absl::Status st = RestoreAll();
+    if (!st.ok()) {
+      job_->Fail(absl::Status(st.code(), absl::StrCat("task ", name_, ": ", st.message())));
+      return;
+    }
+  }
   absl::Status st = OpenAll();
   if (!st.ok()) {
     job_->Fail(absl::Status(st.code(), absl::StrCat("task ", name_, ": ", st.message())));
@@ -277,6 +375,7 @@ void Task::Run() {
 
 void Task::RunSource() {
   ChainLink* head = links_.front().get();
+  const bool checkpoints = checkpoint_file_ != nullptr;
   while (!failed()) {
     auto more = source_->Poll(*head);
     if (!more.ok()) {
@@ -284,8 +383,20 @@ void Task::RunSource() {
       return;
     }
     if (!*more) break;
+    if (checkpoints && !failed() && SteadyNs() >= next_checkpoint_ns_) {
+      absl::Status st = TakeCheckpoint();
+      if (!st.ok()) {
+        Fail(head->node(), st);
+        return;
+      }
+    }
   }
   if (!failed()) EndOfInput();
+  if (checkpoints && !failed()) {
+    // The last checkpoint covers everything: sinks commit their final files in it.
+    absl::Status st = TakeCheckpoint();
+    if (!st.ok()) Fail(head->node(), st);
+  }
 }
 
 void Task::RunMailbox() {

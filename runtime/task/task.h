@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "runtime/plan/job_plan.h"
+#include "runtime/task/checkpoint.h"
 #include "runtime/task/dead_letter_output.h"
 #include "runtime/task/mailbox.h"
 #include "runtime/task/metrics.h"
@@ -88,6 +89,7 @@ class ChainLink : public Collector, public Context {
   Counter* GetCounter(std::string_view name) override;
   KeyedState* GetKeyedState(std::string_view name) override;
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
+  bool checkpointing() const override;
 
   // Input side, called by the task or the previous link.
   void Deliver(int port, BatchPtr batch);
@@ -146,6 +148,7 @@ class Task {
     Counter records_in;   // into the head operator (from the mailbox)
     Counter records_out;  // out of the tail operator (to downstream tasks)
     Counter backpressure_ns;
+    Counter checkpoints;  // complete local checkpoints
   };
   const Metrics& metrics() const { return metrics_; }
   const std::string& name() const { return name_; }
@@ -178,6 +181,10 @@ class Task {
   void FlushPending(NodeMetrics* metrics);
   absl::Status OpenAll();
   void CloseAll();
+  // Local checkpoints (plan().checkpoint_dir set): Restore from the last one before
+  // Open; Snapshot + save + NotifyCheckpointComplete every interval and at the end.
+  absl::Status RestoreAll();
+  absl::Status TakeCheckpoint();
 
   JobShared* job_;
   const Vertex* vertex_;
@@ -190,6 +197,9 @@ class Task {
   std::vector<OutEdge> out_edges_;
   bool opened_ = false;
   Metrics metrics_;
+  std::unique_ptr<CheckpointFile> checkpoint_file_;
+  int64_t checkpoint_id_ = 0;  // of the last complete checkpoint
+  int64_t next_checkpoint_ns_ = 0;
 };
 
 }  // namespace sluice::runtime

@@ -31,7 +31,7 @@ using sluice::v1::Partitioning;
 using sluice::v1::Topology;
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "name", "parallelism", "max_parallelism", "mode", "batch_size", "dead_letter", "operators"};
+    "name", "parallelism", "max_parallelism", "mode", "batch_size", "dead_letter", "checkpoint", "operators"};
 constexpr std::string_view kInputKeys[] = {"from", "partition", "key"};
 constexpr std::string_view kEventTimeKeys[] = {"field", "max_out_of_orderness", "idle_timeout"};
 constexpr std::string_view kPartitionKinds = "forward, shuffle, broadcast, key_by";
@@ -268,6 +268,28 @@ class Loader {
           } else if (key == "dead_letter") {
             ASSIGN_OR_RETURN(std::string path, ScalarString(v, key));
             t.set_dead_letter_path(path);
+          } else if (key == "checkpoint") {
+            if (!v.IsMap()) {
+              return Err(LineOf(v), key, absl::StrCat("expected a map like {dir: /var/lib/sluice/ckpt, interval: 10s}, got ",
+                                                      TypeName(v)));
+            }
+            t.set_checkpoint_interval_ms(10000);
+            for (const auto& kv : v) {
+              const std::string ck = kv.first.Scalar();
+              const std::string cpath = absl::StrCat(key, ".", ck);
+              YAML::Node cv = kv.second;
+              if (ck == "dir") {
+                ASSIGN_OR_RETURN(std::string dir, ScalarString(cv, cpath));
+                t.set_checkpoint_dir(dir);
+              } else if (ck == "interval") {
+                ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
+                if (ms <= 0) return Err(LineOf(cv), cpath, "must be positive");
+                t.set_checkpoint_interval_ms(ms);
+              } else {
+                return Err(LineOf(kv.first), cpath, "unknown key; expected dir or interval");
+              }
+            }
+            if (t.checkpoint_dir().empty()) return Err(LineOf(v), "checkpoint.dir", "required field is missing");
           } else if (key == "operators") {
             operators = v;
             operators_line = kline;

@@ -249,7 +249,11 @@ TEST(YamlLoaderTest, TopLevelErrors) {
             "t.yaml:1: expected a map with name and operators at the top level, got a list");
   EXPECT_EQ(LoadError("name: x\nnodez: []\n"),
             "t.yaml:2: unknown top-level key 'nodez'; expected one of: name, parallelism, "
-            "max_parallelism, mode, batch_size, dead_letter, operators");
+            "max_parallelism, mode, batch_size, dead_letter, checkpoint, operators");
+  EXPECT_EQ(LoadError("name: x\ncheckpoint: {interval: 5s}\noperators: []\n"),
+            "t.yaml:2: checkpoint.dir: required field is missing");
+  EXPECT_EQ(LoadError("name: x\ncheckpoint: {dir: /tmp/c, interval: soon}\noperators: []\n"),
+            "t.yaml:2: checkpoint.interval: expected a duration like 10s, got 'soon'");
   EXPECT_EQ(LoadError("name: x\n"), "t.yaml:1: operators: required field is missing");
   EXPECT_EQ(LoadError("operators: [{id: a, type: t}]\n"),
             "t.yaml:1: name: required field is missing");
