@@ -7,6 +7,8 @@
 #include "operators/kafka/dead_letter_topic.h"
 #include "operators/kafka/register.h"
 #include "operators/parse/register.h"
+#include "operators/spool/spooldir_source.h"
+#include "operators/hive/register.h"
 #include "operators/window/register.h"
 
 namespace sluice::operators {
@@ -18,6 +20,8 @@ absl::Status RegisterBuiltinOperators(OperatorRegistry& registry) {
   RETURN_IF_ERROR(expr::RegisterExprOperators(registry));
   RETURN_IF_ERROR(RegisterWindowOperators(registry));
   RETURN_IF_ERROR(RegisterKafkaOperators(registry));
+  RETURN_IF_ERROR(RegisterSpoolOperators(registry));
+  RETURN_IF_ERROR(hive::RegisterHiveOperators(registry));
   kafka::RegisterDeadLetterTopic();  // dead_letter: kafka://HOSTS/TOPIC
   return absl::OkStatus();
 }

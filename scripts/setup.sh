@@ -10,6 +10,7 @@ PACKAGES=(
   libre2-dev zlib1g-dev libxxhash-dev
   libgrpc++-dev protobuf-compiler-grpc librocksdb-dev procps
   librdkafka-dev kcat
+  libzstd-dev tzdata python3-pandas
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -1,0 +1,330 @@
+// hive_sink and hive_partitions on a real directory: partitions by event time in a time
+// zone, hidden in-progress files, _SUCCESS once the watermark passes, DDL, overwrite of
+// a re-run, commits tied to checkpoints, compression, and reading partitions back.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "operators/hive/hive_partitions_source.h"
+#include "operators/hive/hive_sink.h"
+#include "operators/testing/operator_harness.h"
+
+namespace sluice::hive {
+namespace {
+
+namespace fs = std::filesystem;
+using ::sluice::testing::BatchOf;
+using ::sluice::testing::MakeSchema;
+using ::sluice::testing::TestCollector;
+using ::sluice::testing::TestContext;
+using ::sluice::testing::Value;
+
+class MapWriter : public SnapshotWriter {
+ public:
+  explicit MapWriter(int64_t id) : id_(id) {}
+  int64_t checkpoint_id() const override { return id_; }
+  void Write(std::string_view name, std::string_view bytes) override { blobs[std::string(name)] = bytes; }
+  std::map<std::string, std::string> blobs;
+
+ private:
+  int64_t id_;
+};
+
+class MapReader : public SnapshotReader {
+ public:
+  explicit MapReader(std::map<std::string, std::string> blobs) : blobs_(std::move(blobs)) {}
+  bool Read(std::string_view name, std::string* bytes) override {
+    auto it = blobs_.find(std::string(name));
+    if (it == blobs_.end()) return false;
+    *bytes = it->second;
+    return true;
+  }
+
+ private:
+  std::map<std::string, std::string> blobs_;
+};
+
+// 2026-11-20 00:00 +08:00 is 2026-11-19 16:00 UTC.
+constexpr int64_t kDay20 = 1795104000000;  // 2026-11-20T00:00:00+08:00 in ms
+constexpr int64_t kHour = 3600 * 1000;
+constexpr int64_t kDay = 24 * kHour;
+
+std::vector<std::string> VisibleFiles(const fs::path& dir) {
+  std::vector<std::string> names;
+  if (!fs::exists(dir)) return names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string n = e.path().filename().string();
+    if (n[0] != '.' && n[0] != '_') names.push_back(n);
+  }
+  return names;
+}
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class HiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("hive_test_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    schema_ = MakeSchema({{"user", Type::kString}, {"path", Type::kString}, {"bytes", Type::kInt64}});
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<Operator> Sink(std::vector<std::pair<std::string, Param>> extra = {}) {
+    std::vector<std::pair<std::string, Param>> entries = {{"warehouse", Param::String(root_.string())},
+                                                          {"table", Param::String("ods.access_log")},
+                                                          {"time_zone", Param::String("+08:00")}};
+    for (auto& e : extra) entries.push_back(std::move(e));
+    sink_params_ = Param::Map(std::move(entries));
+    sink_params_.SetLocation("h.yaml", 9, "operators[3]");
+    OperatorConfig config;
+    config.node_id = "out";
+    config.params = &sink_params_;
+    config.input_schemas = {schema_};
+    auto op = MakeHiveSink(config);
+    EXPECT_TRUE(op.ok()) << op.status();
+    return op.ok() ? std::move(*op) : nullptr;
+  }
+
+  std::unique_ptr<Source> Reader(const std::string& partitions, std::vector<std::pair<std::string, Param>> extra = {}) {
+    std::vector<std::pair<std::string, Param>> entries = {{"warehouse", Param::String(root_.string())},
+                                                          {"table", Param::String("ods.access_log")},
+                                                          {"partitions", Param::String(partitions)}};
+    for (auto& e : extra) entries.push_back(std::move(e));
+    source_params_ = Param::Map(std::move(entries));
+    source_params_.SetLocation("b.yaml", 3, "operators[0]");
+    OperatorConfig config;
+    config.node_id = "days";
+    config.params = &source_params_;
+    auto src = MakeHivePartitionsSource(config);
+    EXPECT_TRUE(src.ok()) << src.status();
+    return src.ok() ? std::move(*src) : nullptr;
+  }
+
+  // Reads partitions back as "user|path|bytes|dt" rows (sorted).
+  std::vector<std::string> ReadBack(const std::string& partitions, absl::Status* status = nullptr) {
+    auto src = Reader(partitions);
+    std::vector<std::string> rows;
+    if (src == nullptr) return rows;
+    TestContext ctx(true);
+    TestCollector out;
+    absl::Status st = src->Open(ctx);
+    while (st.ok()) {
+      auto more = src->Poll(out);
+      if (!more.ok()) st = more.status();
+      if (!more.ok() || !*more) break;
+    }
+    if (status != nullptr) *status = st;
+    EXPECT_TRUE(status != nullptr || st.ok()) << st;
+    for (const auto& b : out.batches) {
+      EXPECT_EQ(b->schema()->ToString(), "user:string, path:string, bytes:int64, dt:string");
+      for (size_t r = 0; r < b->num_rows(); ++r) {
+        std::string row;
+        for (int c = 0; c < b->num_columns(); ++c) {
+          if (c) row += "|";
+          const Column& col = b->column(c);
+          if (col.IsNull(r)) row += "NULL";
+          else if (col.type == Type::kInt64) row += std::to_string(col.ints[r]);
+          else row += std::string(col.strings[r]);
+        }
+        rows.push_back(row);
+      }
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+
+  fs::path Table() const { return root_ / "ods.db" / "access_log"; }
+
+  fs::path root_;
+  SchemaPtr schema_;
+  Param sink_params_;
+  Param source_params_;
+};
+
+TEST_F(HiveTest, PartitionsByDayInTheTimeZoneAndCompletesThemAsTheWatermarkPasses) {
+  auto sink = Sink();
+  TestContext ctx(/*batch_mode=*/false);
+  TestCollector out;
+  ASSERT_TRUE(sink->Open(ctx).ok());
+  // 23:30 on the 20th, 00:10 and 01:00 on the 21st (+08:00), and a null path.
+  ASSERT_TRUE(sink->Process(0,
+                            BatchOf(schema_,
+                                    {{std::string("u1"), std::string("/a"), int64_t{10}},
+                                     {std::string("u2"), std::string("/b\x01x"), int64_t{20}},
+                                     {std::string("u3"), std::monostate{}, int64_t{30}}},
+                                    {kDay20 + 23 * kHour + 30 * 60000, kDay20 + kDay + 10 * 60000,
+                                     kDay20 + kDay + kHour}),
+                            out)
+                  .ok());
+  const fs::path d20 = Table() / "dt=2026-11-20", d21 = Table() / "dt=2026-11-21";
+  // Written, but hidden until finished.
+  EXPECT_TRUE(VisibleFiles(d20).empty());
+  ASSERT_TRUE(sink->OnWatermark(kDay20 + kDay - 1, out).ok());  // the 20th is over
+  ASSERT_EQ(VisibleFiles(d20).size(), 1u);
+  EXPECT_TRUE(fs::exists(d20 / "_SUCCESS"));
+  EXPECT_EQ(ReadAll(d20 / VisibleFiles(d20)[0]), "u1\x01/a\x01" "10\n");
+  EXPECT_TRUE(VisibleFiles(d21).empty());
+  EXPECT_FALSE(fs::exists(d21 / "_SUCCESS"));
+  ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+  ASSERT_TRUE(sink->Close().ok());
+  ASSERT_EQ(VisibleFiles(d21).size(), 1u);
+  EXPECT_TRUE(fs::exists(d21 / "_SUCCESS"));
+  EXPECT_EQ(ReadAll(d21 / VisibleFiles(d21)[0]), "u2\x01/b\\\x01x\x01" "20\nu3\x01\\N\x01" "30\n");
+
+  const std::string ddl = ReadAll(Table() / "_ddl" / "create_table.sql");
+  EXPECT_NE(ddl.find("CREATE EXTERNAL TABLE IF NOT EXISTS `ods`.`access_log`"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("`bytes` BIGINT"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("PARTITIONED BY (`dt` STRING)"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("FIELDS TERMINATED BY '\\001'"), std::string::npos) << ddl;
+  const std::string add = ReadAll(Table() / "_ddl" / "partitions" / "dt=2026-11-21.sql");
+  EXPECT_NE(add.find("ADD IF NOT EXISTS PARTITION (`dt`='2026-11-21') LOCATION 'file://"), std::string::npos) << add;
+
+  // Read back: every column, the partition column, the escaped separator and the null.
+  EXPECT_EQ(ReadBack("dt=2026-11-20..2026-11-21"),
+            (std::vector<std::string>{"u1|/a|10|2026-11-20", "u2|/b\x01x|20|2026-11-21", "u3|NULL|30|2026-11-21"}));
+  EXPECT_EQ(ReadBack("dt=2026-11-21"),
+            (std::vector<std::string>{"u2|/b\x01x|20|2026-11-21", "u3|NULL|30|2026-11-21"}));
+}
+
+TEST_F(HiveTest, AReRunInBatchModeReplacesItsPartitionsAndLeavesOthersAlone) {
+  auto write = [&](std::vector<std::vector<Value>> rows, std::vector<int64_t> times) {
+    auto sink = Sink();
+    TestContext ctx(/*batch_mode=*/true);
+    TestCollector out;
+    ASSERT_TRUE(sink->Open(ctx).ok());
+    ASSERT_TRUE(sink->Process(0, BatchOf(schema_, rows, times), out).ok());
+    ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+    ASSERT_TRUE(sink->Close().ok());
+  };
+  write({{std::string("old"), std::string("/x"), int64_t{1}}, {std::string("keep"), std::string("/y"), int64_t{2}}},
+        {kDay20 + kHour, kDay20 + kDay + kHour});
+  write({{std::string("new"), std::string("/x"), int64_t{3}}}, {kDay20 + 2 * kHour});
+  EXPECT_EQ(ReadBack("dt=2026-11-20..2026-11-21"),
+            (std::vector<std::string>{"keep|/y|2|2026-11-21", "new|/x|3|2026-11-20"}));
+  EXPECT_TRUE(fs::exists(Table() / "dt=2026-11-20" / "_SUCCESS"));
+  // No staging left behind.
+  for (const auto& e : fs::directory_iterator(Table())) {
+    EXPECT_FALSE(e.path().filename().string().rfind(".staging", 0) == 0) << e.path();
+  }
+}
+
+TEST_F(HiveTest, WithCheckpointsFilesBecomeVisibleWhenTheCheckpointCompletes) {
+  std::map<std::string, std::string> saved;
+  {
+    auto sink = Sink({{"compression", Param::String("gzip")}});
+    TestContext ctx(false);
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    ASSERT_TRUE(sink->Open(ctx).ok());
+    ASSERT_TRUE(
+        sink->Process(0, BatchOf(schema_, {{std::string("a"), std::string("/1"), int64_t{1}}}, {kDay20 + 1}), out)
+            .ok());
+    MapWriter w(1);
+    ASSERT_TRUE(sink->Snapshot(w).ok());
+    saved = w.blobs;
+    EXPECT_TRUE(VisibleFiles(Table() / "dt=2026-11-20").empty());  // prepared, not committed
+    ASSERT_TRUE(sink->NotifyCheckpointComplete(1).ok());
+    ASSERT_EQ(VisibleFiles(Table() / "dt=2026-11-20").size(), 1u);
+    EXPECT_TRUE(VisibleFiles(Table() / "dt=2026-11-20")[0].ends_with(".gz"));
+    // More rows after the checkpoint, then a crash: they must not show up.
+    ASSERT_TRUE(
+        sink->Process(0, BatchOf(schema_, {{std::string("b"), std::string("/2"), int64_t{2}}}, {kDay20 + 2}), out)
+            .ok());
+    MapWriter w2(2);
+    ASSERT_TRUE(sink->Snapshot(w2).ok());  // checkpoint 2 prepared but never completed
+  }
+  auto sink = Sink({{"compression", Param::String("gzip")}});
+  MapReader reader(saved);
+  ASSERT_TRUE(sink->Restore(reader).ok());
+  TestContext ctx(false);
+  ctx.checkpointing_enabled = true;
+  TestCollector out;
+  ASSERT_TRUE(sink->Open(ctx).ok());
+  // The uncommitted file of checkpoint 2 was dropped.
+  int hidden = 0;
+  for (const auto& e : fs::directory_iterator(Table() / "dt=2026-11-20")) {
+    if (e.path().filename().string().ends_with(".inprogress")) ++hidden;
+  }
+  EXPECT_EQ(hidden, 0);
+  ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+  MapWriter w3(2);
+  ASSERT_TRUE(sink->Snapshot(w3).ok());
+  ASSERT_TRUE(sink->NotifyCheckpointComplete(2).ok());
+  EXPECT_TRUE(fs::exists(Table() / "dt=2026-11-20" / "_SUCCESS"));
+  EXPECT_EQ(ReadBack("dt=2026-11-20"), (std::vector<std::string>{"a|/1|1|2026-11-20"}));
+}
+
+TEST_F(HiveTest, ZstdFilesReadBack) {
+  auto sink = Sink({{"compression", Param::String("zstd")}});
+  TestContext ctx(true);
+  TestCollector out;
+  ASSERT_TRUE(sink->Open(ctx).ok());
+  std::vector<std::vector<Value>> rows;
+  std::vector<int64_t> times;
+  std::vector<std::string> want;
+  for (int i = 0; i < 5000; ++i) {
+    rows.push_back({std::string("u") + std::to_string(i), std::string("/p\n") + std::to_string(i % 7), int64_t{i}});
+    times.push_back(kDay20 + i);
+    want.push_back("u" + std::to_string(i) + "|/p\n" + std::to_string(i % 7) + "|" + std::to_string(i) +
+                   "|2026-11-20");
+  }
+  ASSERT_TRUE(sink->Process(0, BatchOf(schema_, rows, times), out).ok());
+  ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ReadBack("dt=2026-11-20"), want);
+}
+
+TEST_F(HiveTest, ReadingAPartitionWithoutSuccessOrAMissingRangeFailsClearly) {
+  fs::create_directories(Table() / "dt=2026-11-20");
+  fs::create_directories(Table() / "_ddl");
+  std::ofstream(Table() / "_ddl" / "schema.tsv") << "column\tuser\tstring\ncolumn\tpath\tstring\ncolumn\tbytes\tint64\n"
+                                                    "partition\tdt\ncompression\tnone\n";
+  std::ofstream(Table() / "dt=2026-11-20" / "part-0") << "u\x01/p\x01" "1\n";
+  absl::Status st;
+  ReadBack("dt=2026-11-20", &st);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("no _SUCCESS"), std::string_view::npos) << st;
+  ReadBack("dt=2026-12-01..2026-12-31", &st);
+  EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("no partition in dt=2026-12-01..2026-12-31"), std::string_view::npos) << st;
+  // An empty partition (only its marker) reads as no rows.
+  fs::create_directories(Table() / "dt=2026-11-22");
+  std::ofstream(Table() / "dt=2026-11-22" / "_SUCCESS");
+  std::ofstream(Table() / "dt=2026-11-22" / "part-empty");
+  EXPECT_TRUE(ReadBack("dt=2026-11-22").empty());
+}
+
+TEST_F(HiveTest, BadParamsNameTheField) {
+  Param p = Param::Map({{"warehouse", Param::String("hdfs://nn:8020/warehouse")}, {"table", Param::String("a.b")}});
+  p.SetLocation("h.yaml", 9, "operators[3]");
+  OperatorConfig config;
+  config.node_id = "out";
+  config.params = &p;
+  config.input_schemas = {schema_};
+  auto op = MakeHiveSink(config);
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.status().message().find("hdfs:// warehouses are not built yet"), std::string_view::npos)
+      << op.status();
+  Param q = Param::Map({{"warehouse", Param::String("/tmp/w")}, {"table", Param::String("a.b")},
+                        {"time_zone", Param::String("Mars/Olympus")}});
+  q.SetLocation("h.yaml", 9, "operators[3]");
+  config.params = &q;
+  op = MakeHiveSink(config);
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.status().message().find("time_zone: unknown time zone 'Mars/Olympus'"), std::string_view::npos)
+      << op.status();
+}
+
+}  // namespace
+}  // namespace sluice::hive

@@ -1,0 +1,571 @@
+// hive_sink: writes rows into a day-partitioned Hive table (see hive_sink.h, README.md).
+#include "operators/hive/hive_sink.h"
+
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "operators/hive/filesystem.h"
+#include "operators/hive/hive_text.h"
+#include "operators/hive/table.h"
+
+namespace sluice::hive {
+namespace {
+
+// Compresses (or not) what it is given into a WritableFile.
+class EncodedFile {
+ public:
+  EncodedFile(std::unique_ptr<WritableFile> file, const std::string& compression)
+      : file_(std::move(file)), compression_(compression) {
+    if (compression_ == "gzip") {
+      gz_ = std::make_unique<z_stream>();
+      *gz_ = {};
+      deflateInit2(gz_.get(), 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    } else if (compression_ == "zstd") {
+      zstd_ = ZSTD_createCCtx();
+      ZSTD_CCtx_setParameter(zstd_, ZSTD_c_compressionLevel, 3);
+    }
+  }
+  ~EncodedFile() {
+    if (gz_ != nullptr) deflateEnd(gz_.get());
+    if (zstd_ != nullptr) ZSTD_freeCCtx(zstd_);
+  }
+
+  absl::Status Write(std::string_view data) { return Encode(data, false); }
+  absl::Status Finish(bool durable) {
+    RETURN_IF_ERROR(Encode({}, true));
+    return file_->Close(durable);
+  }
+
+ private:
+  absl::Status Encode(std::string_view data, bool finish) {
+    if (gz_ == nullptr && zstd_ == nullptr) return data.empty() ? absl::OkStatus() : file_->Append(data);
+    out_.resize(std::max<size_t>(1 << 16, data.size() / 2 + 4096));
+    if (gz_ != nullptr) {
+      gz_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+      gz_->avail_in = static_cast<uInt>(data.size());
+      int rc;
+      do {
+        gz_->next_out = reinterpret_cast<Bytef*>(out_.data());
+        gz_->avail_out = static_cast<uInt>(out_.size());
+        rc = deflate(gz_.get(), finish ? Z_FINISH : Z_NO_FLUSH);
+        if (rc == Z_STREAM_ERROR) return absl::InternalError("gzip: deflate failed");
+        size_t n = out_.size() - gz_->avail_out;
+        if (n > 0) RETURN_IF_ERROR(file_->Append(std::string_view(out_.data(), n)));
+      } while (gz_->avail_out == 0 || (finish && rc != Z_STREAM_END));
+      return absl::OkStatus();
+    }
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    size_t remaining;
+    do {
+      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      remaining = ZSTD_compressStream2(zstd_, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(remaining)) return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(remaining)));
+      if (out.pos > 0) RETURN_IF_ERROR(file_->Append(std::string_view(out_.data(), out.pos)));
+    } while (finish ? remaining != 0 : in.pos < in.size);
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<WritableFile> file_;
+  std::string compression_;
+  std::unique_ptr<z_stream> gz_;
+  ZSTD_CCtx* zstd_ = nullptr;
+  std::string out_;
+};
+
+enum class WriteMode { kAppend, kOverwrite };
+
+struct Options {
+  std::string root;  // warehouse path on fs
+  std::shared_ptr<FileSystem> fs;
+  TableName table;
+  PartitionScheme scheme;
+  std::vector<int> columns;  // input fields written, in order
+  TableSchema schema;
+  std::string compression = "none";
+  int64_t roll_bytes = 128 << 20;
+  std::optional<WriteMode> mode;  // unset: overwrite in batch mode, append otherwise
+};
+
+// A file being written into one partition.
+struct OpenFile {
+  Partition partition;
+  std::string tmp;    // hidden in-progress path
+  std::string final;  // visible path
+  std::unique_ptr<EncodedFile> file;
+  std::string buffer;  // encoded rows not yet handed to the file
+  int64_t bytes = 0;
+  int64_t rows = 0;
+};
+
+struct Pending {
+  std::string tmp;
+  std::string final;
+};
+
+class HiveSink : public Operator {
+ public:
+  HiveSink(Options o, SchemaPtr input, int subtask, int parallelism, std::string node)
+      : o_(std::move(o)), input_(std::move(input)), subtask_(subtask), parallelism_(parallelism),
+        node_(std::move(node)) {
+    table_dir_ = TableDir(o_.root, o_.table);
+  }
+
+  SchemaPtr output_schema() const override { return nullptr; }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string state;
+    if (!reader.Read("hive", &state)) return absl::OkStatus();
+    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '\t');
+      if (f[0] == "seq" && f.size() == 2 && absl::SimpleAtoi(f[1], &seq_)) continue;
+      if (f[0] == "pending" && f.size() == 3) {
+        restored_pending_.push_back({f[1], f[2]});
+        continue;
+      }
+      if (f[0] == "touched" && f.size() == 3) {
+        Partition p;
+        p.path = f[1];
+        if (!absl::SimpleAtoi(f[2], &p.end_ms)) return absl::DataLossError("hive_sink state: bad partition end");
+        touched_[p.path] = p;
+        continue;
+      }
+      if (f[0] == "complete" && f.size() == 2) {
+        restored_complete_.push_back(f[1]);
+        continue;
+      }
+      return absl::DataLossError(absl::StrCat("hive_sink state: bad line '", line, "'"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Open(Context& ctx) override {
+    log_ = GetLogger("hive");
+    checkpointing_ = ctx.checkpointing();
+    batch_mode_ = ctx.batch_mode();
+    mode_ = o_.mode.value_or(batch_mode_ && !checkpointing_ ? WriteMode::kOverwrite : WriteMode::kAppend);
+    rows_ = ctx.GetCounter("hive_rows");
+    files_ = ctx.GetCounter("hive_files");
+    late_ = ctx.GetCounter("hive_late_rows");
+    if (mode_ == WriteMode::kOverwrite && checkpointing_) {
+      return absl::InvalidArgumentError("write_mode: overwrite replaces partitions at the end of a batch job; "
+                                        "it does not combine with checkpoints (use append)");
+    }
+    run_id_ = absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count(),
+                           "-", ::getpid());
+    RETURN_IF_ERROR(o_.fs->MakeDirs(table_dir_));
+    RETURN_IF_ERROR(WriteTableDdl());
+    if (mode_ == WriteMode::kOverwrite) {
+      // Each subtask writes into its own staging directory; leftovers of a run that died
+      // are dropped here.
+      staging_ = absl::StrCat(table_dir_, "/.staging-", node_, "-", subtask_);
+      RETURN_IF_ERROR(o_.fs->RemoveAll(staging_));
+      RETURN_IF_ERROR(o_.fs->MakeDirs(staging_));
+    } else {
+      RETURN_IF_ERROR(Recover());
+    }
+    SLUICE_LOG_INFO(log_, "{}#{}: writing {} under {} ({}, partitions by {} in {}, compression {})", node_, subtask_,
+                    o_.table.full(), table_dir_, mode_ == WriteMode::kOverwrite ? "overwrite" : "append",
+                    absl::StrJoin(o_.scheme.keys, "/"), o_.scheme.zone_name, o_.compression);
+    return absl::OkStatus();
+  }
+
+  absl::Status Process(int, BatchPtr batch, Collector& out) override {
+    const size_t n = batch->num_rows();
+    const auto& ts = batch->timestamps();
+    OpenFile* f = nullptr;
+    for (size_t r = 0; r < n; ++r) {
+      const int64_t t = ts[r];
+      if (t == kNoTimestamp) {
+        out.EmitDeadLetterRow("missing_event_time", *batch, r);
+        continue;
+      }
+      if (f == nullptr || t < f->partition.start_ms || t >= f->partition.end_ms) {
+        ASSIGN_OR_RETURN(f, FileFor(t));
+      }
+      AppendRow(*batch, r, o_.columns, &f->buffer);
+      ++f->rows;
+      if (f->buffer.size() >= (1 << 20)) {
+        RETURN_IF_ERROR(FlushBuffer(*f));
+        if (f->bytes >= o_.roll_bytes) {
+          RETURN_IF_ERROR(CloseFile(f->partition.path));
+          f = nullptr;
+        }
+      }
+    }
+    rows_->Add(static_cast<int64_t>(n));
+    return absl::OkStatus();
+  }
+
+  absl::Status OnWatermark(int64_t watermark, Collector& out) override {
+    // Partitions the watermark has passed are complete: close their files.
+    std::vector<std::string> done;
+    for (const auto& [path, p] : touched_) {
+      if (p.end_ms - 1 <= watermark) done.push_back(path);
+    }
+    for (const auto& path : done) RETURN_IF_ERROR(FinishPartition(path));
+    watermark_ = watermark;
+    out.EmitWatermark(watermark);
+    return absl::OkStatus();
+  }
+
+  absl::Status OnEndOfInput(Collector&) override {
+    std::vector<std::string> all;
+    for (const auto& [path, p] : touched_) all.push_back(path);
+    for (const auto& path : all) RETURN_IF_ERROR(FinishPartition(path));
+    if (mode_ == WriteMode::kOverwrite) return CommitOverwrite();
+    return absl::OkStatus();
+  }
+
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    // Every open file is finished and becomes pending: committed when this checkpoint is.
+    std::vector<std::string> all;
+    for (const auto& [path, f] : open_) all.push_back(path);
+    for (const auto& path : all) RETURN_IF_ERROR(CloseFile(path));
+    std::string state = absl::StrCat("seq\t", seq_, "\n");
+    for (const auto& [path, p] : touched_) absl::StrAppend(&state, "touched\t", path, "\t", p.end_ms, "\n");
+    for (const Pending& p : pending_) absl::StrAppend(&state, "pending\t", p.tmp, "\t", p.final, "\n");
+    for (const auto& c : complete_) absl::StrAppend(&state, "complete\t", c, "\n");
+    writer.Write("hive", state);
+    by_checkpoint_[writer.checkpoint_id()] = {std::move(pending_), std::move(complete_)};
+    pending_.clear();
+    complete_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status NotifyCheckpointComplete(int64_t id) override {
+    while (!by_checkpoint_.empty() && by_checkpoint_.begin()->first <= id) {
+      auto& [pending, complete] = by_checkpoint_.begin()->second;
+      for (const Pending& p : pending) RETURN_IF_ERROR(Publish(p));
+      for (const auto& c : complete) RETURN_IF_ERROR(MarkComplete(c));
+      by_checkpoint_.erase(by_checkpoint_.begin());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() override {
+    // Files not committed (a failed or cancelled job) stay hidden; without checkpoints
+    // they would never be committed, so drop them.
+    for (auto& [path, f] : open_) {
+      (void)f.file->Finish(false);
+      if (!checkpointing_) (void)o_.fs->RemoveAll(f.tmp);
+    }
+    open_.clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string FilePrefix() const { return absl::StrCat("part-", node_, "-", subtask_, "-"); }
+
+  absl::Status WriteTableDdl() {
+    if (subtask_ != 0) return absl::OkStatus();
+    std::string location = table_dir_;
+    if (location[0] != '/') location = std::filesystem::absolute(location).string();
+    RETURN_IF_ERROR(o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/schema.tsv"), EncodeTableSchema(o_.schema)));
+    return o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/create_table.sql"),
+                                  CreateTableDdl(o_.table, o_.schema, "file://" + location));
+  }
+
+  // Append mode, at Open: commit what the restored checkpoint named, drop other
+  // in-progress files of this subtask (written after it), finish partitions it closed.
+  absl::Status Recover() {
+    for (const Pending& p : restored_pending_) {
+      ASSIGN_OR_RETURN(bool tmp_exists, o_.fs->Exists(p.tmp));
+      if (tmp_exists) RETURN_IF_ERROR(Publish(p));
+    }
+    const std::string hidden = "." + FilePrefix();
+    ASSIGN_OR_RETURN(bool exists, o_.fs->Exists(table_dir_));
+    if (exists) RETURN_IF_ERROR(DropInProgress(table_dir_, hidden, 0));
+    for (const auto& c : restored_complete_) RETURN_IF_ERROR(MarkComplete(c));
+    restored_pending_.clear();
+    restored_complete_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status DropInProgress(const std::string& dir, const std::string& hidden_prefix, int depth) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, o_.fs->List(dir));
+    for (const auto& name : names) {
+      const std::string path = absl::StrCat(dir, "/", name);
+      if (absl::StartsWith(name, hidden_prefix) && absl::EndsWith(name, ".inprogress")) {
+        SLUICE_LOG_INFO(log_, "{}#{}: dropping {} (written after the last checkpoint)", node_, subtask_, path);
+        RETURN_IF_ERROR(o_.fs->RemoveAll(path));
+      } else if (depth < static_cast<int>(o_.scheme.keys.size()) && name.find('=') != std::string::npos) {
+        ASSIGN_OR_RETURN(bool is_dir, o_.fs->IsDirectory(path));
+        if (is_dir) RETURN_IF_ERROR(DropInProgress(path, hidden_prefix, depth + 1));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  std::string PartitionDir(const std::string& partition_path) const {
+    return absl::StrCat(mode_ == WriteMode::kOverwrite ? staging_ : table_dir_, "/", partition_path);
+  }
+
+  absl::StatusOr<OpenFile*> FileFor(int64_t t) {
+    // Most rows of a batch fall into the partition of the previous row; otherwise look
+    // it up by its path.
+    Partition p = PartitionOf(o_.scheme, t);
+    auto it = open_.find(p.path);
+    if (it != open_.end()) return &it->second;
+    if (watermark_ != kNoTimestamp && p.end_ms - 1 <= watermark_) late_->Add(1);
+    OpenFile f;
+    f.partition = p;
+    const std::string dir = PartitionDir(p.path);
+    const std::string ext = o_.compression == "gzip" ? ".gz" : o_.compression == "zstd" ? ".zst" : "";
+    const std::string name = absl::StrCat(FilePrefix(), run_id_, "-", seq_++, ext);
+    f.tmp = absl::StrCat(dir, "/.", name, ".inprogress");
+    f.final = absl::StrCat(dir, "/", name);
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, o_.fs->Create(f.tmp));
+    f.file = std::make_unique<EncodedFile>(std::move(file), o_.compression);
+    if (mode_ == WriteMode::kAppend && !announced_.count(p.path)) RETURN_IF_ERROR(WritePartitionDdl(p));
+    touched_.emplace(p.path, p);
+    return &open_.emplace(p.path, std::move(f)).first->second;
+  }
+
+  absl::Status WritePartitionDdl(const Partition& p) {
+    announced_.insert(p.path);
+    std::string location = absl::StrCat(table_dir_, "/", p.path);
+    if (location[0] != '/') location = std::filesystem::absolute(location).string();
+    std::string file = p.path;
+    for (char& c : file) {
+      if (c == '/') c = ',';
+    }
+    return o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/partitions/", file, ".sql"),
+                                  AddPartitionDdl(o_.table, o_.scheme.keys, p, "file://" + location));
+  }
+
+  absl::Status FlushBuffer(OpenFile& f) {
+    f.bytes += static_cast<int64_t>(f.buffer.size());
+    RETURN_IF_ERROR(f.file->Write(f.buffer));
+    f.buffer.clear();
+    return absl::OkStatus();
+  }
+
+  // Finishes the partition's open file; commits it now, or with the next checkpoint.
+  absl::Status CloseFile(const std::string& partition_path) {
+    auto it = open_.find(partition_path);
+    if (it == open_.end()) return absl::OkStatus();
+    OpenFile& f = it->second;
+    RETURN_IF_ERROR(FlushBuffer(f));
+    RETURN_IF_ERROR(f.file->Finish(/*durable=*/true));
+    files_->Add(1);
+    Pending p{f.tmp, f.final};
+    open_.erase(it);
+    if (checkpointing_) {
+      pending_.push_back(std::move(p));
+      return absl::OkStatus();
+    }
+    return Publish(p);
+  }
+
+  absl::Status Publish(const Pending& p) { return o_.fs->Rename(p.tmp, p.final); }
+
+  // This subtask is done with a partition: close its file; in append mode, mark it.
+  absl::Status FinishPartition(const std::string& partition_path) {
+    RETURN_IF_ERROR(CloseFile(partition_path));
+    touched_.erase(partition_path);
+    if (mode_ == WriteMode::kAppend) RETURN_IF_ERROR(PartitionComplete(partition_path));
+    return absl::OkStatus();
+  }
+
+  // This subtask is done with a partition (append mode).
+  absl::Status PartitionComplete(const std::string& partition_path) {
+    if (checkpointing_) {
+      complete_.push_back(partition_path);
+      return absl::OkStatus();
+    }
+    return MarkComplete(partition_path);
+  }
+
+  // Leaves this subtask's marker in the partition; the subtask that finds every
+  // subtask's marker writes _SUCCESS.
+  absl::Status MarkComplete(const std::string& partition_path) {
+    const std::string dir = absl::StrCat(table_dir_, "/", partition_path);
+    RETURN_IF_ERROR(o_.fs->MakeDirs(dir));
+    ASSIGN_OR_RETURN(bool created, o_.fs->CreateExclusive(absl::StrCat(dir, "/.done-", node_, "-", subtask_)));
+    (void)created;
+    for (int s = 0; s < parallelism_; ++s) {
+      ASSIGN_OR_RETURN(bool there, o_.fs->Exists(absl::StrCat(dir, "/.done-", node_, "-", s)));
+      if (!there) return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(bool fresh, o_.fs->CreateExclusive(absl::StrCat(dir, "/_SUCCESS")));
+    if (fresh) SLUICE_LOG_INFO(log_, "{}: partition {} of {} is complete", node_, partition_path, o_.table.full());
+    return absl::OkStatus();
+  }
+
+  // Overwrite mode, at the end: the last subtask to finish replaces every partition the
+  // job wrote, each one atomically, with what all subtasks staged for it.
+  absl::Status CommitOverwrite() {
+    RETURN_IF_ERROR(o_.fs->CreateExclusive(absl::StrCat(staging_, "/.done")).status());
+    for (int s = 0; s < parallelism_; ++s) {
+      ASSIGN_OR_RETURN(bool there,
+                       o_.fs->Exists(absl::StrCat(table_dir_, "/.staging-", node_, "-", s, "/.done")));
+      if (!there) return absl::OkStatus();  // another subtask finishes later and commits
+    }
+    ASSIGN_OR_RETURN(bool mine, o_.fs->CreateExclusive(absl::StrCat(table_dir_, "/.commit-", node_)));
+    if (!mine) return absl::OkStatus();
+    // Gather the partitions of every subtask's staging directory into one new directory
+    // per partition, then swap each in.
+    const std::string gather = absl::StrCat(table_dir_, "/.new-", node_);
+    RETURN_IF_ERROR(o_.fs->RemoveAll(gather));
+    std::set<std::string> partitions;
+    for (int s = 0; s < parallelism_; ++s) {
+      const std::string staging = absl::StrCat(table_dir_, "/.staging-", node_, "-", s);
+      std::vector<std::string> files;
+      RETURN_IF_ERROR(ListFiles(staging, "", 0, &files));
+      for (const auto& rel : files) {
+        const std::string partition = rel.substr(0, rel.rfind('/'));
+        partitions.insert(partition);
+        RETURN_IF_ERROR(o_.fs->MakeDirs(absl::StrCat(gather, "/", partition)));
+        RETURN_IF_ERROR(o_.fs->Rename(absl::StrCat(staging, "/", rel), absl::StrCat(gather, "/", rel)));
+      }
+    }
+    for (const auto& partition : partitions) {
+      const std::string from = absl::StrCat(gather, "/", partition);
+      RETURN_IF_ERROR(o_.fs->CreateExclusive(absl::StrCat(from, "/_SUCCESS")).status());
+      Partition p;
+      p.path = partition;
+      for (absl::string_view kv : absl::StrSplit(partition, '/')) {
+        p.values.push_back(std::string(kv.substr(kv.find('=') + 1)));
+      }
+      RETURN_IF_ERROR(WritePartitionDdl(p));
+      RETURN_IF_ERROR(o_.fs->ReplaceDirectory(from, absl::StrCat(table_dir_, "/", partition)));
+      SLUICE_LOG_INFO(log_, "{}: replaced partition {} of {}", node_, partition, o_.table.full());
+    }
+    RETURN_IF_ERROR(o_.fs->RemoveAll(gather));
+    for (int s = 0; s < parallelism_; ++s) {
+      RETURN_IF_ERROR(o_.fs->RemoveAll(absl::StrCat(table_dir_, "/.staging-", node_, "-", s)));
+    }
+    return o_.fs->RemoveAll(absl::StrCat(table_dir_, "/.commit-", node_));
+  }
+
+  // Visible data files under `dir` (relative paths "dt=.../part-..."), partition depth.
+  absl::Status ListFiles(const std::string& dir, const std::string& rel, int depth, std::vector<std::string>* out) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, o_.fs->List(dir));
+    for (const auto& name : names) {
+      if (name[0] == '.' || name[0] == '_') continue;
+      const std::string r = rel.empty() ? name : absl::StrCat(rel, "/", name);
+      if (depth < static_cast<int>(o_.scheme.keys.size())) {
+        RETURN_IF_ERROR(ListFiles(absl::StrCat(dir, "/", name), r, depth + 1, out));
+      } else {
+        out->push_back(r);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  Options o_;
+  SchemaPtr input_;
+  int subtask_;
+  int parallelism_;
+  std::string node_;
+  std::string table_dir_;
+  std::string staging_;
+  std::string run_id_;
+  WriteMode mode_ = WriteMode::kAppend;
+  bool checkpointing_ = false;
+  bool batch_mode_ = false;
+  std::shared_ptr<spdlog::logger> log_;
+  Counter* rows_ = nullptr;
+  Counter* files_ = nullptr;
+  Counter* late_ = nullptr;
+  int64_t seq_ = 0;
+  int64_t watermark_ = kNoTimestamp;
+  std::map<std::string, OpenFile> open_;  // by partition path
+  // Partitions this subtask wrote to and has not finished (across restarts).
+  std::map<std::string, Partition> touched_;
+  std::set<std::string> announced_;       // partitions whose DDL was written
+  std::vector<Pending> pending_;          // finished since the last checkpoint
+  std::vector<std::string> complete_;     // partitions finished since the last checkpoint
+  std::map<int64_t, std::pair<std::vector<Pending>, std::vector<std::string>>> by_checkpoint_;
+  std::vector<Pending> restored_pending_;
+  std::vector<std::string> restored_complete_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Operator>> MakeHiveSink(const OperatorConfig& config) {
+  const Param& p = *config.params;
+  RETURN_IF_ERROR(p.CheckKeys({"warehouse", "table", "columns", "partition_by", "time_zone", "compression",
+                               "roll_size_mb", "write_mode"}));
+  Options o;
+  ASSIGN_OR_RETURN(std::string warehouse, p.GetStringOr("warehouse", ""));
+  if (warehouse.empty()) return p.MissingError("warehouse");
+  auto fs = OpenFileSystem(warehouse, &o.root);
+  if (!fs.ok()) return p.Find("warehouse")->Error(StdSv(fs.status().message()));
+  o.fs = *fs;
+  ASSIGN_OR_RETURN(std::string table, p.GetStringOr("table", ""));
+  if (table.empty()) return p.MissingError("table");
+  auto name = ParseTableName(table);
+  if (!name.ok()) return p.Find("table")->Error(StdSv(name.status().message()));
+  o.table = *name;
+  std::vector<std::string> keys = {"dt"};
+  if (p.Find("partition_by") != nullptr) {
+    ASSIGN_OR_RETURN(keys, p.GetStringListOr("partition_by"));
+  }
+  ASSIGN_OR_RETURN(std::string zone, p.GetStringOr("time_zone", "UTC"));
+  auto scheme = MakePartitionScheme(keys, zone);
+  if (!scheme.ok()) {
+    return p.Find(absl::StrContains(scheme.status().message(), "zone") || absl::StrContains(scheme.status().message(), "offset")
+                      ? "time_zone"
+                      : "partition_by")
+        ->Error(StdSv(scheme.status().message()));
+  }
+  o.scheme = *scheme;
+  const Schema& in = *config.input_schemas.at(0);
+  std::vector<std::string> columns;
+  ASSIGN_OR_RETURN(columns, p.GetStringListOr("columns"));
+  if (columns.empty()) {
+    for (const Field& f : in.fields()) columns.push_back(f.name);
+  }
+  for (const auto& c : columns) {
+    int idx = in.IndexOf(c);
+    if (idx < 0) {
+      return p.Find("columns")->Error(absl::StrCat("'", c, "' is not an input field; the input has: ", in.ToString()));
+    }
+    for (const auto& k : keys) {
+      if (c == k) {
+        return p.Find(p.Find("columns") ? "columns" : "partition_by")
+            ->Error(absl::StrCat("'", c, "' is a partition column, so it cannot also be a data column; rename the "
+                                 "field or list columns without it"));
+      }
+    }
+    o.columns.push_back(idx);
+    o.schema.columns.push_back(in.field(idx));
+  }
+  o.schema.partition_keys = keys;
+  ASSIGN_OR_RETURN(o.compression, p.GetStringOr("compression", "none"));
+  if (o.compression != "none" && o.compression != "gzip" && o.compression != "zstd") {
+    return p.Find("compression")->Error(absl::StrCat("expected none, gzip or zstd, got '", o.compression, "'"));
+  }
+  o.schema.compression = o.compression;
+  ASSIGN_OR_RETURN(int64_t roll_mb, p.GetIntOr("roll_size_mb", 128));
+  if (roll_mb < 1) return p.Find("roll_size_mb")->Error("must be at least 1 (MiB)");
+  o.roll_bytes = roll_mb << 20;
+  if (p.Find("write_mode") != nullptr) {
+    ASSIGN_OR_RETURN(std::string mode, p.GetStringOr("write_mode", ""));
+    if (mode == "append") o.mode = WriteMode::kAppend;
+    else if (mode == "overwrite") o.mode = WriteMode::kOverwrite;
+    else return p.Find("write_mode")->Error(absl::StrCat("expected append or overwrite, got '", mode, "'"));
+  }
+  return std::make_unique<HiveSink>(std::move(o), config.input_schemas.at(0), config.subtask_index,
+                                    config.parallelism, config.node_id);
+}
+
+}  // namespace sluice::hive
