@@ -70,12 +70,12 @@ absl::Status ParseWindowShape(const Param& params, WindowSpec& spec) {
   ASSIGN_OR_RETURN(std::string type, w->GetString("type"));
   if (type == "tumbling") {
     spec.kind = WindowKind::kTumbling;
-    RETURN_IF_ERROR(w->CheckKeys({"type", "size"}));
+    RETURN_IF_ERROR(w->CheckKeys({"type", "size", "offset"}));
     ASSIGN_OR_RETURN(spec.size_ms, PositiveDurationMs(*w, "size"));
     spec.slide_ms = spec.size_ms;
   } else if (type == "sliding") {
     spec.kind = WindowKind::kSliding;
-    RETURN_IF_ERROR(w->CheckKeys({"type", "size", "slide"}));
+    RETURN_IF_ERROR(w->CheckKeys({"type", "size", "slide", "offset"}));
     ASSIGN_OR_RETURN(spec.size_ms, PositiveDurationMs(*w, "size"));
     ASSIGN_OR_RETURN(spec.slide_ms, PositiveDurationMs(*w, "slide"));
     if (spec.size_ms % spec.slide_ms != 0) {
@@ -89,6 +89,13 @@ absl::Status ParseWindowShape(const Param& params, WindowSpec& spec) {
           absl::StrCat("a sliding window may put a record in at most ", kMaxWindowsPerRecord,
                        " windows, but size / slide is ", spec.size_ms / spec.slide_ms));
     }
+  }
+  if ((type == "tumbling" || type == "sliding") && w->Find("offset") != nullptr) {
+    // Windows start at offset + k * slide: days in UTC+8 start at 16:00 UTC (offset 16h).
+    ASSIGN_OR_RETURN(int64_t offset, w->GetDurationMs("offset"));
+    spec.offset_ms = offset % spec.slide_ms;
+  }
+  if (type == "tumbling" || type == "sliding") {
   } else if (type == "session") {
     spec.kind = WindowKind::kSession;
     RETURN_IF_ERROR(w->CheckKeys({"type", "gap"}));
@@ -539,6 +546,7 @@ void WindowOperator::Dispatch(const RecordBatch& batch, KeyOf&& key_of, Collecto
 template <typename KeyOf>
 void WindowOperator::AssignTumbling(const RecordBatch& batch, KeyOf& key_of, Collector& out) {
   const int64_t size = spec_.size_ms;
+  const int64_t offset = spec_.offset_ms;
   const int64_t* ts = batch.timestamps().data();
   const size_t n = batch.num_rows();
   // The window of the previous row: most rows fall in it, which saves a division.
@@ -552,7 +560,7 @@ void WindowOperator::AssignTumbling(const RecordBatch& batch, KeyOf& key_of, Col
     }
     if (!have_start ||
         static_cast<uint64_t>(t) - static_cast<uint64_t>(start) >= static_cast<uint64_t>(size)) {
-      start = FloorStart(t, size);
+      start = FloorStart(t - offset, size) + offset;
       have_start = true;
     }
     const int64_t end = start + size;
@@ -576,6 +584,7 @@ template <typename KeyOf>
 void WindowOperator::AssignSliding(const RecordBatch& batch, KeyOf& key_of, Collector& out) {
   const int64_t size = spec_.size_ms;
   const int64_t slide = spec_.slide_ms;
+  const int64_t offset = spec_.offset_ms;
   const int64_t* ts = batch.timestamps().data();
   const size_t n = batch.num_rows();
   for (size_t row = 0; row < n; ++row) {
@@ -585,7 +594,7 @@ void WindowOperator::AssignSliding(const RecordBatch& batch, KeyOf& key_of, Coll
       continue;
     }
     // The windows holding t start at last, last - slide, ... (> t - size).
-    const int64_t last = FloorStart(t, slide);
+    const int64_t last = FloorStart(t - offset, slide) + offset;
     if (last + size <= late_end_max_) {
       Late(batch, row, out);
       continue;

@@ -58,6 +58,7 @@ struct WindowSpec {
   WindowKind kind = WindowKind::kTumbling;
   int64_t size_ms = 0;   // tumbling and sliding
   int64_t slide_ms = 0;  // sliding (== size_ms for tumbling)
+  int64_t offset_ms = 0;  // tumbling and sliding: windows start at offset + k * slide
   int64_t gap_ms = 0;    // session
   int64_t allowed_lateness_ms = 0;
   std::vector<AggregateSpec> aggregates;

@@ -156,6 +156,26 @@ TEST(WindowTumblingTest, RowsOfFiredWindowsPrecedeTheWatermark) {
               ElementsAre("batch", "wm:100", "rows:2", "wm:19999", "rows:1", "wm:40000"));
 }
 
+TEST(WindowTumblingTest, AnOffsetShiftsTheWindowBoundaries) {
+  // Days in UTC+8: windows of 1 day starting at 16:00 UTC.
+  OpRun run(PathParams(M({{"type", S("tumbling")}, {"size", S("1d")}, {"offset", S("16h")}})), PathSchema());
+  ASSERT_TRUE(run.ok());
+  const int64_t h = 3600 * 1000;
+  run.Feed({{"/a", "x"}, {"/a", "y"}, {"/a", "z"}}, {15 * h, 16 * h, 39 * h + 59 * 60 * 1000});
+  run.Watermark(100 * h);
+  EXPECT_THAT(run.Take(),
+              ElementsAre(R"({"path":"/a","window_start":-28800000,"window_end":57600000,"pv":1,"uv":1})",
+                          R"({"path":"/a","window_start":57600000,"window_end":144000000,"pv":2,"uv":2})"));
+}
+TEST(WindowSlidingTest, AnOffsetShiftsTheSlides) {
+  OpRun run(PathParams(M({{"type", S("sliding")}, {"size", S("10s")}, {"slide", S("5s")}, {"offset", S("2s")}})),
+            PathSchema());
+  ASSERT_TRUE(run.ok());
+  run.Feed({{"/a", "x"}}, {6000});
+  run.Watermark(100000);
+  EXPECT_THAT(run.Take(), ElementsAre(R"({"path":"/a","window_start":-3000,"window_end":7000,"pv":1,"uv":1})",
+                                      R"({"path":"/a","window_start":2000,"window_end":12000,"pv":1,"uv":1})"));
+}
 TEST(WindowTumblingTest, NegativeTimestampsFloor) {
   OpRun run(PathParams(Tumbling("10s")), PathSchema());
   ASSERT_TRUE(run.ok());
