@@ -4,12 +4,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "examples/datagen/datagen.h"
 #include "operators/builtins.h"
 #include "cli/cluster_commands.h"
@@ -39,7 +43,94 @@ struct RunFlags {
   bool explain_only = false;
   std::string log_level = "info";
   std::vector<std::string> plugins;
+  // Applied after loading and --set (sluice batch, sluice ingest).
+  std::function<absl::Status(sluice::v1::Topology*)> adjust;
 };
+
+// Offline commands.
+struct BatchFlags {
+  std::string table;
+  std::vector<std::string> partitions;
+  std::string warehouse;
+};
+struct IngestFlags {
+  std::string spool_dir;
+  bool once = false;
+  std::string checkpoint_dir;
+  double checkpoint_interval_s = 10;
+};
+
+// The ids of the nodes of `type`.
+std::vector<sluice::v1::Node*> NodesOfType(sluice::v1::Topology* t, std::string_view type) {
+  std::vector<sluice::v1::Node*> nodes;
+  for (auto& n : *t->mutable_nodes()) {
+    if (n.type() == type) nodes.push_back(&n);
+  }
+  return nodes;
+}
+
+// A string parameter of a node, or "".
+std::string StringParam(const sluice::v1::Node& n, std::string_view key) {
+  for (const auto& e : n.params().map_value().entries()) {
+    if (e.key() == key && e.value().has_string_value()) return e.value().string_value();
+  }
+  return "";
+}
+
+// sluice batch: replays Hive partitions through the topology, in batch mode.
+absl::Status AdjustForBatch(const BatchFlags& b, sluice::v1::Topology* t) {
+  auto sources = NodesOfType(t, "hive_partitions");
+  const bool overriding = !b.table.empty() || !b.partitions.empty() || !b.warehouse.empty();
+  if (overriding && sources.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--table/--partitions/--warehouse set the topology's hive_partitions source, but it has ", sources.size(),
+        " of them"));
+  }
+  if (sources.empty()) {
+    return absl::InvalidArgumentError("sluice batch replays Hive partitions: the topology needs a source of type "
+                                      "hive_partitions (or use sluice run)");
+  }
+  const std::string id = sources[0]->id();
+  if (!b.table.empty()) RETURN_IF_ERROR(sluice::topology::ApplyOverride(t, absl::StrCat(id, ".table=", b.table)));
+  if (!b.warehouse.empty()) {
+    RETURN_IF_ERROR(sluice::topology::ApplyOverride(t, absl::StrCat(id, ".warehouse=", b.warehouse)));
+  }
+  if (!b.partitions.empty()) {
+    std::string list = "[";
+    for (size_t i = 0; i < b.partitions.size(); ++i) absl::StrAppend(&list, i ? ", " : "", "\"", b.partitions[i], "\"");
+    list += "]";
+    RETURN_IF_ERROR(sluice::topology::ApplyOverride(t, absl::StrCat(id, ".partitions=", list)));
+  }
+  t->set_mode("batch");
+  return absl::OkStatus();
+}
+
+// sluice ingest: the Flume-like agent. Checkpoints on, so a restart resumes mid-file.
+absl::Status AdjustForIngest(const IngestFlags& g, sluice::v1::Topology* t) {
+  auto spools = NodesOfType(t, "spooldir_source");
+  if (spools.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sluice ingest runs a spool directory agent: the topology needs exactly one spooldir_source, it has ",
+        spools.size()));
+  }
+  const std::string id = spools[0]->id();
+  if (!g.spool_dir.empty()) RETURN_IF_ERROR(sluice::topology::ApplyOverride(t, absl::StrCat(id, ".dir=", g.spool_dir)));
+  if (g.once) RETURN_IF_ERROR(sluice::topology::ApplyOverride(t, absl::StrCat(id, ".stop_when_empty=true")));
+  std::string dir = g.checkpoint_dir;
+  if (dir.empty()) dir = t->checkpoint_dir();
+  if (dir.empty()) {
+    const std::string spool = StringParam(*spools[0], "dir");
+    if (spool.empty()) return absl::InvalidArgumentError("give the spool directory (--spool-dir or the source's dir)");
+    dir = absl::StrCat(spool, "/.sluice/", t->name());  // hidden: the source ignores it
+  }
+  t->set_checkpoint_dir(dir);
+  if (g.checkpoint_interval_s > 0) {
+    t->set_checkpoint_interval_ms(static_cast<int64_t>(g.checkpoint_interval_s * 1000));
+  } else if (t->checkpoint_interval_ms() <= 0) {
+    t->set_checkpoint_interval_ms(10000);
+  }
+  return absl::OkStatus();
+}
 
 // Creates the directory that will hold `path`, so `gen --out data/x/y.log` just works.
 void EnsureParentDir(const std::string& path) {
@@ -57,6 +148,10 @@ absl::StatusOr<sluice::v1::Topology> LoadWithOverrides(const RunFlags& f) {
   }
   if (f.parallelism > 0) t->set_default_parallelism(f.parallelism);
   if (!f.mode.empty()) t->set_mode(f.mode);
+  if (f.adjust) {
+    absl::Status st = f.adjust(&*t);
+    if (!st.ok()) return st;
+  }
   return t;
 }
 
@@ -177,6 +272,29 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("-q,--quiet", run.quiet, "No progress and no info logs");
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error");
 
+  BatchFlags batch;
+  CLI::App* batch_cmd = app.add_subcommand(
+      "batch", "Replay Hive partitions (dt=A..B) through a topology in batch mode; re-runs replace output partitions");
+  add_topology_flags(batch_cmd);
+  batch_cmd->add_option("--table", batch.table, "Table to read (db.table), for the hive_partitions source");
+  batch_cmd->add_option("--partitions", batch.partitions, "Partitions to read: dt=2026-11-20..2026-11-24 or dt=DAY; repeatable");
+  batch_cmd->add_option("--warehouse", batch.warehouse, "Warehouse root (path or file:///path) of that table");
+  batch_cmd->add_option("--progress-interval", run.progress_interval, "Seconds between progress lines (0: none)");
+  batch_cmd->add_flag("-q,--quiet", run.quiet, "No progress and no info logs");
+
+  IngestFlags ingest;
+  CLI::App* ingest_cmd = app.add_subcommand(
+      "ingest", "Run a spool-directory agent (Flume-like): spooldir_source -> parse/clean -> sink, with checkpoints");
+  add_topology_flags(ingest_cmd);
+  ingest_cmd->add_option("--spool-dir", ingest.spool_dir, "Spool directory (overrides the spooldir_source's dir)");
+  ingest_cmd->add_flag("--once", ingest.once, "Stop when the spool directory has no more files (default: keep watching)");
+  ingest_cmd->add_option("--checkpoint-dir", ingest.checkpoint_dir,
+                         "Where progress is kept (default: the topology's checkpoint.dir, else SPOOL/.sluice/NAME)");
+  ingest_cmd->add_option("--checkpoint-interval", ingest.checkpoint_interval_s, "Seconds between checkpoints")
+      ->capture_default_str();
+  ingest_cmd->add_option("--progress-interval", run.progress_interval, "Seconds between progress lines (0: none)");
+  ingest_cmd->add_flag("-q,--quiet", run.quiet, "No progress and no info logs");
+
   CLI::App* explain_cmd = app.add_subcommand("explain", "Validate a topology and print its plan");
   add_topology_flags(explain_cmd);
 
@@ -244,6 +362,9 @@ int main(int argc, char** argv) {
   gen_nginx->add_option("--out", nginx.output_path, "Output file (.gz to compress)")->required();
   gen_nginx->add_option("--lines", nginx.num_lines, "Number of lines");
   gen_nginx->add_option("--seed", nginx.seed, "Random seed");
+  std::string nginx_date;
+  gen_nginx->add_option("--date", nginx_date,
+                        "Day the requests fall on, YYYY-MM-DD in the logs' +0800 (default 2026-11-20)");
   sluice::datagen::YsbOptions ysb;
   CLI::App* gen_ysb = gen_cmd->add_subcommand("ysb", "Yahoo Streaming Benchmark events and ads table");
   gen_ysb->add_option("--events-out", ysb.events_path, "Events file (JSON lines)")->required();
@@ -272,6 +393,14 @@ int main(int argc, char** argv) {
   }
 
   if (run_cmd->parsed()) return RunTopology(run);
+  if (batch_cmd->parsed()) {
+    run.adjust = [&batch](sluice::v1::Topology* t) { return AdjustForBatch(batch, t); };
+    return RunTopology(run);
+  }
+  if (ingest_cmd->parsed()) {
+    run.adjust = [&ingest](sluice::v1::Topology* t) { return AdjustForIngest(ingest, t); };
+    return RunTopology(run);
+  }
   if (submit_cmd->parsed() || (local_cmd->parsed() && !run.topology.empty())) {
     auto topology = LoadWithOverrides(run);
     if (!topology.ok()) {
@@ -306,6 +435,14 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (gen_nginx->parsed()) {
+    if (!nginx_date.empty()) {
+      absl::CivilDay day;
+      if (!absl::ParseCivilTime(nginx_date, &day)) {
+        std::fprintf(stderr, "error: --date: expected YYYY-MM-DD, got '%s'\n", nginx_date.c_str());
+        return kExitBadInput;
+      }
+      nginx.start_time_ms = absl::ToUnixMillis(absl::FromCivil(day, absl::FixedTimeZone(8 * 3600)));
+    }
     EnsureParentDir(nginx.output_path);
     absl::Status st = sluice::datagen::GenerateNginxLogs(nginx);
     if (!st.ok()) {
