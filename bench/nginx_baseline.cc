@@ -14,6 +14,9 @@
 // argument parsing to after the output file is closed.
 //
 //   nginx_baseline --input access.log --out out.tsv
+//   nginx_baseline --mode hive_ingest --input access.log --out TABLE_DIR   (the offline ingest)
+//   nginx_baseline --mode hive_daily --input TABLE_DIR --out daily.tsv     (the daily batch job)
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -191,6 +195,13 @@ struct Parsed {
   std::string_view path;
   std::string_view user_agent;
   int64_t event_ms = 0;
+  // The other columns, for the Hive ingestion mode.
+  std::string_view method;
+  std::string_view query;  // empty data() when there is none
+  bool has_query = false;
+  std::string_view status;
+  std::string_view bytes;  // "-" reads as 0
+  std::string_view referer;  // "-" is null
 };
 
 // Strict combined-format parse; false means malformed.
@@ -227,19 +238,23 @@ bool ParseLine(std::string_view line, Parsed* out) {
     return false;
   }
   p += 5;
+  out->status = std::string_view(p - 4, 3);
   // $body_bytes_sent: \d+ or -
   if (p < e && *p == '-') {
+    out->bytes = std::string_view(p, 1);
     ++p;
   } else {
     s = p;
     while (p < e && IsDigit(*p)) ++p;
     if (p == s) return false;
+    out->bytes = std::string_view(s, static_cast<size_t>(p - s));
   }
   // ' "$http_referer" "'
   if (e - p < 2 || p[0] != ' ' || p[1] != '"') return false;
   p += 2;
   q = static_cast<const char*>(memchr(p, '"', static_cast<size_t>(e - p)));
   if (q == nullptr) return false;
+  out->referer = std::string_view(p, static_cast<size_t>(q - p));
   p = q + 1;
   if (e - p < 2 || p[0] != ' ' || p[1] != '"') return false;
   p += 2;
@@ -261,7 +276,11 @@ bool ParseLine(std::string_view line, Parsed* out) {
     return false;
   }
   std::string_view target = request.substr(sp1 + 1, sp2 - sp1 - 1);
-  out->path = target.substr(0, target.find('?'));
+  const size_t qm = target.find('?');
+  out->path = target.substr(0, qm);
+  out->has_query = qm != std::string_view::npos;
+  out->query = out->has_query ? target.substr(qm + 1) : std::string_view();
+  out->method = request.substr(0, sp1);
   return true;
 }
 
@@ -431,19 +450,217 @@ absl::StatusOr<Counters> Run(const std::string& input_path, const std::string& o
   return c;
 }
 
+// --- The offline pipeline's two steps, written by hand ----------------------------------
+
+// Hive text escaping (ESCAPED BY '\\', serialization.escape.crlf).
+void AppendHiveString(std::string* out, std::string_view s) {
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != '\x01' && c != '\x02' && c != '\x03' && c != '\\' && c != '\n' && c != '\r') continue;
+    out->append(s.data() + start, i - start);
+    out->push_back('\\');
+    out->push_back(c == '\n' ? 'n' : c == '\r' ? 'r' : c);
+    start = i + 1;
+  }
+  out->append(s.data() + start, s.size() - start);
+}
+
+// "YYYY-MM-DD" of a day number since the epoch (civil_from_days).
+void AppendDate(std::string* out, int64_t days) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2);
+  char buf[64];
+  const int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02d", static_cast<long long>(y), static_cast<int>(m),
+                              static_cast<int>(d));
+  out->append(buf, static_cast<size_t>(n));
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// spool -> parse -> clean -> Hive table: every kept line as a Hive text row (the columns
+// of examples/offline_logs/ingest.yaml, uncompressed) into OUT/dt=YYYY-MM-DD/part-0, dt
+// being the day in +08:00; time written in UTC.
+absl::StatusOr<Counters> RunHiveIngest(const std::string& input_path, const std::string& out_dir) {
+  Input input;
+  RETURN_IF_ERROR(input.Open(input_path));
+  std::string_view rest = input.data();
+  absl::flat_hash_map<absl::string_view, bool> bot_cache;
+  absl::flat_hash_map<absl::string_view, bool> static_cache;
+  absl::flat_hash_map<int64_t, std::string> by_day;  // day (in +08:00) -> rows
+  Counters c;
+  Parsed parsed;
+  int64_t cached_day = INT64_MIN;
+  std::string* rows = nullptr;
+  while (!rest.empty()) {
+    const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
+    std::string_view line;
+    if (nl == nullptr) {
+      line = rest;
+      rest = {};
+    } else {
+      line = rest.substr(0, static_cast<size_t>(nl - rest.data()));
+      rest.remove_prefix(line.size() + 1);
+    }
+    ++c.lines;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!ParseLine(line, &parsed)) {
+      ++c.malformed;
+      continue;
+    }
+    auto [bit, new_agent] = bot_cache.try_emplace(sluice::Sv(parsed.user_agent), false);
+    if (new_agent) bit->second = IsBot(parsed.user_agent);
+    if (bit->second) {
+      ++c.bot;
+      continue;
+    }
+    auto [sit, new_path] = static_cache.try_emplace(sluice::Sv(parsed.path), false);
+    if (new_path) sit->second = IsStaticAsset(parsed.path);
+    if (sit->second) {
+      ++c.static_asset;
+      continue;
+    }
+    ++c.kept;
+    const int64_t day = FloorDiv(parsed.event_ms + 8 * 3600 * 1000, 86'400'000);
+    if (day != cached_day) {
+      cached_day = day;
+      rows = &by_day[day];
+    }
+    std::string& out = *rows;
+    AppendHiveString(&out, parsed.addr);
+    out.push_back('\x01');
+    const int64_t secs = FloorDiv(parsed.event_ms, 1000);
+    AppendDate(&out, FloorDiv(secs, 86400));
+    const int64_t tod = secs - FloorDiv(secs, 86400) * 86400;
+    char hms[16];
+    std::snprintf(hms, sizeof(hms), " %02d:%02d:%02d", static_cast<int>(tod / 3600), static_cast<int>(tod / 60 % 60),
+                  static_cast<int>(tod % 60));
+    out.append(hms, 9);
+    out.push_back('\x01');
+    AppendHiveString(&out, parsed.method);
+    out.push_back('\x01');
+    AppendHiveString(&out, parsed.path);
+    out.push_back('\x01');
+    if (parsed.has_query) AppendHiveString(&out, parsed.query); else out.append("\\N");
+    out.push_back('\x01');
+    out.append(parsed.status);
+    out.push_back('\x01');
+    if (parsed.bytes == "-") out.push_back('0'); else out.append(parsed.bytes);
+    out.push_back('\x01');
+    if (parsed.referer == "-") out.append("\\N"); else AppendHiveString(&out, parsed.referer);
+    out.push_back('\x01');
+    AppendHiveString(&out, parsed.user_agent);
+    out.push_back('\n');
+  }
+  for (const auto& [day, data] : by_day) {
+    std::string dir = out_dir + "/dt=";
+    AppendDate(&dir, day);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    RETURN_IF_ERROR(WriteAll(dir + "/part-0", data));
+  }
+  return c;
+}
+
+struct DailyGroup {
+  int64_t pv = 0;
+  absl::flat_hash_set<absl::string_view> visitors;
+  absl::flat_hash_map<absl::string_view, int64_t> referers;
+};
+
+// The daily batch job over a Hive table written by RunHiveIngest (plain files, no
+// escapes in the fields it reads): PV, UV and the top 3 referers per path per dt.
+absl::StatusOr<Counters> RunHiveDaily(const std::string& table_dir, const std::string& out_path) {
+  std::vector<std::string> days;
+  if (DIR* d = ::opendir(table_dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      if (std::strncmp(e->d_name, "dt=", 3) == 0) days.push_back(e->d_name);
+    }
+    ::closedir(d);
+  }
+  std::sort(days.begin(), days.end());
+  Counters c;
+  std::string out = "dt\tpath\tpv\tuv\ttop_referers\n";
+  for (const std::string& day : days) {
+    const std::string dir = table_dir + "/" + day;
+    std::vector<std::string> files;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (struct dirent* e = ::readdir(d)) {
+        if (e->d_name[0] != '.' && e->d_name[0] != '_') files.push_back(dir + "/" + e->d_name);
+      }
+      ::closedir(d);
+    }
+    std::vector<Input> inputs(files.size());
+    absl::flat_hash_map<absl::string_view, DailyGroup> groups;
+    for (size_t f = 0; f < files.size(); ++f) {
+      RETURN_IF_ERROR(inputs[f].Open(files[f]));
+      std::string_view rest = inputs[f].data();
+      std::string_view fields[9];
+      while (!rest.empty()) {
+        const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
+        std::string_view line = nl ? rest.substr(0, static_cast<size_t>(nl - rest.data())) : rest;
+        rest.remove_prefix(nl ? line.size() + 1 : rest.size());
+        ++c.lines;
+        int n = 0;
+        size_t start = 0;
+        for (size_t i = 0; i <= line.size() && n < 9; ++i) {
+          if (i == line.size() || line[i] == '\x01') {
+            fields[n++] = line.substr(start, i - start);
+            start = i + 1;
+          }
+        }
+        if (n < 9) {
+          ++c.malformed;
+          continue;
+        }
+        DailyGroup& g = groups[sluice::Sv(fields[3])];
+        ++g.pv;
+        g.visitors.insert(sluice::Sv(fields[0]));
+        if (fields[7] != "\\N") ++g.referers[sluice::Sv(fields[7])];
+      }
+    }
+    for (auto& [path, g] : groups) {
+      std::vector<std::pair<absl::string_view, int64_t>> top(g.referers.begin(), g.referers.end());
+      std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
+      if (top.size() > 3) top.resize(3);
+      absl::StrAppend(&out, day.substr(3), "\t", path, "\t", g.pv, "\t", g.visitors.size(), "\t");
+      for (size_t i = 0; i < top.size(); ++i) absl::StrAppend(&out, i ? "," : "", top[i].first, ":", top[i].second);
+      out.push_back('\n');
+    }
+  }
+  RETURN_IF_ERROR(WriteAll(out_path, out));
+  return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app(
       "Single-threaded hand-written nginx_pv_uv baseline (PV/UV per path per "
       "60 s window).");
-  std::string input_path, out_path;
-  app.add_option("--input", input_path, "nginx combined access log (plain or gzip)")->required();
-  app.add_option("--out", out_path, "Output TSV path")->required();
+  std::string input_path, out_path, mode = "pvuv";
+  app.add_option("--input", input_path, "nginx combined access log (plain or gzip); hive_daily: the table directory")
+      ->required();
+  app.add_option("--out", out_path, "Output TSV path; hive_ingest: the table directory")->required();
+  app.add_option("--mode", mode,
+                 "pvuv (nginx_pv_uv), hive_ingest (parse, clean, write Hive text per day: the offline ingest), "
+                 "hive_daily (PV, UV, top referers per path per day over that table)")
+      ->check(CLI::IsMember({"pvuv", "hive_ingest", "hive_daily"}));
   CLI11_PARSE(app, argc, argv);
 
   auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<Counters> result = Run(input_path, out_path);
+  absl::StatusOr<Counters> result = mode == "hive_ingest"  ? RunHiveIngest(input_path, out_path)
+                                    : mode == "hive_daily" ? RunHiveDaily(input_path, out_path)
+                                                           : Run(input_path, out_path);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.ok()) {
     std::fprintf(stderr, "nginx_baseline: %s\n", result.status().ToString().c_str());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs the demos: the seed's offline cleaning job (nginx_pv_uv) on a
 # freshly generated day of nginx access logs with dirty lines, bots and static assets (in
-# one process, then on a local cluster), and the seed's real-time path (tracking events
+# one process, then on a local cluster), the seed's offline path through a spool directory
+# and Hive tables (scripts/demo_offline.sh), and the seed's real-time path (tracking events
 # through an embedded Kafka broker, scripts/demo_realtime.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ else
   echo "demo: cluster output DIFFERS from the single-process output" >&2
   exit 1
 fi
+echo
+echo "demo: the offline path: spool directory -> sluice ingest -> Hive table -> sluice batch"
+bash scripts/demo_offline.sh
 echo
 echo "demo: the real-time path: tracking events -> Kafka (embedded broker) -> sluice -> Kafka"
 bash scripts/demo_realtime.sh
