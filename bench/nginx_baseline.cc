@@ -494,11 +494,26 @@ absl::StatusOr<Counters> RunHiveIngest(const std::string& input_path, const std:
   std::string_view rest = input.data();
   absl::flat_hash_map<absl::string_view, bool> bot_cache;
   absl::flat_hash_map<absl::string_view, bool> static_cache;
-  absl::flat_hash_map<int64_t, std::string> by_day;  // day (in +08:00) -> rows
+  // Day (in +08:00) -> its file and the rows not yet written (flushed at 1 MiB).
+  struct DayFile {
+    int fd = -1;
+    std::string rows;
+  };
+  absl::flat_hash_map<int64_t, DayFile> by_day;
   Counters c;
   Parsed parsed;
   int64_t cached_day = INT64_MIN;
-  std::string* rows = nullptr;
+  DayFile* file = nullptr;
+  auto flush = [](DayFile& f) -> absl::Status {
+    std::string_view data = f.rows;
+    while (!data.empty()) {
+      ssize_t n = ::write(f.fd, data.data(), data.size());
+      if (n < 0) return sluice::ErrnoToStatus(errno, "write");
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    f.rows.clear();
+    return absl::OkStatus();
+  };
   while (!rest.empty()) {
     const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
     std::string_view line;
@@ -531,17 +546,26 @@ absl::StatusOr<Counters> RunHiveIngest(const std::string& input_path, const std:
     const int64_t day = FloorDiv(parsed.event_ms + 8 * 3600 * 1000, 86'400'000);
     if (day != cached_day) {
       cached_day = day;
-      rows = &by_day[day];
+      file = &by_day[day];
+      if (file->fd < 0) {
+        std::string dir = out_dir + "/dt=";
+        AppendDate(&dir, day);
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        file->fd = ::open((dir + "/part-0").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (file->fd < 0) return sluice::ErrnoToStatus(errno, dir + "/part-0");
+      }
     }
-    std::string& out = *rows;
+    std::string& out = file->rows;
     AppendHiveString(&out, parsed.addr);
     out.push_back('\x01');
     const int64_t secs = FloorDiv(parsed.event_ms, 1000);
     AppendDate(&out, FloorDiv(secs, 86400));
     const int64_t tod = secs - FloorDiv(secs, 86400) * 86400;
-    char hms[16];
-    std::snprintf(hms, sizeof(hms), " %02d:%02d:%02d", static_cast<int>(tod / 3600), static_cast<int>(tod / 60 % 60),
-                  static_cast<int>(tod % 60));
+    const int hh = static_cast<int>(tod / 3600), mm = static_cast<int>(tod / 60 % 60), ss = static_cast<int>(tod % 60);
+    const char hms[9] = {' ', static_cast<char>('0' + hh / 10), static_cast<char>('0' + hh % 10), ':',
+                         static_cast<char>('0' + mm / 10), static_cast<char>('0' + mm % 10), ':',
+                         static_cast<char>('0' + ss / 10), static_cast<char>('0' + ss % 10)};
     out.append(hms, 9);
     out.push_back('\x01');
     AppendHiveString(&out, parsed.method);
@@ -558,13 +582,11 @@ absl::StatusOr<Counters> RunHiveIngest(const std::string& input_path, const std:
     out.push_back('\x01');
     AppendHiveString(&out, parsed.user_agent);
     out.push_back('\n');
+    if (out.size() >= (1 << 20)) RETURN_IF_ERROR(flush(*file));
   }
-  for (const auto& [day, data] : by_day) {
-    std::string dir = out_dir + "/dt=";
-    AppendDate(&dir, day);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    RETURN_IF_ERROR(WriteAll(dir + "/part-0", data));
+  for (auto& [day, f] : by_day) {
+    RETURN_IF_ERROR(flush(f));
+    if (::close(f.fd) != 0) return sluice::ErrnoToStatus(errno, "close");
   }
   return c;
 }
