@@ -22,30 +22,8 @@ using ::sluice::testing::TestCollector;
 using ::sluice::testing::TestContext;
 using ::sluice::testing::Value;
 
-class MapWriter : public SnapshotWriter {
- public:
-  explicit MapWriter(int64_t id) : id_(id) {}
-  int64_t checkpoint_id() const override { return id_; }
-  void Write(std::string_view name, std::string_view bytes) override { blobs[std::string(name)] = bytes; }
-  std::map<std::string, std::string> blobs;
-
- private:
-  int64_t id_;
-};
-
-class MapReader : public SnapshotReader {
- public:
-  explicit MapReader(std::map<std::string, std::string> blobs) : blobs_(std::move(blobs)) {}
-  bool Read(std::string_view name, std::string* bytes) override {
-    auto it = blobs_.find(std::string(name));
-    if (it == blobs_.end()) return false;
-    *bytes = it->second;
-    return true;
-  }
-
- private:
-  std::map<std::string, std::string> blobs_;
-};
+using MapWriter = ::sluice::testing::MapSnapshotWriter;
+using MapReader = ::sluice::testing::MapSnapshotReader;
 
 // 2026-11-20 00:00 +08:00 is 2026-11-19 16:00 UTC.
 constexpr int64_t kDay20 = 1795104000000;  // 2026-11-20T00:00:00+08:00 in ms

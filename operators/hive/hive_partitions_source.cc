@@ -262,18 +262,10 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHivePartitionsSource(const OperatorC
   RETURN_IF_ERROR(p.CheckKeys({"warehouse", "table", "partitions", "fields", "partition_by", "require_success",
                                "batch_size"}));
   Options o;
-  ASSIGN_OR_RETURN(std::string warehouse, p.GetStringOr("warehouse", ""));
-  if (warehouse.empty()) return p.MissingError("warehouse");
-  std::string root;
-  auto fs = OpenFileSystem(warehouse, &root);
-  if (!fs.ok()) return p.Find("warehouse")->Error(StdSv(fs.status().message()));
-  o.fs = *fs;
-  ASSIGN_OR_RETURN(std::string table, p.GetStringOr("table", ""));
-  if (table.empty()) return p.MissingError("table");
-  auto name = ParseTableName(table);
-  if (!name.ok()) return p.Find("table")->Error(StdSv(name.status().message()));
-  o.table_name = name->full();
-  o.table_dir = TableDir(root, *name);
+  ASSIGN_OR_RETURN(TableLocation loc, ReadTableLocation(p));
+  o.fs = loc.fs;
+  o.table_name = loc.name.full();
+  o.table_dir = loc.dir;
   ASSIGN_OR_RETURN(o.ranges, p.GetStringListOr("partitions"));
   if (o.ranges.empty()) return p.MissingError("partitions");
   if (const Param* fields = p.Find("fields"); fields != nullptr) {

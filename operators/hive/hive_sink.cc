@@ -190,12 +190,14 @@ class HiveSink : public Operator {
     const size_t n = batch->num_rows();
     const auto& ts = batch->timestamps();
     OpenFile* f = nullptr;
+    int64_t written = 0;
     for (size_t r = 0; r < n; ++r) {
       const int64_t t = ts[r];
       if (t == kNoTimestamp) {
         out.EmitDeadLetterRow("missing_event_time", *batch, r);
         continue;
       }
+      ++written;
       if (f == nullptr || t < f->partition.start_ms || t >= f->partition.end_ms) {
         ASSIGN_OR_RETURN(f, FileFor(t));
       }
@@ -209,7 +211,7 @@ class HiveSink : public Operator {
         }
       }
     }
-    rows_->Add(static_cast<int64_t>(n));
+    rows_->Add(written);
     return absl::OkStatus();
   }
 
@@ -505,16 +507,10 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeHiveSink(const OperatorConfig& con
   RETURN_IF_ERROR(p.CheckKeys({"warehouse", "table", "columns", "partition_by", "time_zone", "compression",
                                "roll_size_mb", "write_mode"}));
   Options o;
-  ASSIGN_OR_RETURN(std::string warehouse, p.GetStringOr("warehouse", ""));
-  if (warehouse.empty()) return p.MissingError("warehouse");
-  auto fs = OpenFileSystem(warehouse, &o.root);
-  if (!fs.ok()) return p.Find("warehouse")->Error(StdSv(fs.status().message()));
-  o.fs = *fs;
-  ASSIGN_OR_RETURN(std::string table, p.GetStringOr("table", ""));
-  if (table.empty()) return p.MissingError("table");
-  auto name = ParseTableName(table);
-  if (!name.ok()) return p.Find("table")->Error(StdSv(name.status().message()));
-  o.table = *name;
+  ASSIGN_OR_RETURN(TableLocation loc, ReadTableLocation(p));
+  o.fs = loc.fs;
+  o.root = loc.root;
+  o.table = loc.name;
   std::vector<std::string> keys = {"dt"};
   if (p.Find("partition_by") != nullptr) {
     ASSIGN_OR_RETURN(keys, p.GetStringListOr("partition_by"));

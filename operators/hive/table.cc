@@ -46,6 +46,24 @@ std::string TableDir(const std::string& root, const TableName& name) {
   return absl::StrCat(root, "/", name.db, ".db/", name.table);
 }
 
+absl::StatusOr<TableLocation> ReadTableLocation(const Param& p) {
+  TableLocation loc;
+  auto warehouse = p.GetStringOr("warehouse", "");
+  if (!warehouse.ok()) return warehouse.status();
+  if (warehouse->empty()) return p.MissingError("warehouse");
+  auto fs = OpenFileSystem(*warehouse, &loc.root);
+  if (!fs.ok()) return p.Find("warehouse")->Error(StdSv(fs.status().message()));
+  loc.fs = *fs;
+  auto table = p.GetStringOr("table", "");
+  if (!table.ok()) return table.status();
+  if (table->empty()) return p.MissingError("table");
+  auto name = ParseTableName(*table);
+  if (!name.ok()) return p.Find("table")->Error(StdSv(name.status().message()));
+  loc.name = *name;
+  loc.dir = TableDir(loc.root, loc.name);
+  return loc;
+}
+
 absl::StatusOr<PartitionScheme> MakePartitionScheme(const std::vector<std::string>& keys, const std::string& zone) {
   PartitionScheme s;
   s.keys = keys;

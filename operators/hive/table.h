@@ -5,12 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "operators/hive/filesystem.h"
+#include "sluice/params.h"
 #include "sluice/record.h"
 
 namespace sluice::hive {
@@ -51,6 +54,16 @@ struct TableSchema {
 };
 std::string EncodeTableSchema(const TableSchema& schema);
 absl::StatusOr<TableSchema> DecodeTableSchema(std::string_view text, const std::string& where);
+
+// The `warehouse` and `table` parameters of a node (hive_sink, hive_partitions): the
+// filesystem, the table and its directory. Errors name the parameter and its line.
+struct TableLocation {
+  std::shared_ptr<FileSystem> fs;
+  TableName name;
+  std::string root;  // the warehouse root on fs
+  std::string dir;   // TableDir(root, name)
+};
+absl::StatusOr<TableLocation> ReadTableLocation(const Param& params);
 
 // CREATE DATABASE / CREATE EXTERNAL TABLE statements for Hive.
 std::string CreateTableDdl(const TableName& name, const TableSchema& schema, const std::string& location);

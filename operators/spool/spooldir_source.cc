@@ -240,7 +240,8 @@ class SpoolDirSource : public Source {
       return true;
     }
     int64_t now_ms = NowMs();
-    if (now_ms - last_scan_ms_ < o_.poll_ms && queue_.empty()) return false;
+    // With stop_when_empty, look again before saying the directory is empty.
+    if (queue_.empty() && !o_.stop_when_empty && now_ms - last_scan_ms_ < o_.poll_ms) return false;
     if (queue_.empty()) {
       last_scan_ms_ = now_ms;
       RETURN_IF_ERROR(Scan());

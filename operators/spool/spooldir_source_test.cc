@@ -21,30 +21,8 @@ namespace fs = std::filesystem;
 using ::sluice::testing::TestCollector;
 using ::sluice::testing::TestContext;
 
-class MapWriter : public SnapshotWriter {
- public:
-  explicit MapWriter(int64_t id) : id_(id) {}
-  int64_t checkpoint_id() const override { return id_; }
-  void Write(std::string_view name, std::string_view bytes) override { blobs[std::string(name)] = bytes; }
-  std::map<std::string, std::string> blobs;
-
- private:
-  int64_t id_;
-};
-
-class MapReader : public SnapshotReader {
- public:
-  explicit MapReader(std::map<std::string, std::string> blobs) : blobs_(std::move(blobs)) {}
-  bool Read(std::string_view name, std::string* bytes) override {
-    auto it = blobs_.find(std::string(name));
-    if (it == blobs_.end()) return false;
-    *bytes = it->second;
-    return true;
-  }
-
- private:
-  std::map<std::string, std::string> blobs_;
-};
+using MapWriter = ::sluice::testing::MapSnapshotWriter;
+using MapReader = ::sluice::testing::MapSnapshotReader;
 
 void WriteLines(const fs::path& path, const std::string& prefix, int n) {
   std::ofstream out(path);

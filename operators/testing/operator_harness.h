@@ -73,6 +73,33 @@ class TestCollector : public Collector {
   int64_t filtered = 0;
 };
 
+/// A SnapshotWriter that keeps the blobs in a map, for checkpoint tests.
+class MapSnapshotWriter : public SnapshotWriter {
+ public:
+  explicit MapSnapshotWriter(int64_t id) : id_(id) {}
+  int64_t checkpoint_id() const override { return id_; }
+  void Write(std::string_view name, std::string_view bytes) override { blobs[std::string(name)] = bytes; }
+  std::map<std::string, std::string> blobs;
+
+ private:
+  int64_t id_;
+};
+
+/// Reads what a MapSnapshotWriter kept.
+class MapSnapshotReader : public SnapshotReader {
+ public:
+  explicit MapSnapshotReader(std::map<std::string, std::string> blobs) : blobs_(std::move(blobs)) {}
+  bool Read(std::string_view name, std::string* bytes) override {
+    auto it = blobs_.find(std::string(name));
+    if (it == blobs_.end()) return false;
+    *bytes = it->second;
+    return true;
+  }
+
+ private:
+  std::map<std::string, std::string> blobs_;
+};
+
 /// A value for BatchOf: null, bool, int64, double or string.
 using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;
 

@@ -249,6 +249,17 @@ def suite_pipeline(args, work):
           r.returncode == 1 and "no partition in dt=2027-01-01..2027-01-31" in r.stderr, r.stderr[-2000:])
 
 
+# The nginx_pv_uv cleaning rules (the same as examples/offline_logs/ingest.yaml).
+CLEAN = """  - id: clean
+    type: clean
+    input: parse
+    rules:
+      - reason: bot
+        bot: {field: user_agent, words: [bot, spider, crawl]}
+      - reason: static_asset
+        static_asset: {field: path}
+"""
+
 RESTART_YAML = """name: restart
 parallelism: 1
 dead_letter: out/dead.jsonl
@@ -265,21 +276,13 @@ operators:
     type: access_log_parse
     input: slow
     fields: [remote_addr, time, method, path, query, status, bytes, referer, user_agent]
-  - id: clean
-    type: clean
-    input: parse
-    rules:
-      - reason: bot
-        bot: {field: user_agent, words: [bot, spider, crawl]}
-      - reason: static_asset
-        static_asset: {field: path}
-  - id: table
+%(clean)s  - id: table
     type: hive_sink
     input: clean
     warehouse: warehouse
     table: ods.access_log
     time_zone: "+08:00"
-"""
+""" % {"clean": CLEAN}
 
 
 def suite_restart(args, work):
@@ -334,15 +337,7 @@ operators:
     input: logs
     fields: [remote_addr, time, method, path, query, status, bytes, referer, user_agent]
     event_time: {field: time, max_out_of_orderness: 5m}
-  - id: clean
-    type: clean
-    input: parse
-    rules:
-      - reason: bot
-        bot: {field: user_agent, words: [bot, spider, crawl]}
-      - reason: static_asset
-        static_asset: {field: path}
-%(aggregate)s"""
+%(clean)s%(aggregate)s"""
 
 BATCH_YAML = """name: daily_batch
 parallelism: 1
@@ -378,7 +373,7 @@ def suite_equivalence(args, work):
     files = gen_days(args, work, args.lines)
     # Streaming over the raw files, with watermarks; nothing may be late.
     with open(os.path.join(work, "stream.yaml"), "w") as f:
-        f.write(STREAM_YAML % {"files": ", ".join(files), "aggregate": AGGREGATE % "out/stream.tsv"})
+        f.write(STREAM_YAML % {"files": ", ".join(files), "clean": CLEAN, "aggregate": AGGREGATE % "out/stream.tsv"})
     r = sluice(args, ["run", "stream.yaml", "--progress-interval", "0"], work)
     check("streaming run finishes", r.returncode == 0, r.stderr[-3000:])
     check("streaming: no record is late",
