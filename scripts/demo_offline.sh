@@ -36,8 +36,8 @@ echo "offline demo: busiest paths of dt=2026-11-20 in dws.page_daily (path, pv, 
 cat data/offline/warehouse/dws.db/page_daily/dt=2026-11-20/part-* | tr '\001' '\t' | sort -t$'\t' -k2,2nr | head -5
 echo
 echo "offline demo: re-running dt=2026-11-21 replaces only that partition:"
-before=$(ls data/offline/warehouse/dws.db/page_daily/dt=2026-11-21)
+before=$(ls data/offline/warehouse/dws.db/page_daily/dt=2026-11-21 | tr "\n" " ")
 $SLUICE batch examples/offline_logs/page_daily.yaml --partitions dt=2026-11-21 --quiet
-after=$(ls data/offline/warehouse/dws.db/page_daily/dt=2026-11-21)
+after=$(ls data/offline/warehouse/dws.db/page_daily/dt=2026-11-21 | tr "\n" " ")
 echo "  dt=2026-11-21 before: $before"
 echo "  dt=2026-11-21 after:  $after"
