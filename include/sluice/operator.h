@@ -103,6 +103,10 @@ class Context {
   /// commits them in NotifyCheckpointComplete, also at the end of input, so a restart
   /// from the last checkpoint neither repeats nor loses them.
   virtual bool checkpointing() const = 0;
+  /// Identifies this run of the job, the same in every subtask on every worker and
+  /// different for each run or restart attempt (e.g. "page_daily-1795750000000-4242"
+  /// locally, "<job id>-<attempt>" on a cluster). Letters, digits, '-' and '_' only.
+  virtual const std::string& run_id() const = 0;
 };
 
 /// Key groups: the unit in which keyed state moves when parallelism changes.

@@ -37,7 +37,7 @@
 /// virtual method added to Operator, a member added to RecordBatch or OperatorConfig, a
 /// signature changed). The loader refuses a plugin whose version differs from its own.
 /// 2: NotifyCheckpointComplete on Operator and Source, SnapshotWriter::checkpoint_id,
-///    Context::checkpointing (local checkpoints).
+///    Context::checkpointing and Context::run_id.
 #define SLUICE_PLUGIN_API_VERSION 2
 
 namespace sluice::plugin_internal {

@@ -172,9 +172,10 @@ class HiveSink : public Operator {
     RETURN_IF_ERROR(o_.fs->MakeDirs(table_dir_));
     RETURN_IF_ERROR(WriteTableDdl());
     if (mode_ == WriteMode::kOverwrite) {
-      // Each subtask writes into its own staging directory; leftovers of a run that died
-      // are dropped here.
-      staging_ = absl::StrCat(table_dir_, "/.staging-", node_, "-", subtask_);
+      // Each subtask writes into its own staging directory of this run (the run id tells
+      // this run's markers from those a failed run left).
+      run_ = ctx.run_id();
+      staging_ = StagingDir(subtask_);
       RETURN_IF_ERROR(o_.fs->RemoveAll(staging_));
       RETURN_IF_ERROR(o_.fs->MakeDirs(staging_));
     } else {
@@ -416,19 +417,18 @@ class HiveSink : public Operator {
   absl::Status CommitOverwrite() {
     RETURN_IF_ERROR(o_.fs->CreateExclusive(absl::StrCat(staging_, "/.done")).status());
     for (int s = 0; s < parallelism_; ++s) {
-      ASSIGN_OR_RETURN(bool there,
-                       o_.fs->Exists(absl::StrCat(table_dir_, "/.staging-", node_, "-", s, "/.done")));
+      ASSIGN_OR_RETURN(bool there, o_.fs->Exists(absl::StrCat(StagingDir(s), "/.done")));
       if (!there) return absl::OkStatus();  // another subtask finishes later and commits
     }
-    ASSIGN_OR_RETURN(bool mine, o_.fs->CreateExclusive(absl::StrCat(table_dir_, "/.commit-", node_)));
+    ASSIGN_OR_RETURN(bool mine, o_.fs->CreateExclusive(absl::StrCat(table_dir_, "/.commit-", node_, "-", run_)));
     if (!mine) return absl::OkStatus();
     // Gather the partitions of every subtask's staging directory into one new directory
     // per partition, then swap each in.
-    const std::string gather = absl::StrCat(table_dir_, "/.new-", node_);
+    const std::string gather = absl::StrCat(table_dir_, "/.new-", node_, "-", run_);
     RETURN_IF_ERROR(o_.fs->RemoveAll(gather));
     std::set<std::string> partitions;
     for (int s = 0; s < parallelism_; ++s) {
-      const std::string staging = absl::StrCat(table_dir_, "/.staging-", node_, "-", s);
+      const std::string staging = StagingDir(s);
       std::vector<std::string> files;
       RETURN_IF_ERROR(ListFiles(staging, "", 0, &files));
       for (const auto& rel : files) {
@@ -450,11 +450,20 @@ class HiveSink : public Operator {
       RETURN_IF_ERROR(o_.fs->ReplaceDirectory(from, absl::StrCat(table_dir_, "/", partition)));
       SLUICE_LOG_INFO(log_, "{}: replaced partition {} of {}", node_, partition, o_.table.full());
     }
-    RETURN_IF_ERROR(o_.fs->RemoveAll(gather));
-    for (int s = 0; s < parallelism_; ++s) {
-      RETURN_IF_ERROR(o_.fs->RemoveAll(absl::StrCat(table_dir_, "/.staging-", node_, "-", s)));
+    // Done: drop this run's working directories and whatever runs that failed left.
+    ASSIGN_OR_RETURN(std::vector<std::string> names, o_.fs->List(table_dir_));
+    for (const auto& name : names) {
+      for (const char* kind : {".staging-", ".new-", ".commit-"}) {
+        if (absl::StartsWith(name, absl::StrCat(kind, node_, "-"))) {
+          RETURN_IF_ERROR(o_.fs->RemoveAll(absl::StrCat(table_dir_, "/", name)));
+        }
+      }
     }
-    return o_.fs->RemoveAll(absl::StrCat(table_dir_, "/.commit-", node_));
+    return absl::OkStatus();
+  }
+
+  std::string StagingDir(int subtask) const {
+    return absl::StrCat(table_dir_, "/.staging-", node_, "-", run_, "-", subtask);
   }
 
   // Visible data files under `dir` (relative paths "dt=.../part-..."), partition depth.
@@ -479,6 +488,7 @@ class HiveSink : public Operator {
   std::string node_;
   std::string table_dir_;
   std::string staging_;
+  std::string run_;  // Context::run_id (overwrite mode)
   std::string run_id_;
   WriteMode mode_ = WriteMode::kAppend;
   bool checkpointing_ = false;

@@ -30,9 +30,11 @@ class TestContext : public Context {
   KeyedState* GetKeyedState(std::string_view name) override;
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override { return checkpointing_enabled; }
+  const std::string& run_id() const override { return run; }
 
-  /// What checkpointing() answers.
+  /// What checkpointing() and run_id() answer.
   bool checkpointing_enabled = false;
+  std::string run = "test-run";
   std::multiset<int64_t>& timers() { return timers_; }
   int64_t counter(const std::string& name) { return GetCounter(name)->value(); }
 

@@ -1,10 +1,13 @@
 #include "runtime/local/local_executor.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -96,7 +99,14 @@ void LocalExecutor::Cancel() {
 
 absl::StatusOr<JobSummary> LocalExecutor::Run() {
   auto log = GetLogger("runtime");
-  JobShared job(&plan_);
+  std::string run_id = absl::StrCat(
+      plan_.name, "-",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
+      "-", ::getpid());
+  for (char& c : run_id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  }
+  JobShared job(&plan_, std::move(run_id));
   RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path, /*append=*/!plan_.checkpoint_dir.empty()));
 
   // Tasks, by vertex then subtask.

@@ -15,7 +15,7 @@ namespace sluice::runtime {
 // ---------------------------------------------------------------------------------
 // JobShared
 
-JobShared::JobShared(const JobPlan* plan) : plan_(plan) {
+JobShared::JobShared(const JobPlan* plan, std::string run_id) : plan_(plan), run_id_(std::move(run_id)) {
   for (size_t i = 0; i < plan->nodes.size(); ++i) metrics_.push_back(std::make_unique<NodeMetrics>());
 }
 
@@ -154,6 +154,7 @@ int ChainLink::last_key_group() const {
 }
 bool ChainLink::batch_mode() const { return task_->job().plan().batch_mode; }
 bool ChainLink::checkpointing() const { return !task_->job().plan().checkpoint_dir.empty(); }
+const std::string& ChainLink::run_id() const { return task_->job().run_id(); }
 Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
 
 KeyedState* ChainLink::GetKeyedState(std::string_view name) {

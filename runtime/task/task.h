@@ -33,8 +33,10 @@ namespace sluice::runtime {
 // What all tasks of a job share: the plan, metrics, dead letters, and failure.
 class JobShared {
  public:
-  explicit JobShared(const JobPlan* plan);
+  // `run_id`: see Context::run_id.
+  JobShared(const JobPlan* plan, std::string run_id);
   const JobPlan& plan() const { return *plan_; }
+  const std::string& run_id() const { return run_id_; }
   NodeMetrics& metrics(int node) { return *metrics_[node]; }
   DeadLetterOutput& dead_letters() { return dead_letters_; }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
@@ -51,6 +53,7 @@ class JobShared {
 
  private:
   const JobPlan* plan_;
+  std::string run_id_;
   std::vector<std::unique_ptr<NodeMetrics>> metrics_;
   DeadLetterOutput dead_letters_;
   std::atomic<bool> cancelled_{false};
@@ -90,6 +93,7 @@ class ChainLink : public Collector, public Context {
   KeyedState* GetKeyedState(std::string_view name) override;
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override;
+  const std::string& run_id() const override;
 
   // Input side, called by the task or the previous link.
   void Deliver(int port, BatchPtr batch);

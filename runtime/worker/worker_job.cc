@@ -1,5 +1,6 @@
 #include "runtime/worker/worker_job.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -37,7 +38,11 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
   ASSIGN_OR_RETURN(JobPlan plan, BuildJobPlan(request.topology(), *job->registry_));
   job->plan_ = std::make_unique<JobPlan>(std::move(plan));
   const JobPlan& p = *job->plan_;
-  job->shared_ = std::make_unique<JobShared>(job->plan_.get());
+  std::string run_id = absl::StrCat(job->job_id_, "-", job->attempt_);
+  for (char& c : run_id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  }
+  job->shared_ = std::make_unique<JobShared>(job->plan_.get(), std::move(run_id));
   std::string tag = request.worker_id();
   for (char& c : tag) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
