@@ -12,6 +12,7 @@
 #include "simdjson.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -235,6 +236,53 @@ class KafkaSource : public Source {
     return absl::OkStatus();
   }
 
+  // Checkpoints: the next offset of every partition read so far. A restored job starts
+  // each of them there, whatever `start` says; partitions the checkpoint does not know
+  // start as configured.
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    std::string state;
+    for (const auto& p : parts_) {
+      if (p.next_offset >= 0) absl::StrAppend(&state, p.topic, "\t", p.partition, "\t", p.next_offset, "\n");
+    }
+    writer.Write("offsets", state);
+    pending_commits_[writer.checkpoint_id()] = state;
+    return absl::OkStatus();
+  }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string state;
+    if (!reader.Read("offsets", &state)) return absl::OkStatus();
+    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+      int32_t partition;
+      int64_t offset;
+      if (f.size() != 3 || !absl::SimpleAtoi(f[1], &partition) || !absl::SimpleAtoi(f[2], &offset)) {
+        return absl::DataLossError(absl::StrCat("kafka_source state: bad line '", line, "'"));
+      }
+      restored_[{std::string(f[0]), partition}] = offset;
+    }
+    return absl::OkStatus();
+  }
+
+  // The checkpoint is durable: its offsets become the group's committed offsets (for lag
+  // monitoring; the job itself restores from the checkpoint, not from the group).
+  absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) override {
+    auto it = pending_commits_.find(checkpoint_id);
+    if (it == pending_commits_.end() || rk_ == nullptr) return absl::OkStatus();
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+    for (absl::string_view line : absl::StrSplit(it->second, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '\t');
+      int32_t partition = 0;
+      int64_t offset = 0;
+      if (f.size() == 3 && absl::SimpleAtoi(f[1], &partition) && absl::SimpleAtoi(f[2], &offset)) {
+        rd_kafka_topic_partition_list_add(list.get(), f[0].c_str(), partition)->offset = offset;
+      }
+    }
+    pending_commits_.erase(pending_commits_.begin(), std::next(it));
+    if (list->cnt > 0) rd_kafka_commit(rk_.get(), list.get(), /*async=*/1);
+    return absl::OkStatus();
+  }
+
  private:
   PartitionState* Find(std::string_view topic, int32_t partition) {
     auto it = index_.find({std::string(topic), partition});
@@ -315,15 +363,29 @@ class KafkaSource : public Source {
     }
     if (added.empty()) return absl::OkStatus();
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(added.size())));
+    int restored = 0;
+    for (auto& ps : added) {
+      if (auto r = restored_.find({ps.topic, ps.partition}); r != restored_.end()) {
+        // From the checkpoint: the offset is known, so this partition is positioned
+        // exactly, and it does not take part in the start-time lookup below.
+        ps.next_offset = r->second;
+        ++restored;
+      }
+    }
+    if (restored > 0) {
+      SLUICE_LOG_INFO(log_, "{}#{}: {} partition(s) resume at the offsets of the checkpoint", node_, subtask_,
+                      restored);
+    }
     for (auto& ps : added) {
       int64_t offset = RD_KAFKA_OFFSET_STORED;
+      if (ps.next_offset >= 0) continue;
       if (!initial) offset = RD_KAFKA_OFFSET_BEGINNING;  // a new partition: all of it
       else if (o_.start == Start::kEarliest) offset = RD_KAFKA_OFFSET_BEGINNING;
       else if (o_.start == Start::kLatest) offset = RD_KAFKA_OFFSET_END;
       else if (o_.start == Start::kTimestamp) offset = o_.start_ms;
       rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = offset;
     }
-    if (initial && o_.start == Start::kTimestamp) {
+    if (initial && o_.start == Start::kTimestamp && list->cnt > 0) {
       err = rd_kafka_offsets_for_times(rk_.get(), list.get(), 10000);
       if (err) return absl::UnavailableError(absl::StrCat("kafka: offsets for start time: ", rd_kafka_err2str(err)));
     }
@@ -388,6 +450,8 @@ class KafkaSource : public Source {
   std::vector<PartitionState> parts_;
   std::map<std::pair<std::string, int32_t>, size_t> index_;
   std::vector<rd_kafka_message_t*> msgs_;
+  std::map<std::pair<std::string, int32_t>, int64_t> restored_;  // from a checkpoint
+  std::map<int64_t, std::string> pending_commits_;              // by checkpoint id
   int64_t last_discovery_ms_ = 0;
   int64_t last_record_ms_ = NowMs();
   int64_t last_wm_ = kNoTimestamp;

@@ -12,6 +12,9 @@ Suites (--only):
             loses nothing. With the producer's timeout longer than the outage the output
             holds every record exactly once; with it shorter, the mock broker stores some
             retried batches twice (it has no idempotence dedup) and the copies are counted
+  checkpoint  Kafka -> parse -> Hive table with local checkpoints: the job is killed (SIGKILL)
+            mid-run and started again; it resumes at the checkpointed offsets and every
+            event is in the table exactly once
   bad       a missing topic, a bad librdkafka property, an unreachable broker: clear errors
   cluster   `sluice local --workers 2 --kafka-dev`: a Kafka job submitted to the local
             cluster reads, parses and writes through the broker it started
@@ -20,6 +23,7 @@ Usage: test_kafka.py --bin BUILD/bin --workdir DIR --only SUITE
 """
 import argparse
 import collections
+import glob
 import json
 import os
 import shutil
@@ -231,6 +235,69 @@ def outage_run(args, work, producer_retries):
         kafka.stop()
 
 
+CHECKPOINT_YAML = """name: k2hive
+parallelism: 2
+checkpoint: {dir: ckpt, interval: 300ms}
+operators:
+  - id: events
+    type: kafka_source
+    bootstrap_servers: "%(b)s"
+    topics: [events]
+    start: earliest
+    bounded: true
+  - id: slow
+    type: throttle
+    input: events
+    records_per_second: 3000
+  - id: parse
+    type: json_parse
+    input: slow
+    field: value
+    fields: {user: string, n: int64, ts: timestamp}
+    event_time: {field: ts}
+  - id: table
+    type: hive_sink
+    input: parse
+    warehouse: warehouse
+    table: ods.events
+    columns: [user, n]
+"""
+
+
+def suite_checkpoint(args, work):
+    kafka = DevKafka(args, work, ["events:2"], brokers=1)
+    try:
+        lines, keys, valid = events(12000, 0)
+        ok, err = kafka.produce("events", lines, keys)
+        check("kcat produces 12000 events", ok, err)
+        path = os.path.join(work, "k2hive.yaml")
+        with open(path, "w") as f:
+            f.write(CHECKPOINT_YAML % {"b": kafka.bootstrap})
+        sluice = os.path.join(args.bin, "sluice")
+        log = open(os.path.join(work, "first.stderr"), "w")
+        first = subprocess.Popen([sluice, "run", path, "--progress-interval", "0"], cwd=work,
+                                 stdout=subprocess.DEVNULL, stderr=log)
+        time.sleep(2.5)  # ~7,500 of 12,000 read at 2 x 3,000/s, several checkpoints taken
+        alive = first.poll() is None
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        check("the job was killed mid-run", alive)
+        r = subprocess.run([sluice, "run", path, "--progress-interval", "0"], cwd=work, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+        check("the restarted job finishes", r.returncode == 0, r.stderr[-3000:])
+        check("it resumed at the checkpointed offsets", "resume at the offsets of the checkpoint" in r.stderr,
+              r.stderr[-2000:])
+        ns = collections.Counter()
+        for f in glob.glob(os.path.join(work, "warehouse/ods.db/events/dt=*/part-*")):
+            for line in open(f).read().splitlines():
+                ns[int(line.split("\x01")[1])] += 1
+        dupes = [n for n, c in ns.items() if c > 1]
+        check("every event is in the table exactly once (%d)" % len(valid),
+              sorted(ns) == valid and not dupes, (len(ns), len(valid), dupes[:10]))
+    finally:
+        kafka.stop()
+
+
 def suite_bad(args, work):
     kafka = DevKafka(args, work, ["events:1"], brokers=1)
     try:
@@ -320,7 +387,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", required=True, choices=["interop", "outage", "bad", "cluster"])
+    ap.add_argument("--only", required=True, choices=["interop", "outage", "checkpoint", "bad", "cluster"])
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     if shutil.which("kcat") is None:
