@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -86,8 +87,10 @@ class LocalFileSystem : public FileSystem {
   }
 
   absl::Status WriteFileAtomic(const std::string& path, std::string_view contents) override {
+    // Unique per call: subtasks of one process may write the same file at once.
+    static std::atomic<uint64_t> counter{0};
     const std::string tmp = absl::StrCat(Parent(path), "/.", std::filesystem::path(path).filename().string(), ".",
-                                         ::getpid(), ".tmp");
+                                         ::getpid(), ".", counter.fetch_add(1), ".tmp");
     auto f = Create(tmp);
     if (!f.ok()) return f.status();
     if (absl::Status st = (*f)->Append(contents); !st.ok()) return st;

@@ -245,10 +245,11 @@ operators:
     topics: [events]
     start: earliest
     bounded: true
+    batch_size: 200  # a checkpoint is taken between two polls: keep them short
   - id: slow
     type: throttle
     input: events
-    records_per_second: 3000
+    records_per_second: 1000
   - id: parse
     type: json_parse
     input: slow
@@ -277,13 +278,20 @@ def suite_checkpoint(args, work):
         log = open(os.path.join(work, "first.stderr"), "w")
         first = subprocess.Popen([sluice, "run", path, "--progress-interval", "0"], cwd=work,
                                  stdout=subprocess.DEVNULL, stderr=log)
-        time.sleep(2.5)  # ~7,500 of 12,000 read at 2 x 3,000/s, several checkpoints taken
+        # 12,000 events at 2 x 1,000/s take 6 s: kill after the first checkpoints, mid-run.
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(os.path.exists(os.path.join(work, "ckpt", "events.%d.ckpt" % i))
+                                                 for i in (0, 1)):
+            time.sleep(0.05)
+        time.sleep(2)  # a few more checkpoints (every 300 ms), each covering records read
         alive = first.poll() is None
         first.send_signal(signal.SIGKILL)
         first.wait()
         check("the job was killed mid-run", alive)
         r = subprocess.run([sluice, "run", path, "--progress-interval", "0"], cwd=work, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=120)
+        with open(os.path.join(work, "second.stderr"), "w") as f:
+            f.write(r.stderr)
         check("the restarted job finishes", r.returncode == 0, r.stderr[-3000:])
         check("it resumed at the checkpointed offsets", "resume at the offsets of the checkpoint" in r.stderr,
               r.stderr[-2000:])
