@@ -492,6 +492,15 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
       ref->set_hash(*hash);
     }
   }
+  if (!req->topology().checkpoint_dir().empty()) {
+    // Each worker would checkpoint to its own disk, and a task failed over to another
+    // worker would not find its checkpoint: refuse rather than half-work.
+    const std::string msg =
+        "checkpoint: local checkpoints run with `sluice run` or `sluice ingest` on one machine; checkpoints on "
+        "a cluster are not built yet";
+    SLUICE_LOG_WARN(log, "refused a job: {}", msg);
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+  }
   auto plan = runtime::BuildJobPlan(req->topology(), registry, /*plan_only=*/true);
   if (!plan.ok()) {
     SLUICE_LOG_WARN(log, "refused a job: {}", std::string(plan.status().message()));

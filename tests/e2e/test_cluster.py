@@ -396,6 +396,12 @@ def suite_bad(args, work):
         p = cluster.cli(["submit", bad_param], check_rc=False)
         check("invalid parameter: exit 2, error names the file, line and field",
               p.returncode == 2 and "bad_param.yaml:8" in p.stderr and "records_per_second" in p.stderr, p.stderr)
+        ckpt = write(os.path.join(work, "ckpt.yaml"),
+                     "name: ck\ncheckpoint: {dir: ckpt}\noperators:\n  - id: gen\n    type: generator\n"
+                     "  - id: out\n    type: console_sink\n    input: gen\n")
+        p = cluster.cli(["submit", ckpt], check_rc=False)
+        check("checkpoint: on a cluster: refused, exit 2, says why",
+              p.returncode == 2 and "checkpoints on a cluster are not built yet" in p.stderr, p.stderr)
         bad_yaml = write(os.path.join(work, "bad_yaml.yaml"), "name: bad\noperators: [\n")
         p = cluster.cli(["submit", bad_yaml], check_rc=False)
         check("malformed YAML: exit 2 with the file name", p.returncode == 2 and "bad_yaml.yaml" in p.stderr,
