@@ -160,7 +160,7 @@ class HiveSink : public Operator {
     mode_ = o_.mode.value_or(batch_mode_ && !checkpointing_ ? WriteMode::kOverwrite : WriteMode::kAppend);
     rows_ = ctx.GetCounter("hive_rows");
     files_ = ctx.GetCounter("hive_files");
-    late_ = ctx.GetCounter("hive_late_rows");
+    reopened_ = ctx.GetCounter("hive_reopened_partitions");
     if (mode_ == WriteMode::kOverwrite && checkpointing_) {
       return absl::InvalidArgumentError("write_mode: overwrite replaces partitions at the end of a batch job; "
                                         "it does not combine with checkpoints (use append)");
@@ -326,7 +326,9 @@ class HiveSink : public Operator {
     Partition p = PartitionOf(o_.scheme, t);
     auto it = open_.find(p.path);
     if (it != open_.end()) return &it->second;
-    if (watermark_ != kNoTimestamp && p.end_ms - 1 <= watermark_) late_->Add(1);
+    // A row for a partition the watermark has already completed (late data upstream let
+    // through): it gets a new file next to the ones already there, after its _SUCCESS.
+    if (watermark_ != kNoTimestamp && p.end_ms - 1 <= watermark_) reopened_->Add(1);
     OpenFile f;
     f.partition = p;
     const std::string dir = PartitionDir(p.path);
@@ -496,7 +498,7 @@ class HiveSink : public Operator {
   std::shared_ptr<spdlog::logger> log_;
   Counter* rows_ = nullptr;
   Counter* files_ = nullptr;
-  Counter* late_ = nullptr;
+  Counter* reopened_ = nullptr;
   int64_t seq_ = 0;
   int64_t watermark_ = kNoTimestamp;
   std::map<std::string, OpenFile> open_;  // by partition path
