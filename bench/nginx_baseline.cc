@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/civil_days.h"
 #include "common/status.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -137,15 +138,6 @@ inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline int Digits2(const char* p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
 inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 int MonthFromName(const char* p) {
   static constexpr char kNames[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
   for (int i = 0; i < 12; ++i) {
@@ -154,12 +146,6 @@ int MonthFromName(const char* p) {
     }
   }
   return 0;
-}
-
-int DaysInMonth(int64_t year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return 29;
-  return kDays[month - 1];
 }
 
 // Parses "DD/Mon/YYYY:HH:MM:SS +HHMM" (exactly 26 bytes at p) to UTC ms.
@@ -180,11 +166,11 @@ bool ParseTime(const char* p, int64_t* utc_ms) {
   int64_t year = Digits2(p + 7) * 100 + Digits2(p + 9);
   int hour = Digits2(p + 12), minute = Digits2(p + 15), second = Digits2(p + 18);
   int zh = Digits2(p + 22), zm = Digits2(p + 24);
-  if (day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 ||
+  if (day < 1 || day > sluice::DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 ||
       zh > 14 || zm > 59) {
     return false;
   }
-  int64_t local = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  int64_t local = sluice::DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
   int64_t offset = (p[21] == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
   *utc_ms = (local - offset) * 1000;
   return true;
@@ -366,6 +352,34 @@ struct Counters {
   int64_t lines = 0, malformed = 0, bot = 0, static_asset = 0, kept = 0;
 };
 
+// The next line of `*rest` (without its '\n'), consumed from it.
+std::string_view NextLine(std::string_view* rest) {
+  const char* nl = static_cast<const char*>(memchr(rest->data(), '\n', rest->size()));
+  const size_t len = nl == nullptr ? rest->size() : static_cast<size_t>(nl - rest->data());
+  const std::string_view line = rest->substr(0, len);
+  rest->remove_prefix(nl == nullptr ? len : len + 1);
+  return line;
+}
+
+// Counts `line`, parses it into *parsed and applies the bot rule (verdicts cached per
+// user agent). False, with the reason counted, if the line is malformed or a bot's.
+bool ParseAndCheckBot(std::string_view line, Parsed* parsed, absl::flat_hash_map<absl::string_view, bool>* bot_cache,
+                      Counters* c) {
+  ++c->lines;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!ParseLine(line, parsed)) {
+    ++c->malformed;
+    return false;
+  }
+  auto [it, new_agent] = bot_cache->try_emplace(sluice::Sv(parsed->user_agent), false);
+  if (new_agent) it->second = IsBot(parsed->user_agent);
+  if (it->second) {
+    ++c->bot;
+    return false;
+  }
+  return true;
+}
+
 struct Group {
   int64_t window_start;
   int32_t path_id;
@@ -391,27 +405,7 @@ absl::StatusOr<Counters> Run(const std::string& input_path, const std::string& o
   Counters c;
   Parsed parsed;
   while (!rest.empty()) {
-    const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
-    std::string_view line;
-    if (nl == nullptr) {
-      line = rest;
-      rest = {};
-    } else {
-      line = rest.substr(0, static_cast<size_t>(nl - rest.data()));
-      rest.remove_prefix(line.size() + 1);
-    }
-    ++c.lines;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!ParseLine(line, &parsed)) {
-      ++c.malformed;
-      continue;
-    }
-    auto [bit, new_agent] = bot_cache.try_emplace(sluice::Sv(parsed.user_agent), false);
-    if (new_agent) bit->second = IsBot(parsed.user_agent);
-    if (bit->second) {
-      ++c.bot;
-      continue;
-    }
+    if (!ParseAndCheckBot(NextLine(&rest), &parsed, &bot_cache, &c)) continue;
     // Paths are interned before the static check so the verdict is computed once each.
     auto [pit, new_path] =
         path_ids.try_emplace(sluice::Sv(parsed.path), static_cast<int32_t>(paths.size()));
@@ -466,20 +460,13 @@ void AppendHiveString(std::string* out, std::string_view s) {
   out->append(s.data() + start, s.size() - start);
 }
 
-// "YYYY-MM-DD" of a day number since the epoch (civil_from_days).
+// "YYYY-MM-DD" of a day number since the epoch.
 void AppendDate(std::string* out, int64_t days) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2);
+  int64_t y;
+  int m, d;
+  sluice::CivilFromDays(days, &y, &m, &d);
   char buf[64];
-  const int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02d", static_cast<long long>(y), static_cast<int>(m),
-                              static_cast<int>(d));
+  const int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02d", static_cast<long long>(y), m, d);
   out->append(buf, static_cast<size_t>(n));
 }
 
@@ -515,27 +502,7 @@ absl::StatusOr<Counters> RunHiveIngest(const std::string& input_path, const std:
     return absl::OkStatus();
   };
   while (!rest.empty()) {
-    const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
-    std::string_view line;
-    if (nl == nullptr) {
-      line = rest;
-      rest = {};
-    } else {
-      line = rest.substr(0, static_cast<size_t>(nl - rest.data()));
-      rest.remove_prefix(line.size() + 1);
-    }
-    ++c.lines;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!ParseLine(line, &parsed)) {
-      ++c.malformed;
-      continue;
-    }
-    auto [bit, new_agent] = bot_cache.try_emplace(sluice::Sv(parsed.user_agent), false);
-    if (new_agent) bit->second = IsBot(parsed.user_agent);
-    if (bit->second) {
-      ++c.bot;
-      continue;
-    }
+    if (!ParseAndCheckBot(NextLine(&rest), &parsed, &bot_cache, &c)) continue;
     auto [sit, new_path] = static_cache.try_emplace(sluice::Sv(parsed.path), false);
     if (new_path) sit->second = IsStaticAsset(parsed.path);
     if (sit->second) {
@@ -626,9 +593,7 @@ absl::StatusOr<Counters> RunHiveDaily(const std::string& table_dir, const std::s
       std::string_view rest = inputs[f].data();
       std::string_view fields[9];
       while (!rest.empty()) {
-        const char* nl = static_cast<const char*>(memchr(rest.data(), '\n', rest.size()));
-        std::string_view line = nl ? rest.substr(0, static_cast<size_t>(nl - rest.data())) : rest;
-        rest.remove_prefix(nl ? line.size() + 1 : rest.size());
+        const std::string_view line = NextLine(&rest);
         ++c.lines;
         int n = 0;
         size_t start = 0;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/civil_days.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -172,21 +173,6 @@ std::string MakeIpv6(uint64_t r) {
   return s;
 }
 
-// Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
-void CivilFromDays(int64_t z, int* year, int* month, int* day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  *year = static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
-  *month = static_cast<int>(m);
-  *day = static_cast<int>(d);
-}
-
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -201,7 +187,8 @@ void AppendLocalTime(std::string* out, int64_t utc_ms, int64_t offset_sec) {
   int64_t local = FloorDiv(utc_ms, 1000) + offset_sec;
   int64_t days = FloorDiv(local, 86400);
   int64_t secs = local - days * 86400;
-  int y, m, d;
+  int64_t y;
+  int m, d;
   CivilFromDays(days, &y, &m, &d);
   Append2(out, d);
   out->push_back('/');

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/civil_days.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "re2/re2.h"
@@ -406,29 +407,6 @@ bool ParseBool(std::string_view s, int64_t* v) {
   return true;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 // Reads exactly `digits` decimal digits at s[*i].
 bool ReadDigits(std::string_view s, size_t* i, int digits, int* out) {
@@ -452,7 +430,7 @@ bool ParseIsoTimestamp(std::string_view s, int64_t* ms) {
   }
   static constexpr int kDaysIn[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 || day < 1) return false;
-  if (day > kDaysIn[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0)) return false;
+  if (day > kDaysIn[month - 1] + (month == 2 && IsLeapYear(year) ? 1 : 0)) return false;
   int64_t frac_ms = 0;
   int64_t offset_min = 0;
   if (i < s.size() && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
@@ -492,7 +470,7 @@ bool ParseIsoTimestamp(std::string_view s, int64_t* ms) {
     }
   }
   if (i != s.size()) return false;
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days = DaysFromCivil(year, month, day);
   const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
   *ms = secs * 1000 + frac_ms;
   return true;
@@ -522,7 +500,7 @@ std::string_view FormatTimestamp(int64_t ms, Arena* arena) {
     --days;
   }
   int64_t y;
-  unsigned m, d;
+  int m, d;
   CivilFromDays(days, &y, &m, &d);
   const unsigned msec = static_cast<unsigned>(rem);
   char buf[64];

@@ -126,22 +126,6 @@ bool QuotedField(const char** p, const char* end, std::string_view* out) {
 
 }  // namespace
 
-int64_t DaysFromCivil(int64_t year, int month, int day) {
-  // Howard Hinnant's days_from_civil: eras of 400 years start on March 1st.
-  year -= month <= 2;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t year_of_era = year - era * 400;  // [0, 399]
-  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + day_of_era - 719468;
-}
-
-int DaysInMonth(int64_t year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2 && IsLeapYear(year)) return 29;
-  return kDays[month - 1];
-}
-
 bool ParseAccessLogLine(std::string_view line, AccessLogFormat format, AccessLogEntry* e) {
   size_t n = line.size();
   if (n > 0 && line[n - 1] == '\r') --n;  // one, as a CRLF line ending leaves

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/civil_days.h"
+
 namespace sluice::operators::parse {
 
 enum class AccessLogFormat : uint8_t {
@@ -50,16 +52,9 @@ struct AccessLogEntry {
 // written, if the line is malformed in any way.
 bool ParseAccessLogLine(std::string_view line, AccessLogFormat format, AccessLogEntry* entry);
 
-// Days from 1970-01-01 to `year`-`month`-`day` in the proleptic Gregorian calendar
-// (negative before 1970). REQUIRES: 1 <= month <= 12.
-int64_t DaysFromCivil(int64_t year, int month, int day);
-
-// True if `year` is a Gregorian leap year.
-inline bool IsLeapYear(int64_t year) {
-  return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-}
-
-// Number of days in `month` (1..12) of `year`.
-int DaysInMonth(int64_t year, int month);
+// Calendar arithmetic (common/civil_days.h).
+using ::sluice::DaysFromCivil;
+using ::sluice::DaysInMonth;
+using ::sluice::IsLeapYear;
 
 }  // namespace sluice::operators::parse
