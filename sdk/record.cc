@@ -90,7 +90,8 @@ void Arena::TransferBlocks(std::vector<std::shared_ptr<const void>>* keep_alive)
 }
 
 void Column::SetNull(size_t row, size_t num_rows) {
-  if (nulls.size() < num_rows) nulls.resize(num_rows, 0);
+  const size_t need = std::max(num_rows, row + 1);
+  if (nulls.size() < need) nulls.resize(need, 0);
   nulls[row] = 1;
 }
 
@@ -122,6 +123,58 @@ void Column::Reserve(size_t n) {
 RecordBatch::RecordBatch(SchemaPtr schema) : schema_(std::move(schema)) {
   columns_.resize(schema_->num_fields());
   for (int i = 0; i < schema_->num_fields(); ++i) columns_[i].type = schema_->field(i).type;
+}
+
+void RecordBatch::set_num_rows(size_t n) {
+  num_rows_ = n;
+  for (Column& c : columns_) {
+    if (!c.nulls.empty() && c.nulls.size() < n) c.nulls.resize(n, 0);
+  }
+}
+
+namespace {
+size_t ValueCount(const Column& c) {
+  switch (c.type) {
+    case Type::kInt64:
+    case Type::kTimestamp:
+    case Type::kBool:
+      return c.ints.size();
+    case Type::kDouble:
+      return c.doubles.size();
+    case Type::kString:
+      return c.strings.size();
+    case Type::kNull:
+      return 0;
+  }
+  return 0;
+}
+}  // namespace
+
+absl::Status RecordBatch::Validate() const {
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    const Column& c = columns_[i];
+    const Field& f = schema_->field(static_cast<int>(i));
+    const size_t want = c.type == Type::kNull ? 0 : num_rows_;
+    if (c.type != f.type) {
+      return absl::FailedPreconditionError(absl::StrCat("column ", i, " (", f.name, ") has type ",
+                                                        Sv(TypeName(c.type)), ", the schema says ",
+                                                        Sv(TypeName(f.type))));
+    }
+    if (ValueCount(c) != want) {
+      return absl::FailedPreconditionError(absl::StrCat("column ", i, " (", f.name, ":", Sv(TypeName(f.type)),
+                                                        ") has ", ValueCount(c), " values for ", num_rows_,
+                                                        " rows"));
+    }
+    if (!c.nulls.empty() && c.nulls.size() != num_rows_) {
+      return absl::FailedPreconditionError(absl::StrCat("column ", i, " (", f.name, ") has ", c.nulls.size(),
+                                                        " null flags for ", num_rows_, " rows"));
+    }
+  }
+  if (timestamps_.size() != num_rows_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the batch has ", timestamps_.size(), " timestamps for ", num_rows_, " rows"));
+  }
+  return absl::OkStatus();
 }
 
 void RecordBatch::ShareBuffers(const RecordBatch& other) {
@@ -177,7 +230,7 @@ void RecordBatch::AppendRows(const RecordBatch& src, const std::vector<uint32_t>
       if (s.nulls.empty()) {
         dst.nulls.resize(num_rows_ + rows.size(), 0);
       } else {
-        GatherVec(dst.nulls, s.nulls, rows);
+        for (uint32_t r : rows) dst.nulls.push_back(s.IsNull(r) ? 1 : 0);  // s.nulls may be short
       }
     }
   }
@@ -198,6 +251,7 @@ void SelectVec(std::vector<T>& v, const std::vector<uint32_t>& rows) {
 void RecordBatch::Select(const std::vector<uint32_t>& rows) {
   if (rows.size() == num_rows_) return;
   for (Column& c : columns_) {
+    if (!c.nulls.empty() && c.nulls.size() < num_rows_) c.nulls.resize(num_rows_, 0);
     SelectVec(c.ints, rows);
     SelectVec(c.doubles, rows);
     SelectVec(c.strings, rows);
@@ -221,6 +275,194 @@ std::unique_ptr<RecordBatch> RecordBatch::Clone() const {
   for (size_t r = 0; r < num_rows_; ++r) all[r] = static_cast<uint32_t>(r);
   copy->AppendRows(*this, all);
   return copy;
+}
+
+// BatchBuilder
+
+BatchBuilder::BatchBuilder(BatchPtr batch) : batch_(std::move(batch)) {
+  if (batch_ == nullptr) {
+    error_ = absl::FailedPreconditionError("BatchBuilder: no batch (a null BatchPtr)");
+    return;
+  }
+  batch_->set_num_rows(batch_->num_rows());  // pads short null bitmaps
+  if (absl::Status st = batch_->Validate(); !st.ok()) {
+    error_ = absl::FailedPreconditionError(absl::StrCat("BatchBuilder: the batch is inconsistent: ", st.message()));
+    return;
+  }
+  set_.assign(batch_->num_columns(), 0);
+}
+
+absl::Status BatchBuilder::Fail(absl::Status status) {
+  if (error_.ok()) error_ = std::move(status);
+  return error_;
+}
+
+size_t BatchBuilder::num_rows() const { return batch_ == nullptr ? 0 : batch_->num_rows(); }
+
+absl::Status BatchBuilder::BeginRow(int64_t timestamp) {
+  if (!error_.ok()) return error_;
+  if (row_open_) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("BatchBuilder: BeginRow while row ", batch_->num_rows(), " is open (call FinishRow first)")));
+  }
+  row_open_ = true;
+  row_timestamp_ = timestamp;
+  std::fill(set_.begin(), set_.end(), 0);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::CheckSet(int field, std::initializer_list<Type> types, std::string_view what) {
+  if (!error_.ok()) return error_;
+  if (!row_open_) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("BatchBuilder: ", Sv(what), "(", field, ") outside a row (call BeginRow first)")));
+  }
+  if (field < 0 || field >= batch_->num_columns()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("BatchBuilder: ", Sv(what), "(", field,
+                                                        "): no such field; the schema has ",
+                                                        batch_->num_columns(), ": ",
+                                                        batch_->schema()->ToString())));
+  }
+  const Field& f = batch_->schema()->field(field);
+  if (set_[field]) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat("BatchBuilder: field ", field, " (", f.name,
+                                                           ") set twice in row ", batch_->num_rows())));
+  }
+  bool ok = false;
+  for (Type t : types) ok = ok || t == f.type;
+  if (!ok) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat("BatchBuilder: ", Sv(what), "(", field,
+                                                           ") on field '", f.name, "' of type ",
+                                                           Sv(TypeName(f.type)))));
+  }
+  return absl::OkStatus();
+}
+
+void BatchBuilder::MarkSet(int field, bool null) {
+  set_[field] = 1;
+  Column& c = batch_->column(field);
+  if (null) {
+    if (c.type == Type::kNull) return;  // every row of a null column is null
+    if (c.nulls.empty()) c.nulls.resize(batch_->num_rows(), 0);
+    c.nulls.push_back(1);
+  } else if (!c.nulls.empty()) {
+    c.nulls.push_back(0);
+  }
+}
+
+absl::Status BatchBuilder::SetBool(int field, bool value) {
+  if (absl::Status st = CheckSet(field, {Type::kBool}, "SetBool"); !st.ok()) return st;
+  batch_->column(field).ints.push_back(value ? 1 : 0);
+  MarkSet(field, false);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::SetInt64(int field, int64_t value) {
+  if (absl::Status st = CheckSet(field, {Type::kInt64, Type::kTimestamp}, "SetInt64"); !st.ok()) return st;
+  batch_->column(field).ints.push_back(value);
+  MarkSet(field, false);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::SetDouble(int field, double value) {
+  if (absl::Status st = CheckSet(field, {Type::kDouble}, "SetDouble"); !st.ok()) return st;
+  batch_->column(field).doubles.push_back(value);
+  MarkSet(field, false);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::SetString(int field, std::string_view value) {
+  if (absl::Status st = CheckSet(field, {Type::kString}, "SetString"); !st.ok()) return st;
+  batch_->column(field).strings.push_back(batch_->arena().Copy(value));
+  MarkSet(field, false);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::SetStringView(int field, std::string_view value) {
+  if (absl::Status st = CheckSet(field, {Type::kString}, "SetStringView"); !st.ok()) return st;
+  batch_->column(field).strings.push_back(value);
+  MarkSet(field, false);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::SetNull(int field) {
+  if (absl::Status st = CheckSet(field,
+                                 {Type::kNull, Type::kBool, Type::kInt64, Type::kDouble, Type::kString,
+                                  Type::kTimestamp},
+                                 "SetNull");
+      !st.ok()) {
+    return st;
+  }
+  Column& c = batch_->column(field);
+  switch (c.type) {
+    case Type::kInt64:
+    case Type::kTimestamp:
+    case Type::kBool:
+      c.ints.push_back(0);
+      break;
+    case Type::kDouble:
+      c.doubles.push_back(0);
+      break;
+    case Type::kString:
+      c.strings.emplace_back();
+      break;
+    case Type::kNull:
+      break;
+  }
+  MarkSet(field, true);
+  return absl::OkStatus();
+}
+
+absl::Status BatchBuilder::FinishRow() {
+  if (!error_.ok()) return error_;
+  if (!row_open_) return Fail(absl::FailedPreconditionError("BatchBuilder: FinishRow without BeginRow"));
+  for (size_t i = 0; i < set_.size(); ++i) {
+    if (!set_[i]) {
+      return Fail(absl::FailedPreconditionError(
+          absl::StrCat("BatchBuilder: row ", batch_->num_rows(), " has no value for field ", i, " (",
+                       batch_->schema()->field(static_cast<int>(i)).name, "); set it, or SetNull")));
+    }
+  }
+  batch_->timestamps().push_back(row_timestamp_);
+  batch_->set_num_rows(batch_->num_rows() + 1);
+  row_open_ = false;
+  return absl::OkStatus();
+}
+
+void BatchBuilder::CancelRow() {
+  if (!row_open_ || batch_ == nullptr) return;
+  const size_t n = batch_->num_rows();
+  for (size_t i = 0; i < set_.size(); ++i) {
+    if (!set_[i]) continue;
+    Column& c = batch_->column(static_cast<int>(i));
+    switch (c.type) {
+      case Type::kInt64:
+      case Type::kTimestamp:
+      case Type::kBool:
+        c.ints.resize(n);
+        break;
+      case Type::kDouble:
+        c.doubles.resize(n);
+        break;
+      case Type::kString:
+        c.strings.resize(n);
+        break;
+      case Type::kNull:
+        break;
+    }
+    if (c.nulls.size() > n) c.nulls.resize(n);
+  }
+  row_open_ = false;
+}
+
+absl::StatusOr<BatchPtr> BatchBuilder::Finish() {
+  if (!error_.ok()) return error_;
+  if (row_open_) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("BatchBuilder: Finish while row ", batch_->num_rows(), " is open (FinishRow or CancelRow it)")));
+  }
+  error_ = absl::FailedPreconditionError("BatchBuilder: used after Finish");
+  return std::move(batch_);
 }
 
 void AppendJsonString(std::string* out, std::string_view s) {

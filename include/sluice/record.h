@@ -11,11 +11,15 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace sluice {
 
@@ -88,6 +92,11 @@ class Arena {
 /// on `type`: ints for kInt64, kTimestamp and kBool (0/1); doubles for kDouble; strings
 /// for kString. kNull columns hold nothing. `nulls` is empty when no row is null;
 /// otherwise it has one byte per row, 1 meaning null (the value slot is then 0/"").
+/// RecordBatch::set_num_rows pads a shorter `nulls` with zeros, so a batch handed on
+/// always has either no null bytes or one per row.
+///
+/// Filling columns by hand is the fast path and it is easy to get wrong; BatchBuilder
+/// (below) checks every step.
 struct Column {
   Type type = Type::kString;
   std::vector<int64_t> ints;
@@ -95,8 +104,12 @@ struct Column {
   std::vector<std::string_view> strings;
   std::vector<uint8_t> nulls;
 
-  bool IsNull(size_t row) const { return !nulls.empty() && nulls[row] != 0; }
-  /// Marks `row` (already appended) as null, materializing `nulls` if needed.
+  /// Whether `row` is null. A row past the end of `nulls` is not null.
+  bool IsNull(size_t row) const { return row < nulls.size() && nulls[row] != 0; }
+  /// Marks `row` as null (its value slot should hold 0 or ""), materializing `nulls` if
+  /// needed. `num_rows` is the number of rows the column holds so far, or will hold: the
+  /// bitmap grows to cover both it and `row`, and set_num_rows pads it to the batch's
+  /// final count, so the count so far is enough while building row by row.
   void SetNull(size_t row, size_t num_rows);
   void Clear();
   void Reserve(size_t n);
@@ -120,8 +133,13 @@ class RecordBatch {
   Arena& arena() { return arena_; }
 
   /// Declares that the columns now hold `n` rows. Every column's vector and
-  /// timestamps() must have been filled to `n` by the caller.
-  void set_num_rows(size_t n) { num_rows_ = n; }
+  /// timestamps() must have been filled to `n` by the caller (Validate checks it). A
+  /// column's non-empty `nulls` shorter than `n` is padded with zeros (not null).
+  void set_num_rows(size_t n);
+  /// OK if every column holds exactly num_rows() values of its type (none for kNull), every
+  /// `nulls` is empty or has num_rows() bytes, and timestamps() has num_rows() entries.
+  /// Otherwise FAILED_PRECONDITION naming the first column that does not. O(columns).
+  absl::Status Validate() const;
   /// Keeps `buffer` alive as long as this batch: strings may point into it.
   void AddBuffer(std::shared_ptr<const void> buffer) { buffers_.push_back(std::move(buffer)); }
   /// Shares every buffer `other` keeps alive, so views into `other`'s external buffers
@@ -158,6 +176,81 @@ class RecordBatch {
   std::vector<std::shared_ptr<const void>> buffers_;
 };
 using BatchPtr = std::unique_ptr<RecordBatch>;
+
+/// Builds a RecordBatch row by row, checking every call against the schema, so that a
+/// mistake (a value of the wrong type, a field out of range, set twice or left unset, a
+/// row left open) is an error instead of columns of different lengths that later reads
+/// run past. For plugin authors; the columns can still be filled by hand where speed
+/// matters (see Column).
+///
+///     sluice::BatchBuilder b(out.NewBatch(schema_));
+///     for (...) {
+///       b.BeginRow(event_time);        // or BeginRow() for no timestamp
+///       b.SetString(0, name);          // copied into the batch's arena
+///       b.SetInt64(1, count);
+///       b.SetNull(2);
+///       if (absl::Status st = b.FinishRow(); !st.ok()) return st;
+///     }
+///     absl::StatusOr<sluice::BatchPtr> batch = b.Finish();
+///     if (!batch.ok()) return batch.status();
+///     out.Emit(*std::move(batch));
+///
+/// Errors are sticky: the first misuse (FAILED_PRECONDITION, or INVALID_ARGUMENT for a
+/// field index out of range) is returned by that call and by every later one, so
+/// checking FinishRow's or Finish's result is enough. CancelRow drops an open row (say,
+/// a record that turns out to be malformed) without error.
+///
+/// Not thread-safe, like the batch it fills. Owns the batch until Finish.
+class BatchBuilder {
+ public:
+  /// Appends rows to `batch`, which may already hold rows (it must then pass
+  /// RecordBatch::Validate). A null `batch` is an error on first use.
+  explicit BatchBuilder(BatchPtr batch);
+  BatchBuilder(const BatchBuilder&) = delete;
+  BatchBuilder& operator=(const BatchBuilder&) = delete;
+
+  /// Opens a row with event time `timestamp`. Error if a row is already open.
+  absl::Status BeginRow(int64_t timestamp = kNoTimestamp);
+  /// Sets field `field` of the open row. Each field is set exactly once per row; the
+  /// setter must match the field's type: SetBool for kBool, SetInt64 for kInt64 and
+  /// kTimestamp (ms since the epoch), SetDouble for kDouble, SetString for kString.
+  absl::Status SetBool(int field, bool value);
+  absl::Status SetInt64(int field, int64_t value);
+  absl::Status SetDouble(int field, double value);
+  /// Copies `value` into the batch's arena.
+  absl::Status SetString(int field, std::string_view value);
+  /// Stores the view itself, without copying. REQUIRES: the bytes outlive the batch
+  /// (a constant, or memory the batch keeps alive through AddBuffer or AdoptMemory).
+  absl::Status SetStringView(int field, std::string_view value);
+  /// Sets field `field` of the open row to null (any type).
+  absl::Status SetNull(int field);
+  /// Closes the open row. Error, naming the field, if a field was not set.
+  absl::Status FinishRow();
+  /// Drops the open row, if any (values already set are taken back).
+  void CancelRow();
+  /// Rows finished so far, including those the batch held at the start.
+  size_t num_rows() const;
+  /// The batch being filled (for AddBuffer, arena()). Null after Finish.
+  RecordBatch* batch() { return batch_.get(); }
+
+  /// Hands over the batch. Error if a row is open or a call failed; the builder is
+  /// spent afterwards (every call fails).
+  absl::StatusOr<BatchPtr> Finish();
+
+ private:
+  absl::Status Fail(absl::Status status);
+  // Checks that a row is open and `field` is in range, not yet set and of a type in
+  // `types`; `what` names the setter in errors.
+  absl::Status CheckSet(int field, std::initializer_list<Type> types, std::string_view what);
+  // After a value went into column `field`: keeps its null bytes in step.
+  void MarkSet(int field, bool null);
+
+  BatchPtr batch_;
+  absl::Status error_;
+  bool row_open_ = false;
+  int64_t row_timestamp_ = kNoTimestamp;
+  std::vector<uint8_t> set_;  // per field: set in the open row
+};
 
 /// Appends `s` as a quoted JSON string (escaping quotes, backslashes and control bytes).
 void AppendJsonString(std::string* out, std::string_view s);
