@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -98,8 +99,24 @@ struct PendingInput {
 // Turns YAML into the proto. One instance per file (or per --set value).
 class Loader {
  public:
-  // keep_lines=false: every line is 0 (values from the command line).
-  Loader(std::string file, bool keep_lines) : file_(std::move(file)), keep_lines_(keep_lines) {}
+  // keep_lines=false: every line is 0 (values from the command line). `input_bytes` is
+  // the size of the YAML text: it sets the budget of values the document may expand to.
+  Loader(std::string file, bool keep_lines, size_t input_bytes)
+      : file_(std::move(file)),
+        keep_lines_(keep_lines),
+        max_values_(kMaxValuesBase + kMaxValuesPerByte * static_cast<int64_t>(input_bytes)) {}
+
+  // Counts one more value read from the document. yaml-cpp shares the node of an anchor
+  // among its aliases, so a tiny file can name 10^9 values ("billion laughs"); converting
+  // them would take gigabytes. Text written out needs at least two bytes a value, so the
+  // budget lets aliases repeat a document a few times over, and no more.
+  absl::Status Charge(const YAML::Node& v, const std::string& path) const {
+    if (++values_ <= max_values_) return absl::OkStatus();
+    return Err(LineOf(v), path,
+               absl::StrCat("the topology expands to more than ", max_values_,
+                            " values; YAML aliases (*name) repeat an anchor too many times. "
+                            "Refusing it"));
+  }
 
   absl::Status Err(int line, std::string_view path, std::string_view msg) const {
     return LocatedError(file_, keep_lines_ ? line : 0, path, msg);
@@ -195,6 +212,7 @@ class Loader {
   // key's line).
   absl::Status ToParam(const YAML::Node& v, int line, const std::string& path,
                        ParamValue* out) const {
+    RETURN_IF_ERROR(Charge(v, path));
     out->set_line(keep_lines_ ? line : 0);
     switch (v.Type()) {
       case YAML::NodeType::Undefined:
@@ -224,6 +242,68 @@ class Loader {
     return absl::OkStatus();
   }
 
+  // One top-level key other than `operators`; an unknown key is an error listing them.
+  absl::Status LoadTopLevelKey(const std::string& key, int kline, const YAML::Node& v, Topology* t) const {
+    if (key == "name") {
+      ASSIGN_OR_RETURN(std::string name, ScalarString(v, key));
+      if (name.empty()) return Err(kline, key, "must not be empty");
+      t->set_name(name);
+    } else if (key == "parallelism") {
+      ASSIGN_OR_RETURN(int p, PositiveInt(v, key));
+      t->set_default_parallelism(p);
+    } else if (key == "max_parallelism") {
+      ASSIGN_OR_RETURN(int p, PositiveInt(v, key));
+      t->set_max_parallelism(p);
+    } else if (key == "mode") {
+      ASSIGN_OR_RETURN(std::string mode, ScalarString(v, key));
+      bool ok = false;
+      for (std::string_view m : kModes) ok = ok || m == mode;
+      if (!ok) {
+        return Err(LineOf(v), key, absl::StrCat("expected auto, batch or streaming, got '", mode, "'"));
+      }
+      t->set_mode(mode);
+    } else if (key == "batch_size") {
+      ASSIGN_OR_RETURN(int n, PositiveInt(v, key));
+      t->set_batch_size(n);
+    } else if (key == "dead_letter") {
+      ASSIGN_OR_RETURN(std::string path, ScalarString(v, key));
+      t->set_dead_letter_path(path);
+    } else if (key == "checkpoint") {
+      if (!v.IsMap()) {
+        return Err(LineOf(v), key,
+                   absl::StrCat("expected a map like {dir: /var/lib/sluice/ckpt, interval: 10s}, got ",
+                                TypeName(v)));
+      }
+      t->set_checkpoint_dir("");
+      t->set_checkpoint_interval_ms(10000);
+      RETURN_IF_ERROR(ForEachEntry(v, key, [&](const std::string& ck, int ckline, const YAML::Node& cv) {
+        return LoadCheckpointKey(ck, ckline, cv, t);
+      }));
+      if (t->checkpoint_dir().empty()) return Err(LineOf(v), "checkpoint.dir", "required field is missing");
+    } else {
+      return Err(kline, "",
+                 absl::StrCat("unknown top-level key '", key, "'; expected one of: ", JoinKeys(kTopLevelKeys)));
+    }
+    return absl::OkStatus();
+  }
+
+  // One key of `checkpoint:` (dir or interval).
+  absl::Status LoadCheckpointKey(const std::string& ck, int ckline, const YAML::Node& cv, Topology* t) const {
+    const std::string cpath = absl::StrCat("checkpoint.", ck);
+    if (ck == "dir") {
+      ASSIGN_OR_RETURN(std::string dir, ScalarString(cv, cpath));
+      if (dir.empty()) return Err(LineOf(cv), cpath, "must not be empty");
+      t->set_checkpoint_dir(dir);
+    } else if (ck == "interval") {
+      ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
+      if (ms <= 0) return Err(LineOf(cv), cpath, "must be positive");
+      t->set_checkpoint_interval_ms(ms);
+    } else {
+      return Err(ckline, cpath, "unknown key; expected dir or interval");
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<Topology> LoadDocument(const YAML::Node& root) const {
     if (!root.IsDefined() || root.IsNull()) {
       return Err(0, "", "empty topology; expected a map with name and operators");
@@ -241,64 +321,14 @@ class Loader {
     int operators_line = 0;
     RETURN_IF_ERROR(ForEachEntry(
         root, "", [&](const std::string& key, int kline, const YAML::Node& v) -> absl::Status {
-          if (key == "name") {
-            ASSIGN_OR_RETURN(std::string name, ScalarString(v, key));
-            if (name.empty()) return Err(kline, key, "must not be empty");
-            t.set_name(name);
-            has_name = true;
-          } else if (key == "parallelism") {
-            ASSIGN_OR_RETURN(int p, PositiveInt(v, key));
-            t.set_default_parallelism(p);
-            parallelism_line = kline;
-          } else if (key == "max_parallelism") {
-            ASSIGN_OR_RETURN(int p, PositiveInt(v, key));
-            t.set_max_parallelism(p);
-          } else if (key == "mode") {
-            ASSIGN_OR_RETURN(std::string mode, ScalarString(v, key));
-            bool ok = false;
-            for (std::string_view m : kModes) ok = ok || m == mode;
-            if (!ok) {
-              return Err(LineOf(v), key,
-                         absl::StrCat("expected auto, batch or streaming, got '", mode, "'"));
-            }
-            t.set_mode(mode);
-          } else if (key == "batch_size") {
-            ASSIGN_OR_RETURN(int n, PositiveInt(v, key));
-            t.set_batch_size(n);
-          } else if (key == "dead_letter") {
-            ASSIGN_OR_RETURN(std::string path, ScalarString(v, key));
-            t.set_dead_letter_path(path);
-          } else if (key == "checkpoint") {
-            if (!v.IsMap()) {
-              return Err(LineOf(v), key, absl::StrCat("expected a map like {dir: /var/lib/sluice/ckpt, interval: 10s}, got ",
-                                                      TypeName(v)));
-            }
-            t.set_checkpoint_interval_ms(10000);
-            for (const auto& kv : v) {
-              const std::string ck = kv.first.Scalar();
-              const std::string cpath = absl::StrCat(key, ".", ck);
-              YAML::Node cv = kv.second;
-              if (ck == "dir") {
-                ASSIGN_OR_RETURN(std::string dir, ScalarString(cv, cpath));
-                t.set_checkpoint_dir(dir);
-              } else if (ck == "interval") {
-                ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
-                if (ms <= 0) return Err(LineOf(cv), cpath, "must be positive");
-                t.set_checkpoint_interval_ms(ms);
-              } else {
-                return Err(LineOf(kv.first), cpath, "unknown key; expected dir or interval");
-              }
-            }
-            if (t.checkpoint_dir().empty()) return Err(LineOf(v), "checkpoint.dir", "required field is missing");
-          } else if (key == "operators") {
+          if (key == "operators") {
             operators = v;
             operators_line = kline;
-          } else {
-            return Err(kline, "",
-                       absl::StrCat("unknown top-level key '", key,
-                                    "'; expected one of: ", JoinKeys(kTopLevelKeys)));
+            return absl::OkStatus();
           }
-          return absl::OkStatus();
+          if (key == "name") has_name = true;
+          if (key == "parallelism") parallelism_line = kline;
+          return LoadTopLevelKey(key, kline, v, &t);
         }));
     if (!has_name) return Err(LineOf(root), "name", "required field is missing");
     if (operators_line == 0) return Err(LineOf(root), "operators", "required field is missing");
@@ -423,6 +453,7 @@ class Loader {
 
   absl::Status LoadNode(const YAML::Node& v, int index, int max_parallelism, Node* node) const {
     const std::string path = absl::StrCat("operators[", index, "]");
+    RETURN_IF_ERROR(Charge(v, path));
     if (!v.IsMap()) {
       return Err(LineOf(v), path,
                  absl::StrCat("expected a map with id and type, got ", TypeName(v)));
@@ -553,8 +584,14 @@ class Loader {
     return absl::OkStatus();
   }
 
+  // The budget of values: a base for small files plus a few per input byte.
+  static constexpr int64_t kMaxValuesBase = 100000;
+  static constexpr int64_t kMaxValuesPerByte = 2;
+
   std::string file_;
   bool keep_lines_;
+  int64_t max_values_;
+  mutable int64_t values_ = 0;  // values read so far (Charge)
 };
 
 absl::Status SetError(std::string_view assignment, std::string_view msg) {
@@ -565,7 +602,7 @@ absl::Status SetError(std::string_view assignment, std::string_view msg) {
 
 absl::StatusOr<Topology> LoadTopologyString(std::string_view yaml, const std::string& file_name) {
   const std::string file = file_name.empty() ? "<string>" : file_name;
-  Loader loader(file, /*keep_lines=*/true);
+  Loader loader(file, /*keep_lines=*/true, yaml.size());
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
     return loader.LoadDocument(root);
@@ -589,12 +626,93 @@ absl::StatusOr<Topology> LoadTopologyFile(const std::string& path) {
   return LoadTopologyString(text.str(), path);
 }
 
+namespace {
+
+// The keys `--set KEY=VALUE` accepts, for errors.
+constexpr std::string_view kSettableTopLevelKeys =
+    "name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, checkpoint.dir, "
+    "checkpoint.interval";
+
+// VALUE of an assignment as YAML; a plain string when it does not parse, unless it is
+// meant as a flow list or map.
+absl::StatusOr<YAML::Node> ParseSetValue(std::string_view assignment, std::string_view value) {
+  try {
+    return YAML::Load(std::string(value));
+  } catch (const YAML::Exception& e) {
+    if (!value.empty() && (value.front() == '[' || value.front() == '{')) {
+      return SetError(assignment, absl::StrCat("invalid YAML value: ", e.msg));
+    }
+    return YAML::Node(std::string(value));
+  }
+}
+
+// `--set KEY=VALUE` for a top-level key (name, dead_letter, ...; `key` may be
+// checkpoint.dir or checkpoint.interval), validated like the YAML; `topology` is changed
+// only on success.
+absl::Status ApplyTopLevelOverride(Topology* topology, std::string_view assignment, const std::string& key,
+                                   std::string_view value) {
+  if (key == "operators") {
+    return SetError(assignment, "the operators can't be set; set a node's parameters with NODE.PARAM=VALUE");
+  }
+  const bool checkpoint_key = key == "checkpoint.dir" || key == "checkpoint.interval";
+  if (key.rfind("checkpoint.", 0) == 0 && !checkpoint_key) {
+    return SetError(assignment, absl::StrCat(key, ": unknown key; expected dir or interval"));
+  }
+  bool known = checkpoint_key;
+  for (std::string_view k : kTopLevelKeys) known = known || k == key;
+  if (!known) {
+    return SetError(assignment, absl::StrCat("unknown top-level key '", key,
+                                             "'; expected NODE.PARAM=VALUE for a node, or KEY=VALUE with KEY one "
+                                             "of: ",
+                                             Sv(kSettableTopLevelKeys)));
+  }
+  ASSIGN_OR_RETURN(YAML::Node v, ParseSetValue(assignment, value));
+  Loader loader("", /*keep_lines=*/false, value.size());
+  Topology updated = *topology;
+  absl::Status st;
+  try {
+    if (checkpoint_key) {
+      st = loader.LoadCheckpointKey(key.substr(strlen("checkpoint.")), 0, v, &updated);
+      if (st.ok() && updated.checkpoint_interval_ms() <= 0) updated.set_checkpoint_interval_ms(10000);
+      if (st.ok() && updated.checkpoint_dir().empty()) {
+        st = absl::InvalidArgumentError(
+            "the topology has no checkpoint dir: set checkpoint.dir first, or checkpoint={dir: D, interval: I}");
+      }
+    } else {
+      st = loader.LoadTopLevelKey(key, 0, v, &updated);
+    }
+  } catch (const YAML::Exception& e) {
+    st = absl::InvalidArgumentError(absl::StrCat("invalid YAML value: ", e.msg));
+  }
+  if (!st.ok()) return SetError(assignment, StdSv(st.message()));
+  // What the loader checks across keys.
+  const int max_parallelism = MaxParallelism(updated);
+  if (updated.default_parallelism() > max_parallelism) {
+    return SetError(assignment, absl::StrCat(key == "parallelism" ? "parallelism" : "max_parallelism",
+                                             ": must be at most max_parallelism (", max_parallelism, "), got ",
+                                             updated.default_parallelism()));
+  }
+  for (const Node& n : updated.nodes()) {
+    if (n.parallelism() > max_parallelism) {
+      return SetError(assignment, absl::StrCat("max_parallelism: must be at least the parallelism of node '",
+                                               n.id(), "' (", n.parallelism(), "), got ", max_parallelism));
+    }
+  }
+  *topology = std::move(updated);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ApplyOverride(Topology* topology, std::string_view assignment) {
   const size_t eq = assignment.find('=');
-  if (eq == std::string_view::npos) return SetError(assignment, "expected NODE.PARAM=VALUE");
+  if (eq == std::string_view::npos) return SetError(assignment, "expected NODE.PARAM=VALUE or KEY=VALUE");
   const std::string_view lhs = assignment.substr(0, eq);
   const std::string_view value = assignment.substr(eq + 1);
   const size_t dot = lhs.find('.');
+  if (dot == std::string_view::npos && !lhs.empty()) {
+    return ApplyTopLevelOverride(topology, assignment, std::string(lhs), value);
+  }
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == lhs.size()) {
     return SetError(assignment, "expected NODE.PARAM=VALUE");
   }
@@ -608,6 +726,10 @@ absl::Status ApplyOverride(Topology* topology, std::string_view assignment) {
   for (Node& n : *topology->mutable_nodes()) {
     if (n.id() == node_id) node = &n;
   }
+  if (node == nullptr && node_id == "checkpoint") {
+    // checkpoint.dir / checkpoint.interval, unless a node is called `checkpoint`.
+    return ApplyTopLevelOverride(topology, assignment, std::string(lhs), value);
+  }
   if (node == nullptr) {
     std::vector<std::string> ids;
     for (const Node& n : topology->nodes()) ids.push_back(n.id());
@@ -618,7 +740,7 @@ absl::Status ApplyOverride(Topology* topology, std::string_view assignment) {
   // VALUE as YAML; a plain string when it does not parse (unless it is meant as a flow
   // list or map).
   ParamValue parsed;
-  Loader loader("", /*keep_lines=*/false);
+  Loader loader("", /*keep_lines=*/false, value.size());
   try {
     YAML::Node v = YAML::Load(std::string(value));
     absl::Status st = loader.ToParam(v, 0, "", &parsed);

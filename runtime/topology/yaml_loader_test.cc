@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "runtime/topology/topology.h"
 
@@ -521,8 +523,11 @@ TEST(ApplyOverrideTest, OverriddenValueErrorsHaveNoLine) {
 TEST(ApplyOverrideTest, Errors) {
   Topology t = Ysb();
   auto err = [&](std::string_view a) { return std::string(ApplyOverride(&t, a).message()); };
-  EXPECT_EQ(err("counts.window.size"), "--set counts.window.size: expected NODE.PARAM=VALUE");
-  EXPECT_EQ(err("counts=1"), "--set counts=1: expected NODE.PARAM=VALUE");
+  EXPECT_EQ(err("counts.window.size"), "--set counts.window.size: expected NODE.PARAM=VALUE or KEY=VALUE");
+  EXPECT_EQ(err("counts=1"),
+            "--set counts=1: unknown top-level key 'counts'; expected NODE.PARAM=VALUE for a node, or KEY=VALUE "
+            "with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, "
+            "checkpoint.dir, checkpoint.interval");
   EXPECT_EQ(err(".x=1"), "--set .x=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.=1"), "--set counts.=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.window..size=1"),
@@ -559,6 +564,117 @@ TEST(ApplyOverrideTest, Errors) {
             "--set counts.window={size: 1m, size: 2m}: size: duplicate key (first at line 1)");
   // Nothing was changed by the failed assignments.
   EXPECT_EQ(t.SerializeAsString(), Ysb().SerializeAsString());
+}
+
+// Issue #10: `--set dead_letter=kafka://...` was refused ("expected NODE.PARAM=VALUE").
+TEST(ApplyOverrideTest, SetsTopLevelKeys) {
+  Topology t = Ysb();
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "dead_letter=kafka://127.0.0.1:9092/dead")));
+  EXPECT_EQ(t.dead_letter_path(), "kafka://127.0.0.1:9092/dead");
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "name=ysb_replay")));
+  EXPECT_EQ(t.name(), "ysb_replay");
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "parallelism=4")));
+  EXPECT_EQ(t.default_parallelism(), 4);
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "max_parallelism=32")));
+  EXPECT_EQ(t.max_parallelism(), 32);
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "mode=streaming")));
+  EXPECT_EQ(t.mode(), "streaming");
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "batch_size=256")));
+  EXPECT_EQ(t.batch_size(), 256);
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.dir=/var/lib/ckpt")));
+  EXPECT_EQ(t.checkpoint_dir(), "/var/lib/ckpt");
+  EXPECT_EQ(t.checkpoint_interval_ms(), 10000);  // the default interval, as in YAML
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.interval=2s")));
+  EXPECT_EQ(t.checkpoint_interval_ms(), 2000);
+  EXPECT_EQ(t.checkpoint_dir(), "/var/lib/ckpt");  // kept
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint={dir: ck, interval: 5s}")));
+  EXPECT_EQ(t.checkpoint_dir(), "ck");
+  EXPECT_EQ(t.checkpoint_interval_ms(), 5000);
+  EXPECT_TRUE(IsOk(ValidateTopology(t)));
+}
+
+TEST(ApplyOverrideTest, TopLevelErrors) {
+  Topology t = Ysb();
+  auto err = [&](std::string_view a) { return std::string(ApplyOverride(&t, a).message()); };
+  EXPECT_EQ(err("mode=fast"), "--set mode=fast: mode: expected auto, batch or streaming, got 'fast'");
+  EXPECT_EQ(err("parallelism=0"), "--set parallelism=0: parallelism: must be at least 1, got 0");
+  EXPECT_EQ(err("parallelism=65"),
+            "--set parallelism=65: parallelism: must be at most max_parallelism (64), got 65");
+  EXPECT_EQ(err("max_parallelism=1"),
+            "--set max_parallelism=1: max_parallelism: must be at least the parallelism of node 'events' (2), got 1");
+  EXPECT_EQ(err("batch_size=many"), "--set batch_size=many: batch_size: expected an integer, got 'many'");
+  EXPECT_EQ(err("name="), "--set name=: name: expected a string, got nothing (null)");
+  EXPECT_EQ(err("dead_letter=[a, b]"), "--set dead_letter=[a, b]: dead_letter: expected a string, got a list");
+  EXPECT_EQ(err("checkpoint.interval=-1s"),
+            "--set checkpoint.interval=-1s: checkpoint.interval: expected a duration like 10s, got '-1s'");
+  EXPECT_EQ(err("checkpoint.every=1s"),
+            "--set checkpoint.every=1s: checkpoint.every: unknown key; expected dir or interval");
+  EXPECT_EQ(err("operators=[]"), "--set operators=[]: the operators can't be set; set a node's parameters with NODE.PARAM=VALUE");
+  EXPECT_EQ(err("paralelism=2"),
+            "--set paralelism=2: unknown top-level key 'paralelism'; expected NODE.PARAM=VALUE for a node, or "
+            "KEY=VALUE with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, "
+            "checkpoint, checkpoint.dir, checkpoint.interval");
+  // Nothing was changed by the failed assignments.
+  EXPECT_EQ(t.SerializeAsString(), Ysb().SerializeAsString());
+}
+
+// A node called like a top-level key keeps NODE.PARAM meaning.
+TEST(ApplyOverrideTest, NodeNamedCheckpointWins) {
+  auto t = LoadTopologyString(
+      "name: x\noperators:\n  - id: checkpoint\n    type: generator\n", "x.yaml");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(IsOk(ApplyOverride(&*t, "checkpoint.dir=d")));
+  EXPECT_EQ(t->checkpoint_dir(), "");
+  EXPECT_EQ(*NodeParams(*t, t->nodes(0)).GetString("dir"), "d");
+}
+
+// Issue #10: a 1.5 KB "billion laughs" made the loader expand 10^9 values (6 GB, abort).
+std::string AliasBomb(int levels, int width) {
+  std::string y = "name: bomb\noperators:\n  - id: gen\n    type: generator\n";
+  absl::StrAppend(&y, "    l0: &l0 [");
+  for (int i = 0; i < width; ++i) absl::StrAppend(&y, i ? "," : "", "\"lol\"");
+  y += "]\n";
+  for (int l = 1; l < levels; ++l) {
+    absl::StrAppend(&y, "    l", l, ": &l", l, " [");
+    for (int i = 0; i < width; ++i) absl::StrAppend(&y, i ? "," : "", "*l", l - 1);
+    y += "]\n";
+  }
+  return y;
+}
+
+TEST(YamlLoaderTest, AliasBombIsRefusedQuickly) {
+  const std::string yaml = AliasBomb(10, 10);
+  ASSERT_LT(yaml.size(), 2000u);
+  auto start = std::chrono::steady_clock::now();
+  auto t = LoadTopologyString(yaml, "bomb.yaml");
+  ASSERT_FALSE(t.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  const std::string msg(t.status().message());
+  EXPECT_EQ(msg.rfind("bomb.yaml:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("YAML aliases"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("operators[0]"), std::string::npos) << msg;
+}
+
+TEST(YamlLoaderTest, ModestAliasUseStillWorks) {
+  // An anchor reused a few times (shared rule lists) is fine.
+  auto t = LoadTopologyString(AliasBomb(3, 10), "ok.yaml");
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::string big = "name: big\noperators:\n  - id: gen\n    type: generator\n    values: [";
+  for (int i = 0; i < 100000; ++i) absl::StrAppend(&big, i ? "," : "", i);
+  big += "]\n";
+  t = LoadTopologyString(big, "big.yaml");  // a long list written out is not a bomb
+  ASSERT_TRUE(t.ok()) << t.status();
+}
+
+TEST(ApplyOverrideTest, AliasBombInValueIsRefused) {
+  Topology t = Ysb();
+  std::string v = "events.x={a: &a [1,1,1,1,1,1,1,1,1,1], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], "
+                  "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], "
+                  "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e], "
+                  "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f], h: [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]}";
+  absl::Status st = ApplyOverride(&t, v);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("YAML aliases"), std::string::npos) << st;
 }
 
 }  // namespace
