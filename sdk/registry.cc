@@ -30,7 +30,8 @@ absl::StatusOr<OperatorRegistry::Kind> OperatorRegistry::KindOf(std::string_view
   auto it = entries_.find(type);
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown operator type '", Sv(type),
-                                            "'; known types: ", absl::StrJoin(Types(), ", ")));
+                                            "'; known types: ", absl::StrJoin(Types(), ", "),
+                                            " (an operator from a plugin needs --plugin FILE.so)"));
   }
   return it->second.kind;
 }
@@ -45,6 +46,11 @@ const OperatorFactory* OperatorRegistry::FindOperator(std::string_view type) con
   auto it = entries_.find(type);
   if (it == entries_.end() || it->second.kind == Kind::kSource) return nullptr;
   return &it->second.op;
+}
+
+std::string_view OperatorRegistry::Doc(std::string_view type) const {
+  auto it = entries_.find(type);
+  return it == entries_.end() ? std::string_view() : std::string_view(it->second.doc);
 }
 
 std::vector<std::string> OperatorRegistry::Types() const {

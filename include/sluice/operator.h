@@ -226,6 +226,8 @@ class OperatorRegistry {
   const SourceFactory* FindSource(std::string_view type) const;
   const OperatorFactory* FindOperator(std::string_view type) const;  // operators and sinks
   std::vector<std::string> Types() const;
+  /// The one-line description `type` was registered with ("" if none or unknown).
+  std::string_view Doc(std::string_view type) const;
 
  private:
   struct Entry {
