@@ -1,7 +1,11 @@
 #include "cli/cluster_commands.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,17 +13,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "google/protobuf/util/json_util.h"
+#include "cli/json_output.h"
 #include "grpcpp/grpcpp.h"
 #include "runtime/local/local_executor.h"
 #include "sluice/v1/cluster.grpc.pb.h"
-
-extern char** environ;
 
 namespace sluice::cli {
 namespace {
@@ -32,6 +35,10 @@ std::unique_ptr<v1::Coordinator::Stub> Connect(const ClusterFlags& cluster) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(-1);
   args.SetMaxReceiveMessageSize(-1);
+  // Reconnect quickly after a coordinator restart (gRPC's default backoff grows to 2 min).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return v1::Coordinator::NewStub(
       grpc::CreateCustomChannel(cluster.coordinator, grpc::InsecureChannelCredentials(), args));
 }
@@ -135,28 +142,52 @@ std::string DescribeText(const v1::DescribeJobResponse& d) {
   return out;
 }
 
-// Polls until the job ends; prints state changes. Returns the final description.
+// Polls until the job ends; prints state changes. Returns the final description. While
+// the coordinator is unreachable (it may be restarting: it re-adopts running jobs), keeps
+// trying for `reconnect_s` seconds before giving up.
 bool WaitForJob(v1::Coordinator::Stub* stub, const ClusterFlags& cluster, const std::string& job_id, double timeout_s,
-                bool quiet, v1::DescribeJobResponse* out, int* exit_code) {
+                double reconnect_s, bool quiet, v1::DescribeJobResponse* out, int* exit_code) {
   auto start = std::chrono::steady_clock::now();
   v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
   int64_t last_attempt = 0;
   auto last_progress = start;
-  int failures = 0;
+  std::optional<std::chrono::steady_clock::time_point> outage;  // since when it is unreachable
   while (true) {
     v1::DescribeJobRequest req;
     req.set_job_id(job_id);
     out->Clear();
     auto ctx = Ctx(5);
     grpc::Status st = stub->DescribeJob(ctx.get(), req, out);
-    if (!st.ok()) {
-      // The coordinator may be restarting; keep trying for a while.
-      if (st.error_code() != grpc::StatusCode::UNAVAILABLE || ++failures > 300) {
+    const bool unreachable = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (unreachable) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!outage) {
+        outage = now;
+        std::fprintf(stderr,
+                     "job %s: cannot reach the coordinator at %s (%s); waiting for the coordinator to come back "
+                     "(up to %.0f s, --reconnect-timeout); the job keeps running on the workers\n",
+                     job_id.c_str(), cluster.coordinator.c_str(), st.error_message().c_str(), reconnect_s);
+      }
+      if (now - *outage > std::chrono::duration<double>(reconnect_s)) {
+        std::fprintf(stderr, "job %s: the coordinator did not come back within %.0f s\n", job_id.c_str(),
+                     reconnect_s);
         *exit_code = Report(st, cluster);
         return false;
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    if (!st.ok()) {
+      *exit_code = Report(st, cluster);
+      return false;
     } else {
-      failures = 0;
+      if (outage) {
+        std::fprintf(stderr, "job %s: the coordinator at %s is back after %.1f s\n", job_id.c_str(),
+                     cluster.coordinator.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - *outage).count());
+        outage.reset();
+      }
       const auto& j = out->job();
       if (j.state() != last || j.attempt() != last_attempt) {
         if (!quiet) {
@@ -231,16 +262,23 @@ int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const Subm
   if (!flags.wait) return kExitOk;
   v1::DescribeJobResponse d;
   int code = kExitOk;
-  if (!WaitForJob(stub.get(), cluster, resp.job_id(), flags.timeout_s, flags.quiet, &d, &code)) return code;
+  if (!WaitForJob(stub.get(), cluster, resp.job_id(), flags.timeout_s, flags.reconnect_timeout_s, flags.quiet, &d,
+                  &code)) {
+    return code;
+  }
   return PrintOutcome(d);
 }
 
-int ListJobs(const ClusterFlags& cluster) {
+int ListJobs(const ClusterFlags& cluster, bool json) {
   auto stub = Connect(cluster);
   v1::ListJobsResponse resp;
   auto ctx = Ctx();
   grpc::Status st = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &resp);
   if (!st.ok()) return Report(st, cluster);
+  if (json) {
+    std::printf("%s\n", ToJson(resp).c_str());
+    return kExitOk;
+  }
   std::printf("%-28s %-12s %7s %8s %6s  %s\n", "JOB", "STATE", "ATTEMPT", "RESTARTS", "TASKS", "LAST FAILURE");
   for (const auto& j : resp.jobs()) {
     std::printf("%-28s %-12s %7lld %8d %6d  %s\n", j.job_id().c_str(), StateName(j.state()).c_str(),
@@ -254,7 +292,7 @@ int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bo
   v1::DescribeJobResponse d;
   if (wait) {
     int code = kExitOk;
-    if (!WaitForJob(stub.get(), cluster, job_id, 0, true, &d, &code)) return code;
+    if (!WaitForJob(stub.get(), cluster, job_id, 0, kDefaultReconnectTimeoutS, true, &d, &code)) return code;
   } else {
     v1::DescribeJobRequest req;
     req.set_job_id(job_id);
@@ -263,16 +301,7 @@ int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bo
     if (!st.ok()) return Report(st, cluster);
   }
   if (json) {
-    std::string text;
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    options.preserve_proto_field_names = true;
-    auto st = google::protobuf::util::MessageToJsonString(d, &text, options);
-    if (!st.ok()) {
-      std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
-      return kExitFailed;
-    }
-    std::printf("%s\n", text.c_str());
+    std::printf("%s\n", ToJson(d).c_str());
     return kExitOk;
   }
   std::printf("%s", DescribeText(d).c_str());
@@ -291,12 +320,16 @@ int Cancel(const ClusterFlags& cluster, const std::string& job_id) {
   return kExitOk;
 }
 
-int Workers(const ClusterFlags& cluster) {
+int Workers(const ClusterFlags& cluster, bool json) {
   auto stub = Connect(cluster);
   v1::ListWorkersResponse resp;
   auto ctx = Ctx();
   grpc::Status st = stub->ListWorkers(ctx.get(), v1::ListWorkersRequest(), &resp);
   if (!st.ok()) return Report(st, cluster);
+  if (json) {
+    std::printf("%s\n", ToJson(resp).c_str());
+    return kExitOk;
+  }
   std::printf("%-24s %-22s %-8s %5s %5s %6s %s\n", "WORKER", "ADDRESS", "PID", "SLOTS", "USED", "ALIVE",
               "LAST HEARTBEAT");
   for (const auto& w : resp.workers()) {
@@ -316,28 +349,120 @@ std::string SelfDir() {
   return ec ? std::string(".") : p.parent_path().string();
 }
 
+// Starts `args` (args[0] is the path) as a child that dies with this process: it gets
+// SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so even a kill -9 of
+// `sluice local` leaves no coordinator or worker behind. Call from the main thread, which
+// lives as long as the process. Children get default signal handling and an empty
+// signal mask (ours blocks SIGINT/SIGTERM). Returns -1 (and says why) on failure.
 pid_t Spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  // Children get default signal handling and an empty mask (ours blocks SIGINT/SIGTERM).
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    std::fprintf(stderr, "error: cannot start %s: %s\n", argv[0], strerror(rc));
+  // The exec's outcome comes back through a close-on-exec pipe: EOF means it worked.
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "error: cannot start %s: pipe: %s\n", argv[0], strerror(errno));
+    return -1;
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "error: cannot start %s: fork: %s\n", argv[0], strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    // The child: async-signal-safe calls only until exec.
+    close(fds[0]);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);  // parent already gone
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // fails harmlessly for some
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(argv[0], argv.data());
+    const int err = errno;
+    (void)!write(fds[1], &err, sizeof(err));
+    _exit(127);
+  }
+  close(fds[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(fds[0], &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n == static_cast<ssize_t>(sizeof(err))) {
+    waitpid(pid, nullptr, 0);
+    std::fprintf(stderr, "error: cannot start %s: %s\n", argv[0], strerror(err));
     return -1;
   }
   return pid;
 }
+
+// Whether nothing listens on (or holds) 127.0.0.1:`port`. Binds without SO_REUSEPORT,
+// so a server that shares its port (gRPC servers set SO_REUSEPORT) counts as there.
+bool PortFree(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // cannot tell; let the coordinator try
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT leftovers do not count
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 || errno != EADDRINUSE;
+  close(fd);
+  return free;
+}
+
+constexpr const char* kTempPrefix = "sluice-local-";
+constexpr const char* kOwnerFile = "sluice-local.pid";
+
+// Removes the temporary directories that earlier `sluice local` runs, now dead (kill -9),
+// left behind: ours (same uid), with an owner pid that no longer exists.
+void RemoveStaleTempDirs() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(ec), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kTempPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
+    struct stat st;
+    if (stat(entry.path().c_str(), &st) != 0 || st.st_uid != getuid()) continue;
+    std::ifstream in(entry.path() / kOwnerFile);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) continue;  // not one of ours, or still being set up
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its owner still runs
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+// A fresh temporary directory, removed when this goes out of scope.
+class TempDir {
+ public:
+  TempDir() = default;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  // Creates it, with a file naming this process as its owner (see RemoveStaleTempDirs).
+  bool Create() {
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / absl::StrCat(kTempPrefix, "XXXXXX")).string();
+    if (mkdtemp(tmpl.data()) == nullptr) return false;
+    path_ = tmpl;
+    std::ofstream(std::filesystem::path(path_) / kOwnerFile) << getpid() << "\n";
+    return true;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 // Stops the children: SIGTERM, then SIGKILL after a grace period.
 void StopAll(std::vector<pid_t>& pids) {
@@ -368,14 +493,25 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
   sigaddset(&blocked, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   std::string dir = SelfDir();
+  // The coordinator's port: --port as given (refused if taken, rather than sharing it with
+  // another cluster); by default kDefaultPort when free, else any free port.
+  int port = local.port;
+  if (port > 0 && !PortFree(port)) {
+    std::fprintf(stderr, "error: port %d on 127.0.0.1 is in use (another sluice local or coordinator?); leave "
+                 "out --port to let sluice local choose a free one\n", port);
+    return kExitFailed;
+  }
+  const bool default_taken = port < 0 && !PortFree(kDefaultPort);
+  if (port < 0) port = default_taken ? 0 : kDefaultPort;
+  RemoveStaleTempDirs();
+  TempDir temp;  // removed on every return below, after StopAll
   std::string data_dir = local.data_dir;
   if (data_dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-local-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) {
+    if (!temp.Create()) {
       std::fprintf(stderr, "error: cannot create a temporary directory: %s\n", strerror(errno));
       return kExitFailed;
     }
-    data_dir = tmpl;
+    data_dir = temp.path();
   }
   std::filesystem::create_directories(data_dir);
   std::vector<pid_t> pids;
@@ -405,30 +541,46 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
     }
   }
   std::string address_file = (std::filesystem::path(data_dir) / "coordinator.address").string();
-  std::filesystem::remove(address_file);
-  pid_t coord = Spawn({dir + "/sluice-coordinator", "--listen", absl::StrCat("127.0.0.1:", local.port), "--data-dir",
-                       data_dir, "--address-file", address_file, "--heartbeat-timeout",
-                       absl::StrCat(local.heartbeat_timeout_s), "--log-level", local.log_level});
-  if (coord < 0) return kExitFailed;
-  pids.push_back(coord);
-  // Wait for the coordinator to publish its address.
-  std::string address;
-  for (int i = 0; i < 500 && address.empty(); ++i) {
-    std::ifstream in(address_file);
-    std::getline(in, address);
-    if (address.empty()) {
-      int status = 0;
-      if (waitpid(coord, &status, WNOHANG) == coord) {
-        std::fprintf(stderr, "error: sluice-coordinator exited at start (is port %d taken? try --port 0)\n",
-                     local.port);
-        StopAll(pids);
-        return kExitFailed;
+  // Starts the coordinator on `p` and waits for it to publish its address: the address,
+  // or "" when it exited at start (`*exited`) or did not come up.
+  pid_t coord = -1;
+  auto start_coordinator = [&](int p, bool* exited) -> std::string {
+    *exited = false;
+    std::filesystem::remove(address_file);
+    coord = Spawn({dir + "/sluice-coordinator", "--listen", absl::StrCat("127.0.0.1:", p), "--data-dir",
+                         data_dir, "--address-file", address_file, "--heartbeat-timeout",
+                         absl::StrCat(local.heartbeat_timeout_s), "--log-level", local.log_level});
+    if (coord < 0) return "";
+    std::string address;
+    for (int i = 0; i < 500 && address.empty(); ++i) {
+      std::ifstream in(address_file);
+      std::getline(in, address);
+      if (address.empty()) {
+        int status = 0;
+        if (waitpid(coord, &status, WNOHANG) == coord) {
+          *exited = true;
+          return "";
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    pids.push_back(coord);
+    return address;
+  };
+  bool exited = false;
+  std::string address = start_coordinator(port, &exited);
+  bool took_free_port = default_taken;
+  if (address.empty() && exited && local.port < 0 && port == kDefaultPort) {
+    // Another process took the default port between our check and the coordinator's bind.
+    took_free_port = true;
+    address = start_coordinator(0, &exited);
   }
   if (address.empty()) {
-    std::fprintf(stderr, "error: sluice-coordinator did not start within 10 s\n");
+    if (exited) {
+      std::fprintf(stderr, "error: sluice-coordinator exited at start (is port %d taken? leave out --port)\n", port);
+    } else {
+      std::fprintf(stderr, "error: sluice-coordinator did not start within 10 s\n");
+    }
     StopAll(pids);
     return kExitFailed;
   }
@@ -463,8 +615,13 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
     StopAll(pids);
     return kExitFailed;
   }
-  std::fprintf(stderr, "sluice local: coordinator on %s, %d worker(s) x %d slots, data in %s\n", address.c_str(),
-               local.workers, local.slots, data_dir.c_str());
+  std::fprintf(stderr, "sluice local: coordinator on %s, %d worker(s) x %d slots, data in %s%s\n", address.c_str(),
+               local.workers, local.slots, data_dir.c_str(),
+               temp.path().empty() ? "" : " (removed at exit)");
+  if (took_free_port) {
+    std::fprintf(stderr, "sluice local: port %d is in use, so the coordinator took a free one: pass --coordinator %s "
+                 "to sluice submit, list, status, cancel and workers\n", kDefaultPort, address.c_str());
+  }
   if (local.kafka_dev) {
     std::fprintf(stderr, "sluice local: Kafka (sluice kafka-dev) bootstrap servers 127.0.0.1:%d\n", local.kafka_port);
   }

@@ -2,6 +2,7 @@
 // types, and generate sample data. Every subcommand has --help.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -45,6 +46,8 @@ struct RunFlags {
   std::vector<std::string> plugins;
   // Applied after loading and --set (sluice batch, sluice ingest).
   std::function<absl::Status(sluice::v1::Topology*)> adjust;
+  // Ctrl-C / SIGTERM is the normal way to stop (sluice ingest): exit 0, not "cancelled".
+  bool stop_on_signal = false;
 };
 
 // Offline commands.
@@ -201,10 +204,12 @@ int RunTopology(const RunFlags& f) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   sigaddset(&set, SIGUSR1);  // blocked in main(); wakes this thread when the job ends
+  std::atomic<int> stop_signal{0};
   std::thread signals([&] {
     int sig = 0;
     if (sigwait(&set, &sig) == 0 && sig != SIGUSR1) {
-      std::fprintf(stderr, "\nsluice: signal %d, cancelling the job\n", sig);
+      std::fprintf(stderr, "\nsluice: signal %d, %s\n", sig, f.stop_on_signal ? "stopping" : "cancelling the job");
+      stop_signal = sig;
       executor.Cancel();
     }
   });
@@ -212,6 +217,15 @@ int RunTopology(const RunFlags& f) {
   pthread_kill(signals.native_handle(), SIGUSR1);
   signals.join();
 
+  if (f.stop_on_signal && stop_signal != 0 && absl::IsCancelled(summary.status())) {
+    std::fprintf(stderr, "sluice: stopped by signal %d%s\n", stop_signal.load(),
+                 plan->checkpoint_dir.empty()
+                     ? ""
+                     : absl::StrCat("; progress is checkpointed in ", plan->checkpoint_dir,
+                                    ": run the same command again to resume")
+                           .c_str());
+    return kExitOk;
+  }
   if (!summary.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(summary.status().message()).c_str());
     return kExitJobFailed;
@@ -262,6 +276,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--restart-delay", submit.restart_delay_s, "Seconds before each restart (default 1)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--timeout", submit.timeout_s, "With --wait: give up after this many seconds");
+    cmd->add_option("--reconnect-timeout", submit.reconnect_timeout_s,
+                    "With --wait: how long to wait for an unreachable coordinator (restarting) before exiting 1")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_flag("-q,--quiet", submit.quiet, "With --wait: no state changes or progress, only the summary");
   };
 
@@ -298,7 +316,10 @@ int main(int argc, char** argv) {
   CLI::App* explain_cmd = app.add_subcommand("explain", "Validate a topology and print its plan");
   add_topology_flags(explain_cmd);
 
-  CLI::App* ops_cmd = app.add_subcommand("operators", "List the built-in operator types");
+  std::vector<std::string> ops_plugins;
+  CLI::App* ops_cmd = app.add_subcommand("operators", "List the operator types (built-in and from --plugin) and their docs");
+  ops_cmd->add_option("--plugin", ops_plugins, "Also list the operators of this plugin (.so); repeatable")
+      ->check(CLI::ExistingFile);
 
   CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a topology to a coordinator; prints the job id");
   add_topology_flags(submit_cmd);
@@ -306,6 +327,8 @@ int main(int argc, char** argv) {
   add_submit_flags(submit_cmd);
   CLI::App* list_cmd = app.add_subcommand("list", "List the coordinator's jobs and their states");
   add_cluster_flags(list_cmd);
+  bool list_json = false;
+  list_cmd->add_flag("--json", list_json, "Print the coordinator's answer as JSON (for scripts)");
   std::string job_id;
   bool status_wait = false;
   CLI::App* status_cmd = app.add_subcommand("status", "A job's tasks, workers, per-operator rates and backpressure");
@@ -319,6 +342,8 @@ int main(int argc, char** argv) {
   cancel_cmd->add_option("job", job_id, "Job id")->required();
   CLI::App* workers_cmd = app.add_subcommand("workers", "List the workers, their slots and heartbeats");
   add_cluster_flags(workers_cmd);
+  bool workers_json = false;
+  workers_cmd->add_flag("--json", workers_json, "Print the coordinator's answer as JSON (for scripts)");
   sluice::cli::LocalFlags local;
   CLI::App* local_cmd = app.add_subcommand(
       "local", "Start a coordinator and worker processes on this machine; with a topology, run it and stop");
@@ -332,7 +357,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   local_cmd->add_option("--workers", local.workers, "Worker processes")->capture_default_str()->check(CLI::Range(1, 64));
   local_cmd->add_option("--slots", local.slots, "Slots (tasks) per worker")->capture_default_str()->check(CLI::Range(1, 1024));
-  local_cmd->add_option("--port", local.port, "Coordinator port (0: any free port)")->capture_default_str();
+  local_cmd->add_option("--port", local.port,
+                        "Coordinator port; refused if in use (default: 7070 if free, else any free port; 0: any)")
+      ->check(CLI::Range(0, 65535));
   local_cmd->add_option("--data-dir", local.data_dir, "Coordinator job store (default: a fresh temporary directory)");
   local_cmd->add_option("--heartbeat-timeout", local.heartbeat_timeout_s, "Seconds before a silent worker is lost")
       ->capture_default_str();
@@ -398,6 +425,7 @@ int main(int argc, char** argv) {
     return RunTopology(run);
   }
   if (ingest_cmd->parsed()) {
+    run.stop_on_signal = true;  // Ctrl-C is how an agent stops: exit 0
     run.adjust = [&ingest](sluice::v1::Topology* t) { return AdjustForIngest(ingest, t); };
     return RunTopology(run);
   }
@@ -416,10 +444,10 @@ int main(int argc, char** argv) {
   }
   if (local_cmd->parsed()) return sluice::cli::Local(local, nullptr, submit);
   if (kafka_dev_cmd->parsed()) return sluice::cli::KafkaDev(kafka_dev);
-  if (list_cmd->parsed()) return sluice::cli::ListJobs(cluster);
+  if (list_cmd->parsed()) return sluice::cli::ListJobs(cluster, list_json);
   if (status_cmd->parsed()) return sluice::cli::Status(cluster, job_id, status_wait, status_json);
   if (cancel_cmd->parsed()) return sluice::cli::Cancel(cluster, job_id);
-  if (workers_cmd->parsed()) return sluice::cli::Workers(cluster);
+  if (workers_cmd->parsed()) return sluice::cli::Workers(cluster, workers_json);
   if (explain_cmd->parsed()) {
     run.explain_only = true;
     return RunTopology(run);
@@ -431,7 +459,21 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
       return kExitJobFailed;
     }
-    for (const auto& t : registry.Types()) std::printf("%s\n", t.c_str());
+    for (const std::string& plugin : ops_plugins) {
+      st = sluice::runtime::LoadPlugin(plugin, &registry);
+      if (!st.ok()) {
+        std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
+        return kExitBadInput;
+      }
+    }
+    for (const auto& t : registry.Types()) {
+      auto kind = registry.KindOf(t);
+      const char* k = !kind.ok()                                       ? "?"
+                      : *kind == sluice::OperatorRegistry::Kind::kSource ? "source"
+                      : *kind == sluice::OperatorRegistry::Kind::kSink   ? "sink"
+                                                                         : "operator";
+      std::printf("%-18s %-9s %s\n", t.c_str(), k, std::string(registry.Doc(t)).c_str());
+    }
     return kExitOk;
   }
   if (gen_nginx->parsed()) {

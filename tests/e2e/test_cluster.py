@@ -8,6 +8,8 @@ Suites (--only):
   failover      kill -9 a worker mid-job: the job is redeployed and completes correctly
   restart       kill -9 the coordinator mid-job and restart it: the job is still listed,
                 its tasks are re-adopted, and it completes without a restart
+  wait_restart  `submit --wait` outlives a coordinator restart (8 s down) and exits 0 when
+                the job finishes
   bad           invalid topology, unknown operator, wrong plugin API version, plugin
                 without entry points, worker of another protocol version: refused clearly
   plugin        a job using the example plugin operator, shipped with --plugin
@@ -380,6 +382,48 @@ def suite_restart(args, work):
             cluster.dump_logs()
 
 
+def suite_wait_restart(args, work):
+    """Issue #10: `submit --wait` exited 1 when the coordinator went away for a few seconds,
+    while the job went on. It must wait for the coordinator and exit 0 when the job finishes."""
+    out = os.path.join(work, "out", "wait.tsv")
+    yaml = write(os.path.join(work, "wait.yaml"), SLOW_YAML % {"count": 300000, "rate": 20000, "out": out})
+    cluster = Cluster(args, work, hb_timeout=15.0)
+    try:
+        log = open(os.path.join(work, "submit.log"), "w")
+        submit = subprocess.Popen([os.path.join(args.bin, "sluice"), "submit", "--coordinator", cluster.address, yaml,
+                                   "--wait"], cwd=work, stdout=subprocess.PIPE, stderr=log, text=True)
+        deadline = time.time() + 30
+        job = None
+        while time.time() < deadline and job is None:
+            p = cluster.cli(["list"], check_rc=False)
+            job = next((line.split()[0] for line in p.stdout.splitlines()[1:] if "running" in line), None)
+            time.sleep(0.1)
+        check("the slow job runs", job, p.stdout)
+        cluster.coordinator.send_signal(signal.SIGKILL)
+        cluster.coordinator.wait()
+        print("  killed the coordinator with SIGKILL; restarting it in 8 s on the same port and data dir")
+        time.sleep(8)
+        check("submit --wait is still waiting while the coordinator is down", submit.poll() is None, submit.poll())
+        cluster.start_coordinator()
+        try:
+            rc = submit.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            submit.kill()
+            rc = None
+        log.close()
+        with open(os.path.join(work, "submit.log")) as f:
+            err = f.read()
+        st = cluster.wait_state(job, ["JOB_FINISHED", "JOB_FAILED"], timeout=60) if job else None
+        check("the job finishes after the restart", st and st["job"]["state"] == "JOB_FINISHED", st and st["job"])
+        check("submit --wait exits 0 when the job finishes, with its summary",
+              rc == 0 and "records" in err, (rc, err[-2500:]))
+        check("it said it was waiting for the coordinator", "waiting for the coordinator" in err, err[-2500:])
+    finally:
+        cluster.stop()
+        if not all(results):
+            cluster.dump_logs()
+
+
 def suite_bad(args, work):
     cluster = Cluster(args, work)
     try:
@@ -541,7 +585,7 @@ def main():
     ap.add_argument("--repo", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--only", required=True,
-                    choices=["jobs", "backpressure", "failover", "restart", "bad", "plugin", "local"])
+                    choices=["jobs", "backpressure", "failover", "restart", "wait_restart", "bad", "plugin", "local"])
     ap.add_argument("--example-plugin")
     ap.add_argument("--wrong-version-plugin")
     ap.add_argument("--no-symbols-plugin")
