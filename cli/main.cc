@@ -486,6 +486,7 @@ int main(int argc, char** argv) {
       nginx.start_time_ms = absl::ToUnixMillis(absl::FromCivil(day, absl::FixedTimeZone(8 * 3600)));
     }
     EnsureParentDir(nginx.output_path);
+    nginx.gzip = nginx.output_path.ends_with(".gz");  // as --help says (it wrote plain text)
     absl::Status st = sluice::datagen::GenerateNginxLogs(nginx);
     if (!st.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());

@@ -39,6 +39,12 @@ absl::Status LineReader::OpenFile(const std::string& path, int64_t start, int64_
     gz_ = gzopen(path.c_str(), "rb");
     if (gz_ == nullptr) return ErrnoError(absl::StrCat("opening ", path));
     gzbuffer(gz_, 1 << 20);
+    // zlib reads a file without the gzip magic "transparently", as plain bytes: a .gz
+    // that is not gzip (random bytes, plain text, an empty file) is damaged, not data.
+    // gzdirect() looks at the header before anything is read.
+    if (gzdirect(gz_)) {
+      return absl::DataLossError(absl::StrCat("reading ", path, ": not gzip data (no gzip header), though named .gz"));
+    }
   } else {
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return ErrnoError(absl::StrCat("opening ", path));
@@ -103,12 +109,18 @@ absl::Status LineReader::OpenFd(int fd, std::string name) {
 absl::StatusOr<size_t> LineReader::RawRead(char* dst, size_t n) {
   if (gz_ != nullptr) {
     int r = gzread(gz_, dst, static_cast<unsigned>(n));
-    if (r < 0) {
-      int errnum;
-      const char* msg = gzerror(gz_, &errnum);
-      return absl::DataLossError(absl::StrCat("reading ", name_, ": ", msg));
+    if (r > 0) return static_cast<size_t>(r);
+    // gzread() returns -1 on damaged data, but 0 (the end, to a caller that does not
+    // look) when the file ends inside the stream: gzerror() then says Z_BUF_ERROR,
+    // "unexpected end of file". The bytes before the damage came in earlier calls.
+    int errnum = Z_OK;
+    std::string msg = gzerror(gz_, &errnum);
+    if (r == 0 && errnum == Z_OK) return size_t{0};
+    if (absl::StartsWith(msg, name_ + ": ")) msg = msg.substr(name_.size() + 2);  // zlib names the file too
+    if (errnum == Z_BUF_ERROR) {
+      return absl::DataLossError(absl::StrCat("reading ", name_, ": truncated gzip file (", msg, ")"));
     }
-    return static_cast<size_t>(r);
+    return absl::DataLossError(absl::StrCat("reading ", name_, ": damaged gzip data (", msg, ")"));
   }
   while (true) {
     ssize_t r = own_fd_ ? pread(fd_, dst, n, pos_) : read(fd_, dst, n);

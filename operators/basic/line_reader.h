@@ -26,14 +26,16 @@ class LineReader {
 
   ~LineReader();
   // Opens `path` (gzip if it ends in .gz: then [start, end) must be [0, -1)).
-  // end < 0 means to the end of the file.
+  // end < 0 means to the end of the file. DATA_LOSS naming the file if a .gz is not
+  // gzip (no gzip header: random bytes, plain text, an empty file).
   absl::Status OpenFile(const std::string& path, int64_t start, int64_t end);
   // Reads `fd` (not owned) to its end.
   absl::Status OpenFd(int fd, std::string name);
 
   // Appends up to `max_lines` lines to `lines` (without the '\n'); each view stays valid
   // while the returned keep-alive handle is. Returns a null handle and no lines at end
-  // of input.
+  // of input. DATA_LOSS naming the file if a .gz is damaged or ends inside its stream
+  // (truncated), after the lines before the damage.
   absl::StatusOr<std::shared_ptr<const void>> ReadLines(size_t max_lines,
                                                         std::vector<std::string_view>* lines);
   int64_t bytes_read() const { return bytes_read_; }

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,102 @@ TEST(LineReaderTest, Gzip) {
   auto lines = ReadAll(p, 0, -1, 1000);
   ASSERT_EQ(lines.size(), 100000u);
   EXPECT_EQ(lines[99999], "row 99999");
+}
+
+// Reads `path` to its end or its first error; returns the error (OK at a clean end).
+absl::Status ReadToError(const std::string& path, size_t* lines_read) {
+  LineReader reader;
+  *lines_read = 0;
+  absl::Status st = reader.OpenFile(path, 0, -1);
+  if (!st.ok()) return st;
+  while (true) {
+    std::vector<std::string_view> lines;
+    auto chunk = reader.ReadLines(1000, &lines);
+    if (!chunk.ok()) return chunk.status();
+    *lines_read += lines.size();
+    if (*chunk == nullptr && lines.empty()) return absl::OkStatus();
+  }
+}
+
+std::string GzipOf(const std::string& content) {
+  std::string p = TempPath("gzip_of.tmp.gz");
+  gzFile gz = gzopen(p.c_str(), "wb");
+  gzwrite(gz, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(gz);
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Issue #10.6: half a gzip file was read as a success (gzread() returned 0 and the
+// "unexpected end of file" in gzerror() was never looked at).
+TEST(LineReaderTest, TruncatedGzipIsAnErrorNamingTheFile) {
+  std::string content;
+  for (int i = 0; i < 200000; ++i) content += "row " + std::to_string(i) + " some text to compress\n";
+  std::string gz = GzipOf(content);
+  for (size_t cut : {gz.size() / 2, gz.size() - 4, gz.size() - 1, size_t{10}, size_t{1}}) {
+    std::string p = TempPath("truncated.log.gz");
+    WriteFile(p, gz.substr(0, cut));
+    size_t n = 0;
+    absl::Status st = ReadToError(p, &n);
+    EXPECT_FALSE(st.ok()) << "cut at " << cut << " of " << gz.size() << ": read " << n << " lines as a success";
+    EXPECT_NE(st.message().find("truncated.log.gz"), std::string::npos) << st;
+    EXPECT_LT(n, 200000u);
+  }
+}
+
+TEST(LineReaderTest, RandomBytesNamedGzIsAnError) {
+  std::string junk;
+  uint32_t x = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1103515245 + 12345;
+    junk.push_back(static_cast<char>(x >> 24));
+  }
+  junk[0] = 'x';  // not the gzip magic by chance
+  std::string p = TempPath("random.gz");
+  WriteFile(p, junk);
+  size_t n = 0;
+  absl::Status st = ReadToError(p, &n);
+  EXPECT_FALSE(st.ok()) << "read " << n << " lines as a success";
+  EXPECT_NE(st.message().find("random.gz"), std::string::npos) << st;
+}
+
+TEST(LineReaderTest, PlainTextNamedGzIsAnError) {
+  std::string p = TempPath("plain.log.gz");
+  WriteFile(p, "one\ntwo\nthree\n");
+  size_t n = 0;
+  absl::Status st = ReadToError(p, &n);
+  EXPECT_FALSE(st.ok()) << "read " << n << " lines as a success";
+  EXPECT_EQ(n, 0u);
+  EXPECT_NE(st.message().find("plain.log.gz"), std::string::npos) << st;
+  EXPECT_NE(st.message().find("not gzip"), std::string::npos) << st;
+}
+
+TEST(LineReaderTest, EmptyFileNamedGzIsAnError) {
+  std::string p = TempPath("empty.log.gz");
+  WriteFile(p, "");
+  size_t n = 0;
+  absl::Status st = ReadToError(p, &n);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("empty.log.gz"), std::string::npos) << st;
+}
+
+TEST(LineReaderTest, CorruptGzipIsAnErrorNamingTheFile) {
+  std::string content;
+  for (int i = 0; i < 50000; ++i) content += "row " + std::to_string(i) + "\n";
+  std::string gz = GzipOf(content);
+  gz[gz.size() / 2] ^= 0x55;
+  std::string p = TempPath("corrupt.log.gz");
+  WriteFile(p, gz);
+  size_t n = 0;
+  absl::Status st = ReadToError(p, &n);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("corrupt.log.gz"), std::string::npos) << st;
+}
+
+TEST(LineReaderTest, ConcatenatedGzipMembersAreOneFile) {
+  std::string p = TempPath("two_members.gz");
+  WriteFile(p, GzipOf("a\nb\n") + GzipOf("c\n"));
+  EXPECT_EQ(ReadAll(p, 0, -1, 10), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST(LineReaderTest, MissingFileIsAnError) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -210,6 +211,53 @@ TEST_F(SpoolTest, AFileThatChangesAfterPickupFailsLoudly) {
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(st.message().find("growing.log changed while it was read"), std::string_view::npos) << st;
   EXPECT_FALSE(fs::exists(dir_ / "growing.log.COMPLETED"));
+}
+
+// Issue #10.6: half a .gz, random bytes named .gz and plain text named .gz were read as
+// a success and marked .COMPLETED. Each must be left in place and counted unreadable,
+// with or without checkpoints.
+TEST_F(SpoolTest, TruncatedOrNonGzipFilesAreLeftInPlaceAndCounted) {
+  for (bool checkpointing : {false, true}) {
+    SCOPED_TRACE(checkpointing ? "checkpointing" : "no checkpoints");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::string whole;
+    {
+      const fs::path tmp = fs::temp_directory_path() / ("spool_gz_" + std::to_string(::getpid()) + ".gz");
+      gzFile gz = gzopen(tmp.c_str(), "wb");
+      for (int i = 0; i < 20000; ++i) gzprintf(gz, "t%d with some padding text\n", i);
+      gzclose(gz);
+      std::ifstream in(tmp, std::ios::binary);
+      whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      fs::remove(tmp);
+    }
+    std::ofstream(dir_ / "half.log.gz", std::ios::binary) << whole.substr(0, whole.size() / 2);
+    std::ofstream(dir_ / "plain.log.gz", std::ios::binary) << "p0\np1\n";
+    {
+      std::ofstream junk(dir_ / "junk.gz", std::ios::binary);
+      for (int i = 0; i < 5000; ++i) junk.put(static_cast<char>((i * 7919 + 13) % 251 + 3));
+    }
+    WriteLines(dir_ / "good.log", "g", 3);
+    auto src = Make(true, 100);
+    TestContext ctx;
+    ctx.checkpointing_enabled = checkpointing;
+    TestCollector out;
+    ASSERT_TRUE(src->Open(ctx).ok());
+    ASSERT_TRUE(Drain(*src, out).ok());
+    if (checkpointing) {
+      MapWriter w(1);
+      ASSERT_TRUE(src->Snapshot(w).ok());
+      ASSERT_TRUE(src->NotifyCheckpointComplete(1).ok());
+    }
+    EXPECT_EQ(ctx.counter("spool_files_unreadable"), 3);
+    EXPECT_EQ(ctx.counter("spool_files_done"), 1);
+    for (const char* name : {"half.log.gz", "plain.log.gz", "junk.gz"}) {
+      EXPECT_TRUE(fs::exists(dir_ / name)) << name;
+      EXPECT_FALSE(fs::exists(dir_ / (std::string(name) + ".COMPLETED"))) << name;
+    }
+    EXPECT_TRUE(fs::exists(dir_ / "good.log.COMPLETED"));
+    for (const auto& l : Lines(out)) EXPECT_NE(l.rfind("p", 0), 0u) << "plain text named .gz was read: " << l;
+  }
 }
 
 }  // namespace

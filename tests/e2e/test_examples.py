@@ -137,6 +137,43 @@ def test_bad_input(args, work):
           p.returncode == 2 and "genrator" in p.stderr and "typo.yaml:3" in p.stderr, p.stderr)
 
 
+def gzip_bytes(data):
+    return gzip.compress(data, mtime=0)
+
+
+def test_damaged_gzip(args, work):
+    """Issue #10.6: half a .gz, or random bytes named .gz, was read as a success."""
+    data = os.path.join(work, "gz")
+    os.makedirs(data, exist_ok=True)
+    log = os.path.join(data, "access.log")
+    p = run([args.sluice, "gen", "nginx", "--out", log, "--lines", "20000", "--seed", "5"], work)
+    check("gz: generate logs", p.returncode == 0, p.stderr)
+    whole = gzip_bytes(open(log, "rb").read())
+    cases = {
+        "half.log.gz": whole[:len(whole) // 2],
+        "cut_trailer.log.gz": whole[:-4],
+        "random.log.gz": bytes((i * 7919 + 13) % 251 for i in range(50000)),
+        "plain.log.gz": open(log, "rb").read(),
+    }
+    yaml = os.path.join(args.repo, "examples", "nginx_pv_uv", "nginx_pv_uv.yaml")
+    for name, content in cases.items():
+        path = os.path.join(data, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        out = os.path.join(work, "out", "gz_" + name + ".tsv")
+        p = run([args.sluice, "run", yaml, "-q", "--set", "logs.paths=" + path, "--set", "sink.path=" + out], work,
+                expect_rc=None)
+        check("gz: sluice run on %s exits non-zero and names the file" % name,
+              p.returncode != 0 and name in p.stderr, "rc=%d %s" % (p.returncode, p.stderr[-1500:]))
+        check("gz: no output file is published for %s" % name, not os.path.exists(out))
+    good = os.path.join(data, "good.log.gz")
+    with open(good, "wb") as f:
+        f.write(whole)
+    out = os.path.join(work, "out", "gz_good.tsv")
+    p = run([args.sluice, "run", yaml, "-q", "--set", "logs.paths=" + good, "--set", "sink.path=" + out], work)
+    check("gz: the whole file still reads", p.returncode == 0 and os.path.exists(out), p.stderr[-1500:])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sluice", required=True)
@@ -144,7 +181,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--nginx-lines", type=int, default=60000)
     ap.add_argument("--ysb-events", type=int, default=300000)
-    ap.add_argument("--only", choices=["nginx", "ysb", "bad"], default=None)
+    ap.add_argument("--only", choices=["nginx", "ysb", "bad", "gz"], default=None)
     args = ap.parse_args()
     args.sluice = os.path.abspath(args.sluice)
     args.repo = os.path.abspath(args.repo)
@@ -157,6 +194,8 @@ def main():
         test_nginx(args, work)
     if args.only in (None, "ysb"):
         test_ysb(args, work)
+    if args.only in (None, "gz"):
+        test_damaged_gzip(args, work)
     passed = sum(1 for r in results if r)
     failed = len(results) - passed
     print("%d passed, %d failed" % (passed, failed))
