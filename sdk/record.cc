@@ -1,6 +1,7 @@
 #include "sluice/record.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -465,31 +466,6 @@ absl::StatusOr<BatchPtr> BatchBuilder::Finish() {
   return std::move(batch_);
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char ch = static_cast<unsigned char>(s[i]);
-    if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f) continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (ch) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default: {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-        out->append(buf);
-      }
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
-
 std::string RecordBatch::RowToJson(size_t row) const {
   std::string out;
   AppendRowJson(row, &out);
@@ -517,6 +493,10 @@ void RecordBatch::AppendRowJson(size_t row, std::string* out_ptr) const {
         out.append(col.ints[row] ? "true" : "false");
         break;
       case Type::kDouble: {
+        if (!std::isfinite(col.doubles[row])) {  // JSON has no NaN or Infinity
+          out.append("null");
+          break;
+        }
         char buf[32];
         std::snprintf(buf, sizeof(buf), "%.17g", col.doubles[row]);
         out.append(buf);

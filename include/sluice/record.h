@@ -252,7 +252,13 @@ class BatchBuilder {
   std::vector<uint8_t> set_;  // per field: set in the open row
 };
 
-/// Appends `s` as a quoted JSON string (escaping quotes, backslashes and control bytes).
+/// Appends `s` as a quoted JSON string that a strict parser accepts, whatever its bytes:
+/// quotes, backslashes and control characters escaped, well-formed UTF-8 copied, and
+/// each byte that is not part of well-formed UTF-8 written as \u00XX (lossy: a reader
+/// sees U+00XX; keep the bytes elsewhere, e.g. in base64, where they matter).
 void AppendJsonString(std::string* out, std::string_view s);
+/// True if `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code
+/// points above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
 
 }  // namespace sluice

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "common/status.h"
 
 namespace sluice::runtime {
@@ -64,7 +65,12 @@ void DeadLetterOutput::FormatLine(std::string_view node, std::string_view reason
   out->append(",\"reason\":");
   AppendJsonString(out, reason);
   out->append(",\"record\":");
-  AppendJsonString(out, record);
+  AppendJsonString(out, record);  // bytes that are not UTF-8 as \u00XX: valid JSON, but lossy
+  if (!IsValidUtf8(record)) {
+    out->append(",\"record_base64\":\"");
+    out->append(absl::Base64Escape(absl::string_view(record.data(), record.size())));
+    out->push_back('"');
+  }
   out->append("}\n");
 }
 
@@ -76,6 +82,19 @@ void DeadLetterOutput::FormatRowLine(std::string_view node, std::string_view rea
   AppendJsonString(out, reason);
   out->append(",\"row\":");
   batch.AppendRowJson(row, out);
+  // The exact bytes of the string fields that are not UTF-8.
+  bool any = false;
+  for (int c = 0; c < batch.num_columns(); ++c) {
+    const Column& col = batch.column(c);
+    if (col.type != Type::kString || col.IsNull(row) || IsValidUtf8(col.strings[row])) continue;
+    out->append(any ? "," : ",\"row_base64\":{");
+    any = true;
+    AppendJsonString(out, batch.schema()->field(c).name);
+    out->append(":\"");
+    out->append(absl::Base64Escape(absl::string_view(col.strings[row].data(), col.strings[row].size())));
+    out->push_back('"');
+  }
+  if (any) out->push_back('}');
   out->append("}\n");
 }
 

@@ -1,7 +1,10 @@
 // The job's dead-letter output: every record an operator rejects (malformed, filtered by
 // a cleaning rule, too late) with the node and reason, as JSON lines
 // {"node":"parse","reason":"malformed","record":"<raw input>"} or, for a parsed row,
-// {"node":"clean","reason":"bot","row":{...}}. Tasks format lines into their own buffers
+// {"node":"clean","reason":"bot","row":{...}}. Every line is valid JSON whatever the bytes
+// (AppendJsonString); a record that is not UTF-8 also gets "record_base64" (its exact
+// bytes), a row "row_base64" ({field: base64} for its string fields that are not UTF-8).
+// Tasks format lines into their own buffers
 // (FormatLine / FormatRowLine) and hand them over in bulk, so the mutex is taken once per
 // buffer, not per record. Without a path, records are only counted.
 #pragma once

@@ -174,6 +174,101 @@ def test_damaged_gzip(args, work):
     check("gz: the whole file still reads", p.returncode == 0 and os.path.exists(out), p.stderr[-1500:])
 
 
+UTF8_YAML = """name: utf8
+parallelism: 1
+dead_letter: %(dead)s
+operators:
+  - id: logs
+    type: file_source
+    paths: [%(log)s]
+  - id: parse
+    type: access_log_parse
+    input: logs
+    fields: [remote_addr, time, path, user_agent]
+  - id: clean
+    type: clean
+    input: parse
+    rules:
+      - reason: bot
+        bot: {field: user_agent, words: [bot]}
+  - id: sink
+    type: file_sink
+    input: clean
+    path: %(out)s
+    format: jsonl
+"""
+
+
+def strict_json_lines(path):
+    """Each line decoded as strict UTF-8 and parsed by json.loads; (records, errors)."""
+    recs, errors = [], []
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                recs.append(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, ValueError) as e:
+                errors.append("line %d: %s: %r" % (n, e, raw[:120]))
+    return recs, errors
+
+
+def test_invalid_utf8(args, work):
+    """Issue #10.7: dead-letter and JSON-lines output copied non-UTF-8 bytes raw."""
+    import base64
+    data = os.path.join(work, "utf8")
+    os.makedirs(data, exist_ok=True)
+    bad_bytes = [b"\x80", b"\xc3", b"\xe4\xb8", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                 b"\xff", b"\xfe\xff", b"caf\xe9"]
+    malformed, kept, bots = [], [], []
+    for i, b in enumerate(bad_bytes):
+        malformed.append(b"garbage " + b + b" line %d \"quoted\" \\ \x01" % i)
+        agent = b"Mozilla/5.0 " + b
+        kept.append(b'10.0.0.%d - - [20/Nov/2026:10:00:%02d +0800] "GET /p%d HTTP/1.1" 200 5 "-" "%s"'
+                    % (i, i, i, agent))
+        bots.append(b'10.0.1.%d - - [20/Nov/2026:10:01:%02d +0800] "GET /b%d HTTP/1.1" 200 5 "-" "bot %s"'
+                    % (i, i, i, agent))
+    malformed.append("valid UTF-8 中文 but not a log line".encode("utf-8"))
+    log = os.path.join(data, "mixed.log")
+    with open(log, "wb") as f:
+        for line in malformed + kept + bots:
+            f.write(line + b"\n")
+    dead = os.path.join(work, "out", "utf8_dead.jsonl")
+    out = os.path.join(work, "out", "utf8_rows.jsonl")
+    yaml = os.path.join(data, "utf8.yaml")
+    with open(yaml, "w") as f:
+        f.write(UTF8_YAML % {"dead": dead, "log": log, "out": out})
+    p = run([args.sluice, "run", yaml, "-q"], work)
+    check("utf8: sluice run succeeds", p.returncode == 0, p.stderr[-2000:])
+    if p.returncode != 0:
+        return
+    recs, errors = strict_json_lines(dead)
+    check("utf8: every dead-letter line is valid JSON (strict UTF-8, json.loads)", not errors and recs,
+          "\n".join(errors[:5]))
+    by_reason = collections.Counter(r.get("reason") for r in recs)
+    check("utf8: dead letters by reason", by_reason == {"malformed": len(malformed), "bot": len(bots)}
+          and len(recs) == len(malformed) + len(bots), str(by_reason))
+    restored = []
+    for r in recs:
+        if r.get("reason") != "malformed":
+            continue
+        if "record_base64" in r:
+            restored.append(base64.b64decode(r["record_base64"]))
+        else:
+            restored.append(r["record"].encode("utf-8"))
+    check("utf8: record_base64 (or record, when valid UTF-8) restores every malformed line byte for byte",
+          sorted(restored) == sorted(malformed), str((sorted(restored)[:3], sorted(malformed)[:3])))
+    agents = []
+    for r in recs:
+        if r.get("reason") == "bot":
+            b64 = r.get("row_base64", {}).get("user_agent")
+            agents.append(base64.b64decode(b64) if b64 else r["row"]["user_agent"].encode("utf-8"))
+    want_agents = [b"bot Mozilla/5.0 " + b for b in bad_bytes]
+    check("utf8: row_base64 restores each rejected row's non-UTF-8 field", sorted(agents) == sorted(want_agents),
+          str((sorted(agents)[:3], sorted(want_agents)[:3])))
+    rows, errors = strict_json_lines(out)
+    check("utf8: every line of the JSON-lines sink is valid JSON", not errors and len(rows) == len(kept),
+          "\n".join(errors[:5]) or str(len(rows)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sluice", required=True)
@@ -181,7 +276,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--nginx-lines", type=int, default=60000)
     ap.add_argument("--ysb-events", type=int, default=300000)
-    ap.add_argument("--only", choices=["nginx", "ysb", "bad", "gz"], default=None)
+    ap.add_argument("--only", choices=["nginx", "ysb", "bad", "gz", "utf8"], default=None)
     args = ap.parse_args()
     args.sluice = os.path.abspath(args.sluice)
     args.repo = os.path.abspath(args.repo)
@@ -196,6 +291,8 @@ def main():
         test_ysb(args, work)
     if args.only in (None, "gz"):
         test_damaged_gzip(args, work)
+    if args.only in (None, "utf8"):
+        test_invalid_utf8(args, work)
     passed = sum(1 for r in results if r)
     failed = len(results) - passed
     print("%d passed, %d failed" % (passed, failed))
