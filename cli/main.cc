@@ -17,6 +17,7 @@
 #include "common/status_macros.h"
 #include "examples/datagen/datagen.h"
 #include "operators/builtins.h"
+#include "cli/agent_lock.h"
 #include "cli/cluster_commands.h"
 #include "cli/gen_tracking.h"
 #include "cli/kafka_dev.h"
@@ -131,6 +132,23 @@ absl::Status AdjustForIngest(const IngestFlags& g, sluice::v1::Topology* t) {
     t->set_checkpoint_interval_ms(static_cast<int64_t>(g.checkpoint_interval_s * 1000));
   } else if (t->checkpoint_interval_ms() <= 0) {
     t->set_checkpoint_interval_ms(10000);
+  }
+  return absl::OkStatus();
+}
+
+// sluice ingest: one agent per spool directory and per state (checkpoint) directory.
+// The locks are taken before anything is restored, recovered or read, and held until
+// the process exits; a second agent fails here, naming the holder, having touched nothing.
+absl::Status LockIngestState(const std::string& topology_path, sluice::v1::Topology* t,
+                             std::vector<std::unique_ptr<sluice::cli::AgentLock>>* locks) {
+  const std::string spool = StringParam(*NodesOfType(t, "spooldir_source").at(0), "dir");
+  std::error_code ec;
+  // A missing spool directory fails the job when the source opens; don't create it here.
+  if (spool.empty() || !std::filesystem::is_directory(spool, ec)) return absl::OkStatus();
+  const std::string what = absl::StrCat("sluice ingest ", topology_path, " (job ", t->name(), ")");
+  for (const std::string& dir : {absl::StrCat(spool, "/.sluice"), t->checkpoint_dir()}) {
+    ASSIGN_OR_RETURN(auto lock, sluice::cli::AgentLock::Acquire(dir, what));
+    locks->push_back(std::move(lock));
   }
   return absl::OkStatus();
 }
@@ -426,7 +444,11 @@ int main(int argc, char** argv) {
   }
   if (ingest_cmd->parsed()) {
     run.stop_on_signal = true;  // Ctrl-C is how an agent stops: exit 0
-    run.adjust = [&ingest](sluice::v1::Topology* t) { return AdjustForIngest(ingest, t); };
+    std::vector<std::unique_ptr<sluice::cli::AgentLock>> locks;  // held until the agent exits
+    run.adjust = [&ingest, &run, &locks](sluice::v1::Topology* t) -> absl::Status {
+      RETURN_IF_ERROR(AdjustForIngest(ingest, t));
+      return LockIngestState(run.topology, t, &locks);
+    };
     return RunTopology(run);
   }
   if (submit_cmd->parsed() || (local_cmd->parsed() && !run.topology.empty())) {

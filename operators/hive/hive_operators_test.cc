@@ -304,5 +304,74 @@ TEST_F(HiveTest, BadParamsNameTheField) {
       << op.status();
 }
 
+// Issue #10.5: the recovery of one job (at Open) dropped every `.part-<node>-<subtask>-*`
+// in-progress file of the table, including those of another job writing the same table
+// with the same node id: that job's next checkpoint then lost its rows. Each sink may
+// drop only its own in-progress files, also when it restarts from a checkpoint.
+TEST_F(HiveTest, TwoJobsWritingOneTableDoNotDropEachOthersInProgressFiles) {
+  auto row = [&](const std::string& user, int64_t t) {
+    return BatchOf(schema_, {{user, std::string("/p"), int64_t{1}}}, {t});
+  };
+  TestCollector out;
+  // Job A (one ingest agent) writes a row that waits for its next checkpoint.
+  auto a = Sink();
+  TestContext actx(false);
+  actx.checkpointing_enabled = true;
+  actx.run = "agent_a-1795104000000-100";
+  ASSERT_TRUE(a->Open(actx).ok());
+  ASSERT_TRUE(a->Process(0, row("a1", kDay20 + 1), out).ok());
+  // Job B (another agent, the same topology on another spool directory) starts on the
+  // same table: its recovery must leave A's in-progress file alone.
+  auto b = Sink();
+  TestContext bctx(false);
+  bctx.checkpointing_enabled = true;
+  bctx.run = "agent_b-1795104000001-200";
+  ASSERT_TRUE(b->Open(bctx).ok());
+  ASSERT_TRUE(b->Process(0, row("b1", kDay20 + 2), out).ok());
+  std::map<std::string, std::string> a_saved;
+  {
+    MapWriter w(1);
+    ASSERT_TRUE(a->Snapshot(w).ok());
+    a_saved = w.blobs;
+    absl::Status st = a->NotifyCheckpointComplete(1);
+    ASSERT_TRUE(st.ok()) << "job A lost its file to job B's recovery: " << st;
+  }
+  {
+    MapWriter w(1);
+    ASSERT_TRUE(b->Snapshot(w).ok());
+    ASSERT_TRUE(b->NotifyCheckpointComplete(1).ok());
+  }
+  // A writes more and crashes before its next checkpoint completes; B has a row in
+  // progress. A restarts from checkpoint 1: it drops its own later file, not B's.
+  ASSERT_TRUE(a->Process(0, row("a2-lost", kDay20 + 3), out).ok());
+  {
+    MapWriter w(2);
+    ASSERT_TRUE(a->Snapshot(w).ok());  // prepared, never completed
+  }
+  a.reset();
+  ASSERT_TRUE(b->Process(0, row("b2", kDay20 + 4), out).ok());
+  auto a2 = Sink();
+  MapReader reader(a_saved);
+  ASSERT_TRUE(a2->Restore(reader).ok());
+  TestContext a2ctx(false);
+  a2ctx.checkpointing_enabled = true;
+  a2ctx.run = "agent_a-1795104009999-300";
+  ASSERT_TRUE(a2->Open(a2ctx).ok());
+  ASSERT_TRUE(a2->Process(0, row("a3", kDay20 + 5), out).ok());
+  for (auto* sink : {a2.get(), b.get()}) {
+    ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+    MapWriter w(3);
+    ASSERT_TRUE(sink->Snapshot(w).ok());
+    absl::Status st = sink->NotifyCheckpointComplete(3);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  std::vector<std::string> got;
+  for (const auto& r : ReadBack("dt=2026-11-20")) got.push_back(r.substr(0, r.find('|')));
+  EXPECT_EQ(got, (std::vector<std::string>{"a1", "a3", "b1", "b2"}));
+  for (const auto& e : fs::directory_iterator(Table() / "dt=2026-11-20")) {
+    EXPECT_FALSE(e.path().filename().string().ends_with(".inprogress")) << e.path();
+  }
+}
+
 }  // namespace
 }  // namespace sluice::hive

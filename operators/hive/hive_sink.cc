@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
@@ -133,6 +135,10 @@ class HiveSink : public Operator {
     for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
       std::vector<std::string> f = absl::StrSplit(line, '\t');
       if (f[0] == "seq" && f.size() == 2 && absl::SimpleAtoi(f[1], &seq_)) continue;
+      if (f[0] == "owner" && f.size() == 2 && !f[1].empty()) {
+        owner_ = f[1];
+        continue;
+      }
       if (f[0] == "pending" && f.size() == 3) {
         restored_pending_.push_back({f[1], f[2]});
         continue;
@@ -165,10 +171,17 @@ class HiveSink : public Operator {
       return absl::InvalidArgumentError("write_mode: overwrite replaces partitions at the end of a batch job; "
                                         "it does not combine with checkpoints (use append)");
     }
-    run_id_ = absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count(),
-                           "-", ::getpid());
+    // In-progress files carry their writer's identity, so that recovery drops only its
+    // own: kept across restarts through the checkpoint, new for a writer that starts
+    // afresh (another job, or another agent of this job, may write the same table).
+    if (owner_.empty()) {
+      owner_ = absl::StrFormat("%d-%d-%08x",
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count(),
+                               ::getpid(), std::random_device{}());
+      restored_owner_ = false;
+    }
     RETURN_IF_ERROR(o_.fs->MakeDirs(table_dir_));
     RETURN_IF_ERROR(WriteTableDdl());
     if (mode_ == WriteMode::kOverwrite) {
@@ -241,7 +254,7 @@ class HiveSink : public Operator {
     std::vector<std::string> all;
     for (const auto& [path, f] : open_) all.push_back(path);
     for (const auto& path : all) RETURN_IF_ERROR(CloseFile(path));
-    std::string state = absl::StrCat("seq\t", seq_, "\n");
+    std::string state = absl::StrCat("owner\t", owner_, "\n", "seq\t", seq_, "\n");
     for (const auto& [path, p] : touched_) absl::StrAppend(&state, "touched\t", path, "\t", p.end_ms, "\n");
     for (const Pending& p : pending_) absl::StrAppend(&state, "pending\t", p.tmp, "\t", p.final, "\n");
     for (const auto& c : complete_) absl::StrAppend(&state, "complete\t", c, "\n");
@@ -274,7 +287,8 @@ class HiveSink : public Operator {
   }
 
  private:
-  std::string FilePrefix() const { return absl::StrCat("part-", node_, "-", subtask_, "-"); }
+  // "part-<node>-<subtask>-<owner>-": the names of this writer's files, before the sequence number.
+  std::string FilePrefix() const { return absl::StrCat("part-", node_, "-", subtask_, "-", owner_, "-"); }
 
   absl::Status WriteTableDdl() {
     if (subtask_ != 0) return absl::OkStatus();
@@ -285,8 +299,11 @@ class HiveSink : public Operator {
                                   CreateTableDdl(o_.table, o_.schema, "file://" + location));
   }
 
-  // Append mode, at Open: commit what the restored checkpoint named, drop other
-  // in-progress files of this subtask (written after it), finish partitions it closed.
+  // Append mode, at Open: commit what the restored checkpoint named, drop this writer's
+  // other in-progress files (written after it), finish partitions it closed. Files of
+  // other writers of the table (another job, another agent) are never touched; a writer
+  // that starts without a checkpoint has no files yet (what a run that crashed before
+  // its first checkpoint left stays hidden, under that run's identity).
   absl::Status Recover() {
     for (const Pending& p : restored_pending_) {
       ASSIGN_OR_RETURN(bool tmp_exists, o_.fs->Exists(p.tmp));
@@ -294,7 +311,7 @@ class HiveSink : public Operator {
     }
     const std::string hidden = "." + FilePrefix();
     ASSIGN_OR_RETURN(bool exists, o_.fs->Exists(table_dir_));
-    if (exists) RETURN_IF_ERROR(DropInProgress(table_dir_, hidden, 0));
+    if (exists && restored_owner_) RETURN_IF_ERROR(DropInProgress(table_dir_, hidden, 0));
     for (const auto& c : restored_complete_) RETURN_IF_ERROR(MarkComplete(c));
     restored_pending_.clear();
     restored_complete_.clear();
@@ -333,7 +350,7 @@ class HiveSink : public Operator {
     f.partition = p;
     const std::string dir = PartitionDir(p.path);
     const std::string ext = o_.compression == "gzip" ? ".gz" : o_.compression == "zstd" ? ".zst" : "";
-    const std::string name = absl::StrCat(FilePrefix(), run_id_, "-", seq_++, ext);
+    const std::string name = absl::StrCat(FilePrefix(), seq_++, ext);
     f.tmp = absl::StrCat(dir, "/.", name, ".inprogress");
     f.final = absl::StrCat(dir, "/", name);
     ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, o_.fs->Create(f.tmp));
@@ -491,7 +508,8 @@ class HiveSink : public Operator {
   std::string table_dir_;
   std::string staging_;
   std::string run_;  // Context::run_id (overwrite mode)
-  std::string run_id_;
+  std::string owner_;            // identifies this writer's files (see Open)
+  bool restored_owner_ = true;   // owner_ came from a checkpoint
   WriteMode mode_ = WriteMode::kAppend;
   bool checkpointing_ = false;
   bool batch_mode_ = false;

@@ -16,6 +16,10 @@ Suites:
   hive_text    nulls, empty strings, separators, newlines, backslashes, the text \\N and
                non-UTF-8 bytes survive the Hive text format (pandas and a reader written
                from Hive's escaping rules).
+  two_agents   a second `sluice ingest` on a spool directory an agent is working on refuses
+               to start, naming the lock and its holder, and touches nothing; the first
+               puts every row in the table exactly once. Two agents on two spool
+               directories writing one table do not drop each other's in-progress files.
 
 Usage: test_offline.py --bin BUILD/bin --repo ROOT --workdir DIR --only SUITE
 """
@@ -495,13 +499,125 @@ def suite_hive_text(args, work):
           (raw_rows, agents))
 
 
+def in_progress_files(table_dir):
+    return sorted(p for p in glob.glob(os.path.join(table_dir, "*/.*")) if p.endswith(".inprogress"))
+
+
+def start_agent(args, work, yaml_path, name, extra=()):
+    log = open(os.path.join(work, name + ".stderr"), "w")
+    proc = subprocess.Popen([os.path.join(args.bin, "sluice"), "ingest", yaml_path, "--once", "--checkpoint-interval",
+                             "0.5", "--progress-interval", "0"] + list(extra), cwd=work, stdout=subprocess.DEVNULL,
+                            stderr=log)
+    return proc, os.path.join(work, name + ".stderr")
+
+
+def wait_for(pred, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def check_table_exactly_once(label, table_dir, files):
+    rows, _ = expected_table(files)
+    got = read_table_pandas(table_dir, COLUMNS)
+    all_rows = sorted(json.dumps(r_, sort_keys=True) for rs in got.values() for r_ in rs)
+    want_rows = sorted(json.dumps(r_[1], sort_keys=True) for r_ in rows)
+    check("%s: every clean line is in the table exactly once (%d rows)" % (label, len(want_rows)),
+          all_rows == want_rows, (len(all_rows), len(want_rows)))
+
+
+def suite_two_agents(args, work):
+    """Issue #10.5: two agents on one spool directory lost data for good."""
+    import socket
+    os.makedirs(work, exist_ok=True)
+    files = []
+    for i, day in enumerate(["2026-11-20", "2026-11-21"]):
+        path = os.path.join(work, "incoming", "access.%s.log" % day)
+        r = sluice(args, ["gen", "nginx", "--out", path, "--lines", "50000", "--seed", str(20 + i), "--date", day], work)
+        check("generate %s" % os.path.basename(path), r.returncode == 0, r.stderr)
+        files.append(path)
+    drop_into_spool(files, os.path.join(work, "spool"))
+    yaml_path = os.path.join(work, "agent.yaml")
+    with open(yaml_path, "w") as f:
+        f.write(RESTART_YAML)  # throttled to 20,000 lines/s: the first agent runs ~5 s
+    table = os.path.join(work, "warehouse/ods.db/access_log")
+    ckpt = os.path.join(work, "spool/.sluice/restart/spool.0.ckpt")
+
+    first, first_log = start_agent(args, work, yaml_path, "first")
+    running = wait_for(lambda: os.path.exists(ckpt) and in_progress_files(table), 30)
+    check("the first agent is running: a checkpoint and in-progress files exist", running and first.poll() is None)
+    # The same agent started again (a second cron run, a second operator's terminal).
+    second = sluice(args, ["ingest", yaml_path, "--once", "--checkpoint-interval", "0.5", "--progress-interval", "0"],
+                    work, timeout=60)
+    check("a second agent on the same spool directory exits non-zero while the first runs",
+          second.returncode != 0 and first.poll() is None, (second.returncode, second.stderr[-2000:]))
+    host = socket.gethostname()
+    check("its error names the lock file and the holder (pid and host)",
+          "ingest.lock" in second.stderr and "pid %d" % first.pid in second.stderr and host in second.stderr,
+          second.stderr[-2000:])
+    check("the second agent touched nothing (no recovery, no reading)",
+          "dropping" not in second.stderr and "reading" not in second.stderr and "resuming" not in second.stderr,
+          second.stderr[-2000:])
+    # Another job name (so another state directory) on the same spool directory.
+    other_yaml = os.path.join(work, "other.yaml")
+    with open(other_yaml, "w") as f:
+        f.write(RESTART_YAML.replace("name: restart", "name: other_job"))
+    other = sluice(args, ["ingest", other_yaml, "--once", "--progress-interval", "0"], work, timeout=60)
+    check("an agent of another job on the same spool directory is refused too",
+          other.returncode != 0 and "pid %d" % first.pid in other.stderr and first.poll() is None,
+          (other.returncode, other.stderr[-2000:]))
+    try:
+        rc = first.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        first.kill()
+        rc = -1
+    check("the first agent finishes", rc == 0, open(first_log).read()[-3000:])
+    check_table_exactly_once("one spool directory", table, files)
+    check("each file is marked done once", sorted(os.listdir(os.path.join(work, "spool"))) ==
+          sorted([".sluice"] + [os.path.basename(f) + ".COMPLETED" for f in files]),
+          os.listdir(os.path.join(work, "spool")))
+    check("no in-progress file is left", not in_progress_files(table), in_progress_files(table))
+    # The lock goes with its holder: the next agent starts (and finds nothing to do).
+    again = sluice(args, ["ingest", yaml_path, "--once", "--progress-interval", "0"], work, timeout=60)
+    check("once the first agent has exited, an agent starts again", again.returncode == 0, again.stderr[-2000:])
+
+    # Two agents (two web servers' spool directories, one topology) writing one table: the
+    # second's start-up recovery must not drop the first's in-progress files.
+    shutil.rmtree(os.path.join(work, "warehouse"))
+    shared = []
+    for i, name in enumerate(["web1", "web2"]):
+        path = os.path.join(work, "incoming", name, "access.2026-11-22.log")
+        r = sluice(args, ["gen", "nginx", "--out", path, "--lines", "40000", "--seed", str(30 + i), "--date",
+                          "2026-11-22"], work)
+        check("generate %s's log" % name, r.returncode == 0, r.stderr)
+        drop_into_spool([path], os.path.join(work, "spool_" + name))
+        shared.append(path)
+    web1, web1_log = start_agent(args, work, yaml_path, "web1", ["--spool-dir", "spool_web1"])
+    running = wait_for(lambda: os.path.exists(os.path.join(work, "spool_web1/.sluice/restart/spool.0.ckpt")) and
+                       in_progress_files(table), 30)
+    check("web1's agent is running with files in progress", running and web1.poll() is None)
+    web2, web2_log = start_agent(args, work, yaml_path, "web2", ["--spool-dir", "spool_web2"])
+    rcs = []
+    for proc in (web1, web2):
+        try:
+            rcs.append(proc.wait(timeout=180))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rcs.append(-1)
+    check("both agents finish", rcs == [0, 0], (rcs, open(web1_log).read()[-2000:], open(web2_log).read()[-2000:]))
+    check_table_exactly_once("two spool directories, one table", table, shared)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--repo", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--lines", type=int, default=20000)
-    ap.add_argument("--only", required=True, choices=["pipeline", "restart", "equivalence", "hive_text"])
+    ap.add_argument("--only", required=True, choices=["pipeline", "restart", "equivalence", "hive_text", "two_agents"])
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     args.repo = os.path.abspath(args.repo)
