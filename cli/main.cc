@@ -239,8 +239,7 @@ int RunTopology(const RunFlags& f) {
     std::fprintf(stderr, "sluice: stopped by signal %d%s\n", stop_signal.load(),
                  plan->checkpoint_dir.empty()
                      ? ""
-                     : absl::StrCat("; progress is checkpointed in ", plan->checkpoint_dir,
-                                    ": run the same command again to resume")
+                     : absl::StrCat("; the next run resumes from the last checkpoint in ", plan->checkpoint_dir)
                            .c_str());
     return kExitOk;
   }

@@ -2,6 +2,9 @@
 /// into a validated sluice.v1.Topology, and applies the CLI's `--set NODE.PARAM=VALUE`
 /// overrides to one.
 ///
+/// A document whose aliases expand it past 100000 values plus two per input byte (a
+/// "billion laughs") is refused while it is converted, before it takes the memory.
+///
 /// Every error is INVALID_ARGUMENT (NOT_FOUND for an unreadable file) and names the
 /// file, the 1-based line and the field: "ysb.yaml:7: operators[1].input: unknown node
 /// 'pasre'; known nodes: events". yaml-cpp exceptions never escape. The loaded topology
@@ -28,7 +31,12 @@ absl::StatusOr<sluice::v1::Topology> LoadTopologyFile(const std::string& path);
 absl::StatusOr<sluice::v1::Topology> LoadTopologyString(std::string_view yaml,
                                                         const std::string& file_name);
 
-/// Applies one `--set` assignment "NODE.PARAM=VALUE":
+/// Applies one `--set` assignment "NODE.PARAM=VALUE" or "KEY=VALUE":
+///   dead_letter=kafka://h:9092/t   KEY without a dot: a top-level key (name, parallelism,
+///                                  max_parallelism, mode, batch_size, dead_letter,
+///                                  checkpoint), checked as in the file; also
+///                                  checkpoint.dir / checkpoint.interval (unless a node is
+///                                  called `checkpoint`)
 ///   events.paths=/data/a.log       a parameter (a string)
 ///   events.paths=[a.log,b.log]     VALUE is YAML: a flow list, 10 a number, true a bool
 ///   counts.window.size=1m          a dotted path into the params; maps are created
