@@ -107,6 +107,14 @@ class Context {
   /// different for each run or restart attempt (e.g. "page_daily-1795750000000-4242"
   /// locally, "<job id>-<attempt>" on a cluster). Letters, digits, '-' and '_' only.
   virtual const std::string& run_id() const = 0;
+  /// Identifies the job across its restart attempts: the cluster's job id ("ysb-3");
+  /// with `sluice run` or `sluice ingest`, the run id (each run is a job of its own).
+  virtual const std::string& job_id() const = 0;
+  /// Orders the attempts of one job (same job_id): a later attempt has a larger number
+  /// (on a cluster 1, 2, ...; locally always 1). Operators with external side effects fence
+  /// them by it: an attempt that finds its output claimed by a later attempt of its job is
+  /// stale (its worker was given up for dead), and must neither publish nor overwrite.
+  virtual int64_t attempt() const = 0;
 };
 
 /// Key groups: the unit in which keyed state moves when parallelism changes.

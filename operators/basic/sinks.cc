@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "sluice/output_fence.h"
 
 namespace sluice::operators {
 
@@ -70,8 +71,7 @@ enum class Format { kTsv, kJsonl };
 
 class FileSink : public Operator {
  public:
-  FileSink(std::string path, Format format, bool header)
-      : path_(std::move(path)), tmp_path_(path_ + ".inprogress"), format_(format), header_(header) {}
+  FileSink(std::string path, Format format, bool header) : path_(std::move(path)), format_(format), header_(header) {}
   ~FileSink() override {
     if (file_ != nullptr) std::fclose(file_);
   }
@@ -79,8 +79,17 @@ class FileSink : public Operator {
 
   absl::Status Open(Context& ctx) override {
     std::error_code ec;
+    if (std::filesystem::is_directory(path_, ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("file_sink: path ", path_, " is a directory; give the file to write, e.g. ", path_, "/out.tsv"));
+    }
     auto parent = std::filesystem::path(path_).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    // Each attempt writes its own file and publishes it only while no later attempt of
+    // the job has claimed the path (a worker paused and resumed must not splice or
+    // overwrite the output of the attempt that replaced it).
+    ASSIGN_OR_RETURN(fence_, OutputFence::Claim(path_, ctx));
+    tmp_path_ = OutputFence::InProgressPath(path_, ctx);
     file_ = std::fopen(tmp_path_.c_str(), "w");
     if (file_ == nullptr) {
       return absl::UnavailableError(absl::StrCat("cannot write ", tmp_path_, ": ", std::strerror(errno)));
@@ -117,10 +126,14 @@ class FileSink : public Operator {
     file_ = nullptr;
     if (!st.ok()) return st;
     if (!finished_) return absl::OkStatus();  // failed or cancelled: leave .inprogress
-    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-      return absl::UnavailableError(absl::StrCat("renaming ", tmp_path_, ": ", std::strerror(errno)));
-    }
-    return absl::OkStatus();
+    st = fence_->Publish([&]() -> absl::Status {
+      if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+        return absl::UnavailableError(absl::StrCat("renaming ", tmp_path_, ": ", std::strerror(errno)));
+      }
+      return absl::OkStatus();
+    });
+    if (!st.ok()) std::remove(tmp_path_.c_str());  // stale: what it wrote is not wanted
+    return st;
   }
 
  private:
@@ -138,6 +151,7 @@ class FileSink : public Operator {
   bool wrote_header_ = false;
   bool finished_ = false;
   std::FILE* file_ = nullptr;
+  std::unique_ptr<OutputFence> fence_;
   std::string buf_;
 };
 

@@ -31,10 +31,14 @@ class TestContext : public Context {
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override { return checkpointing_enabled; }
   const std::string& run_id() const override { return run; }
+  const std::string& job_id() const override { return job; }
+  int64_t attempt() const override { return attempt_number; }
 
   /// What checkpointing() and run_id() answer.
   bool checkpointing_enabled = false;
   std::string run = "test-run";
+  std::string job = "test-job";
+  int64_t attempt_number = 1;
   std::multiset<int64_t>& timers() { return timers_; }
   int64_t counter(const std::string& name) { return GetCounter(name)->value(); }
 

@@ -106,7 +106,7 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   for (char& c : run_id) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
   }
-  JobShared job(&plan_, std::move(run_id));
+  JobShared job(&plan_, run_id, /*job_id=*/run_id, /*attempt=*/1);
   RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path, /*append=*/!plan_.checkpoint_dir.empty()));
 
   // Tasks, by vertex then subtask.

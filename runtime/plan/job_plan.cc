@@ -1,6 +1,8 @@
 #include "runtime/plan/job_plan.h"
 
 #include <deque>
+#include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -170,6 +172,32 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
       }
       pn.event_time_field = idx;
       pn.max_out_of_orderness_ms = n.event_time().max_out_of_orderness_ms();
+    }
+  }
+
+  // Two writers of one file would each publish half the rows over the other's: refuse
+  // before anything runs (the dead-letter file counts as a writer too).
+  {
+    std::map<std::string, std::string> writers;  // normalized path -> who writes it
+    auto claim = [&](const std::string& path, const std::string& who) -> absl::Status {
+      std::error_code ec;
+      std::string key = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec).string();
+      if (key.empty()) key = std::filesystem::path(path).lexically_normal().string();
+      auto [it, fresh] = writers.emplace(key, who);
+      if (fresh) return absl::OkStatus();
+      return absl::InvalidArgumentError(absl::StrCat(who, " writes ", path, ", which ", it->second,
+                                                     " writes too; give each its own path"));
+    };
+    if (!plan.dead_letter_path.empty() && plan.dead_letter_path.find("://") == std::string::npos) {
+      RETURN_IF_ERROR(claim(plan.dead_letter_path, "dead_letter"));
+    }
+    for (int i = 0; i < t.nodes_size(); ++i) {
+      const PlanNode& pn = plan.nodes[i];
+      if (pn.type != "file_sink") continue;
+      const Param* path = pn.params.Find("path");
+      if (path == nullptr || !path->is_string()) continue;
+      absl::Status st = claim(path->string_value(), absl::StrCat("operator '", pn.id, "'"));
+      if (!st.ok()) return path->Error(std::string(st.message()));
     }
   }
 

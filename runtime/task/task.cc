@@ -15,7 +15,8 @@ namespace sluice::runtime {
 // ---------------------------------------------------------------------------------
 // JobShared
 
-JobShared::JobShared(const JobPlan* plan, std::string run_id) : plan_(plan), run_id_(std::move(run_id)) {
+JobShared::JobShared(const JobPlan* plan, std::string run_id, std::string job_id, int64_t attempt)
+    : plan_(plan), run_id_(std::move(run_id)), job_id_(std::move(job_id)), attempt_(attempt) {
   for (size_t i = 0; i < plan->nodes.size(); ++i) metrics_.push_back(std::make_unique<NodeMetrics>());
 }
 
@@ -155,6 +156,8 @@ int ChainLink::last_key_group() const {
 bool ChainLink::batch_mode() const { return task_->job().plan().batch_mode; }
 bool ChainLink::checkpointing() const { return !task_->job().plan().checkpoint_dir.empty(); }
 const std::string& ChainLink::run_id() const { return task_->job().run_id(); }
+const std::string& ChainLink::job_id() const { return task_->job().job_id(); }
+int64_t ChainLink::attempt() const { return task_->job().attempt(); }
 Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
 
 KeyedState* ChainLink::GetKeyedState(std::string_view name) {

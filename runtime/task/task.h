@@ -34,9 +34,12 @@ namespace sluice::runtime {
 class JobShared {
  public:
   // `run_id`: see Context::run_id.
-  JobShared(const JobPlan* plan, std::string run_id);
+  // `run_id`, `job_id`, `attempt`: see Context.
+  JobShared(const JobPlan* plan, std::string run_id, std::string job_id, int64_t attempt);
   const JobPlan& plan() const { return *plan_; }
   const std::string& run_id() const { return run_id_; }
+  const std::string& job_id() const { return job_id_; }
+  int64_t attempt() const { return attempt_; }
   NodeMetrics& metrics(int node) { return *metrics_[node]; }
   DeadLetterOutput& dead_letters() { return dead_letters_; }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
@@ -54,6 +57,8 @@ class JobShared {
  private:
   const JobPlan* plan_;
   std::string run_id_;
+  std::string job_id_;
+  int64_t attempt_;
   std::vector<std::unique_ptr<NodeMetrics>> metrics_;
   DeadLetterOutput dead_letters_;
   std::atomic<bool> cancelled_{false};
@@ -94,6 +99,8 @@ class ChainLink : public Collector, public Context {
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override;
   const std::string& run_id() const override;
+  const std::string& job_id() const override;
+  int64_t attempt() const override;
 
   // Input side, called by the task or the previous link.
   void Deliver(int port, BatchPtr batch);
