@@ -17,6 +17,10 @@ std::shared_ptr<spdlog::logger> GetLogger(std::string_view module);
 // Sets the level of every sluice logger: "trace", "debug", "info", "warn", "error", "off".
 void SetLogLevel(std::string_view level);
 
+// Names this process in every log line ("[worker-2 worker] ..."), so the interleaved
+// logs of a cluster on one machine say which worker spoke.
+void SetLogProcessName(std::string_view name);
+
 }  // namespace sluice
 
 #define SLUICE_LOG_INFO(logger, ...) (logger)->info(__VA_ARGS__)

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_util.h"
 #include "common/log.h"
 #include "operators/builtins.h"
 #include "runtime/plan/job_plan.h"
@@ -19,10 +20,6 @@ using Clock = std::chrono::steady_clock;
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-grpc::Status ToGrpc(const absl::Status& st) {
-  return grpc::Status(static_cast<grpc::StatusCode>(st.code()), std::string(st.message()));
 }
 
 bool Terminal(v1::JobState s) { return s == v1::JOB_FINISHED || s == v1::JOB_FAILED || s == v1::JOB_CANCELLED; }
@@ -91,11 +88,15 @@ absl::Status Coordinator::Start() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  ConfigureServer(builder);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port == 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  if (server_ == nullptr || port == 0) return ListenError("coordinator", options_.listen);
+  if (ListensBeyondLoopback(options_.listen)) {
+    SLUICE_LOG_WARN(log, "WARNING: this coordinator listens on {}, beyond loopback, and sluice has no TLS or "
+                    "authentication yet: anyone who can reach the port can submit jobs, which run code on the "
+                    "workers. Keep it on a trusted network.", options_.listen);
+  }
   address_ = absl::StrCat(options_.listen.substr(0, options_.listen.rfind(':')), ":", port);
   SLUICE_LOG_INFO(log, "coordinator serving on {} (heartbeat timeout {} ms, data dir {})", address_,
                   options_.heartbeat_timeout_ms, options_.data_dir);
@@ -146,6 +147,7 @@ void Coordinator::QueueCancels(const JobEntry& job, std::vector<Action>* actions
 void Coordinator::Failover(JobEntry& job, const std::string& reason, std::vector<Action>* actions) {
   auto log = GetLogger("coordinator");
   QueueCancels(job, actions);
+  RecordFinal(job);
   job.status.clear();
   job.rates.clear();
   job.recovering = false;
@@ -165,6 +167,46 @@ void Coordinator::Failover(JobEntry& job, const std::string& reason, std::vector
   }
   Persist(job);
   wake_.notify_all();
+}
+
+void Coordinator::RecordFinal(JobEntry& job) {
+  if (job.status.empty()) return;  // nothing reported for this attempt: keep what was
+  std::map<int, v1::NodeMetricsProto> sum;
+  job.rec.clear_final_tasks();
+  job.rec.clear_final_task_workers();
+  for (const auto& [wid, s] : job.status) {
+    for (const auto& n : s.nodes()) {
+      v1::NodeMetricsProto& m = sum[n.node()];
+      m.set_node(n.node());
+      AddMetrics(n, &m);
+    }
+    for (const auto& t : s.tasks()) {
+      v1::TaskStatus* ft = job.rec.add_final_tasks();
+      *ft = t;
+      // The coordinator ends the attempt: what still ran is being cancelled.
+      if (ft->state() < v1::TASK_FINISHED) ft->set_state(v1::TASK_CANCELLED);
+      job.rec.add_final_task_workers(wid);
+    }
+  }
+  job.rec.clear_final_metrics();
+  for (auto& [n, m] : sum) *job.rec.add_final_metrics() = m;
+}
+
+std::string Coordinator::SilentWorkers(const JobEntry& job) const {
+  std::set<std::string> seen;
+  std::string out;
+  auto now = Clock::now();
+  for (const auto& p : job.rec.placement()) {
+    if (!seen.insert(p.worker_id()).second) continue;
+    auto it = workers_.find(p.worker_id());
+    if (it == workers_.end()) continue;
+    auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.last_heartbeat).count();
+    if (!it->second.alive || silent > 2 * options_.heartbeat_interval_ms) {
+      absl::StrAppend(&out, out.empty() ? "" : "; ", "worker ", p.worker_id(),
+                      it->second.alive ? "" : " is lost and", " has not sent a heartbeat for ", silent, " ms");
+    }
+  }
+  return out;
 }
 
 bool Coordinator::TryPlace(JobEntry& job, std::vector<Action>* actions) {
@@ -239,26 +281,20 @@ void Coordinator::CheckJob(JobEntry& job, std::vector<Action>* actions) {
   for (const auto& [wid, s] : job.status) {
     for (const auto& t : s.tasks()) {
       if (t.state() == v1::TASK_FAILED) {
-        Failover(job, absl::StrCat("task ", job.rec.vertex_names(t.vertex()), "#", t.subtask(), " on ", wid,
-                                   " failed: ", t.error()),
-                 actions);
+        std::string reason = absl::StrCat("task ", job.rec.vertex_names(t.vertex()), "#", t.subtask(), " on ", wid,
+                                          " failed: ", t.error());
+        // A broken exchange is the symptom; a silent worker is the likely cause.
+        std::string silent = SilentWorkers(job);
+        if (!silent.empty()) reason = absl::StrCat(silent, " (likely the cause); ", reason);
+        Failover(job, reason, actions);
         return;
       }
       if (t.state() == v1::TASK_FINISHED) ++finished;
     }
   }
   if (finished < job.rec.num_tasks()) return;
-  // Every task finished: sum the final metrics.
-  std::map<int, v1::NodeMetricsProto> sum;
-  for (const auto& [wid, s] : job.status) {
-    for (const auto& n : s.nodes()) {
-      v1::NodeMetricsProto& m = sum[n.node()];
-      m.set_node(n.node());
-      AddMetrics(n, &m);
-    }
-  }
-  job.rec.clear_final_metrics();
-  for (auto& [n, m] : sum) *job.rec.add_final_metrics() = m;
+  // Every task finished: keep the final states and metrics.
+  RecordFinal(job);
   job.rec.set_state(v1::JOB_FINISHED);
   job.rec.set_ended_ms(NowMs());
   SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} finished (attempt {}, {} ms after deploy)", job.rec.job_id(),
@@ -284,8 +320,8 @@ void Coordinator::SchedulerLoop() {
           if (job.rec.state() != v1::JOB_RUNNING) continue;
           for (const auto& p : job.rec.placement()) {
             if (p.worker_id() == id) {
-              Failover(job, absl::StrCat("worker ", id, " lost (no heartbeat for ", options_.heartbeat_timeout_ms,
-                                         " ms)"),
+              Failover(job, absl::StrCat("worker ", id, " lost: no heartbeat for ", options_.heartbeat_timeout_ms,
+                                         " ms"),
                        &actions);
               break;
             }
@@ -395,7 +431,17 @@ grpc::Status Coordinator::RegisterWorker(grpc::ServerContext*, const v1::Registe
     args.SetMaxSendMessageSize(-1);
     w.stub = v1::Worker::NewStub(grpc::CreateCustomChannel(w.address, grpc::InsecureChannelCredentials(), args));
     std::map<std::string, const v1::WorkerJobStatus*> reported;
-    for (const auto& s : req->jobs()) reported[AttemptKey(s.job_id(), s.attempt())] = &s;
+    for (const auto& s : req->jobs()) {
+      reported[AttemptKey(s.job_id(), s.attempt())] = &s;
+      auto jit = jobs_.find(s.job_id());
+      bool current = jit != jobs_.end() && jit->second.rec.attempt() == s.attempt() &&
+                     jit->second.rec.state() == v1::JOB_RUNNING;
+      if (!current && !AllEnded(s)) {
+        SLUICE_LOG_WARN(log, "worker {} still runs job {} attempt {}, which is stale; telling it to stop",
+                        req->worker_id(), s.job_id(), s.attempt());
+        resp->add_cancel_job_attempts(AttemptKey(s.job_id(), s.attempt()));
+      }
+    }
     for (auto& [jid, job] : jobs_) {
       if (job.rec.state() != v1::JOB_RUNNING) continue;
       bool placed_here = false;
@@ -530,11 +576,14 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
   job.rec.set_plan(plan->Describe());
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (jobs_.count(job.rec.job_id()) > 0) {  // ids are never given twice; refuse rather than lose a job
+      return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("job id ", job.rec.job_id(), " is taken"));
+    }
     Persist(job);
     SLUICE_LOG_INFO(log, "accepted job {} ({} task(s), restart strategy: {} attempt(s), {} ms delay)",
                     job.rec.job_id(), tasks, job.rec.restart().max_attempts(), job.rec.restart().delay_ms());
     resp->set_job_id(job.rec.job_id());
-    jobs_[job.rec.job_id()] = std::move(job);
+    jobs_.emplace(job.rec.job_id(), std::move(job));
     wake_.notify_all();
   }
   return grpc::Status::OK;
@@ -568,10 +617,15 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const v1::DescribeJo
   const JobEntry& job = it->second;
   *resp->mutable_job() = Summary(job);
   resp->set_plan(job.rec.plan());
-  // Tasks with their latest state.
+  // Tasks with their latest state (once the job ended, as the last attempt left them).
   std::map<std::pair<int, int>, const v1::TaskStatus*> states;
-  for (const auto& [wid, s] : job.status) {
-    for (const auto& t : s.tasks()) states[{t.vertex(), t.subtask()}] = &t;
+  const bool ended = Terminal(job.rec.state());
+  if (ended) {
+    for (const auto& t : job.rec.final_tasks()) states[{t.vertex(), t.subtask()}] = &t;
+  } else {
+    for (const auto& [wid, s] : job.status) {
+      for (const auto& t : s.tasks()) states[{t.vertex(), t.subtask()}] = &t;
+    }
   }
   for (const auto& p : job.rec.placement()) {
     auto* t = resp->add_tasks();
@@ -591,13 +645,13 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const v1::DescribeJo
   std::map<int, std::pair<double, double>> rates;
   double elapsed = 0;
   int64_t bytes = 0;
-  if (job.rec.state() == v1::JOB_FINISHED) {
+  if (ended) {
     for (const auto& m : job.rec.final_metrics()) sum[m.node()] = m;
   }
   for (const auto& [wid, s] : job.status) {
     elapsed = std::max(elapsed, s.elapsed_s());
     bytes += s.exchange_bytes_out();
-    if (job.rec.state() == v1::JOB_FINISHED) continue;
+    if (ended) continue;
     for (const auto& n : s.nodes()) {
       AddMetrics(n, &sum[n.node()]);
     }
@@ -627,7 +681,8 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const v1::DescribeJo
   return grpc::Status::OK;
 }
 
-grpc::Status Coordinator::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req, v1::CancelJobResponse*) {
+grpc::Status Coordinator::CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
+                                    v1::CancelJobResponse*) {
   std::vector<Action> actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -640,11 +695,15 @@ grpc::Status Coordinator::CancelJob(grpc::ServerContext*, const v1::CancelJobReq
                                        ")"));
     }
     QueueCancels(job, &actions);
+    RecordFinal(job);
+    std::string who = req->requested_by().empty() ? "a client" : req->requested_by();
     job.rec.set_state(v1::JOB_CANCELLED);
     job.rec.set_ended_ms(NowMs());
+    job.rec.set_error(absl::StrCat("cancelled by ", who, " from ", ctx->peer(), " (attempt ", job.rec.attempt(),
+                                   ")"));
     job.status.clear();
     Persist(job);
-    SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} cancelled by a client", req->job_id());
+    SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} {}", req->job_id(), job.rec.error());
   }
   Execute(std::move(actions));
   return grpc::Status::OK;

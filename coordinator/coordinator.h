@@ -95,6 +95,13 @@ class Coordinator final : public v1::Coordinator::Service {
   void QueueCancels(const JobEntry& job, std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlace(JobEntry& job, std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckJob(JobEntry& job, std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps the current attempt's task states and summed metrics in the record, for
+  // post-mortems once the job ended or failed over. Tasks still running count as
+  // cancelled: the caller ends the attempt.
+  void RecordFinal(JobEntry& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Workers of `job` that have missed heartbeats, as "worker X has not sent a heartbeat
+  // for N ms" (empty if none): the likely cause when a task fails on a broken exchange.
+  std::string SilentWorkers(const JobEntry& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Execute(std::vector<Action> actions);
   std::map<std::string, int> UsedSlots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::JobSummaryProto Summary(const JobEntry& job) const;

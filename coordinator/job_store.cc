@@ -1,9 +1,7 @@
 #include "coordinator/job_store.h"
 
-#include <xxhash.h>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/content_hash.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 
@@ -65,8 +63,7 @@ absl::StatusOr<std::vector<v1::JobRecord>> JobStore::LoadJobs() {
 }
 
 absl::StatusOr<std::string> JobStore::PutArtifact(const std::string& content) {
-  XXH128_hash_t h = XXH3_128bits(content.data(), content.size());
-  std::string hash = absl::StrFormat("%016x%016x", h.high64, h.low64);
+  std::string hash = ContentHash(content);
   absl::Status st = FromRocks(db_->Put(Synced(), absl::StrCat(kArtifactPrefix, hash), content), "storing an artifact");
   if (!st.ok()) return st;
   return hash;
@@ -81,6 +78,7 @@ absl::StatusOr<std::string> JobStore::GetArtifact(const std::string& hash) {
 }
 
 absl::StatusOr<int64_t> JobStore::NextJobNumber() {
+  std::lock_guard<std::mutex> lock(counter_mu_);
   std::string value;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kCounterKey, &value);
   int64_t next = 1;

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/content_hash.h"
+#include "common/grpc_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "operators/builtins.h"
@@ -14,14 +16,6 @@
 
 namespace sluice::runtime {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& st) {
-  return grpc::Status(static_cast<grpc::StatusCode>(st.code()), std::string(st.message()));
-}
-
-absl::Status FromGrpc(const grpc::Status& st, std::string_view what) {
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()), absl::StrCat(std::string(what), ": ", st.error_message()));
-}
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -51,19 +45,22 @@ absl::Status Worker::Start() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  ConfigureServer(builder);
   builder.RegisterService(this);
   builder.RegisterService(&exchange_);
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  if (server_ == nullptr || port == 0) return ListenError("worker", options_.listen);
+  if (ListensBeyondLoopback(options_.listen)) {
+    SLUICE_LOG_WARN(log, "WARNING: this worker listens on {}, beyond loopback, and sluice has no TLS or "
+                    "authentication yet: anyone who can reach the port can run tasks and read data. Keep it on a "
+                    "trusted network.", options_.listen);
   }
   std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = Hostname();
   address_ = absl::StrCat(host, ":", port);
   if (options_.id.empty()) options_.id = absl::StrCat(Hostname(), "-", port);
   if (options_.work_dir.empty()) options_.work_dir = absl::StrCat("/tmp/sluice-worker-", options_.id);
+  SetLogProcessName(options_.id);  // several workers' logs interleave on one machine
   SLUICE_LOG_INFO(log, "worker {} serving on {} with {} slots; coordinator {}", options_.id, address_,
                   options_.slots, options_.coordinator);
   grpc::ChannelArguments args;
@@ -105,6 +102,7 @@ absl::Status Worker::Register() {
   grpc::Status st = coordinator_->RegisterWorker(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st, absl::StrCat("registering with coordinator ", options_.coordinator));
   if (resp.heartbeat_interval_ms() > 0) heartbeat_interval_ms_ = resp.heartbeat_interval_ms();
+  CancelStale(resp.cancel_job_attempts());
   SLUICE_LOG_INFO(GetLogger("worker"), "registered with coordinator {} as {} ({} running job attempt(s) reported)",
                   options_.coordinator, options_.id, req.jobs_size());
   return absl::OkStatus();
@@ -147,7 +145,7 @@ absl::Status Worker::Run() {
     if (coordinator_lost) SLUICE_LOG_INFO(log, "coordinator {} reachable again", options_.coordinator);
     coordinator_lost = false;
     if (resp.unknown_worker()) {
-      SLUICE_LOG_INFO(log, "coordinator does not know this worker (it restarted?); registering again");
+      SLUICE_LOG_INFO(log, "coordinator does not know this worker (it restarted, or gave this worker up for dead); registering again");
       absl::Status rs = Register();
       if (!rs.ok()) {
         SLUICE_LOG_WARN(log, "{}", std::string(rs.message()));
@@ -155,16 +153,10 @@ absl::Status Worker::Run() {
       }
       continue;
     }
+    CancelStale(resp.cancel_job_attempts());
     std::vector<std::unique_ptr<WorkerJob>> ended;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const std::string& key : resp.cancel_job_attempts()) {
-        auto it = jobs_.find(key);
-        if (it != jobs_.end()) {
-          SLUICE_LOG_INFO(log, "coordinator asks to stop job attempt {}", key);
-          it->second->Cancel();
-        }
-      }
       // Ended jobs whose final state the coordinator has now seen are dropped.
       for (const auto& s : snap) {
         auto it = jobs_.find(Key(s.job_id(), s.attempt()));
@@ -182,6 +174,17 @@ absl::Status Worker::Run() {
   return absl::OkStatus();
 }
 
+void Worker::CancelStale(const google::protobuf::RepeatedPtrField<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& key : keys) {
+    auto it = jobs_.find(key);
+    if (it == jobs_.end()) continue;
+    SLUICE_LOG_WARN(GetLogger("worker"), "job attempt {} is stale (the job moved on without this worker); "
+                    "stopping its tasks", key);
+    it->second->Cancel();
+  }
+}
+
 void Worker::Shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!shutdown_) SLUICE_LOG_INFO(GetLogger("worker"), "worker {} shutting down", options_.id);
@@ -195,10 +198,30 @@ absl::StatusOr<std::shared_ptr<const OperatorRegistry>> Worker::RegistryFor(cons
   RETURN_IF_ERROR(operators::RegisterBuiltinOperators(*registry));
   std::lock_guard<std::mutex> lock(plugin_mu_);
   for (const auto& ref : request.plugins()) {
+    // The hash names the cached file: anything but the shape ContentHash gives
+    // ("../../x", say) could point the loader outside the cache.
+    if (!IsContentHash(ref.hash())) {
+      return absl::InvalidArgumentError(absl::StrCat("plugin ", ref.name(), ": '", ref.hash(),
+                                                     "' is not a content hash (32 lowercase hex digits)"));
+    }
     std::filesystem::path dir = std::filesystem::path(options_.work_dir) / "plugins";
     std::filesystem::path path = dir / absl::StrCat(ref.hash(), ".so");
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
+    // A cached copy is used only if its content still has its name's hash (a truncated
+    // or replaced file is fetched again).
+    std::string cached;
+    bool have = false;
+    {
+      std::ifstream in(path, std::ios::binary);
+      if (in) {
+        cached.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        have = ContentHash(cached) == ref.hash();
+        if (!have) {
+          SLUICE_LOG_WARN(GetLogger("worker"), "cached plugin {} does not match its hash; fetching it again",
+                          path.string());
+        }
+      }
+    }
+    if (!have) {
       v1::FetchArtifactRequest req;
       req.set_hash(ref.hash());
       v1::FetchArtifactResponse resp;
@@ -206,10 +229,16 @@ absl::StatusOr<std::shared_ptr<const OperatorRegistry>> Worker::RegistryFor(cons
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
       grpc::Status st = coordinator_->FetchArtifact(&ctx, req, &resp);
       if (!st.ok()) return FromGrpc(st, absl::StrCat("fetching plugin ", ref.name()));
+      if (ContentHash(resp.content()) != ref.hash()) {
+        return absl::DataLossError(absl::StrCat("plugin ", ref.name(), ": the coordinator sent content whose hash ",
+                                                "is not ", ref.hash()));
+      }
+      std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);  // code we load: ours only
       std::filesystem::path tmp = path;
-      tmp += ".tmp";
+      tmp += absl::StrCat(".tmp.", getpid());
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out.write(resp.content().data(), static_cast<std::streamsize>(resp.content().size()));
@@ -231,27 +260,48 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const v1::DeployTasksRequ
   auto log = GetLogger("worker");
   const std::string key = Key(request->job_id(), request->attempt());
   SLUICE_LOG_INFO(log, "deploying job {} attempt {}", request->job_id(), request->attempt());
-  auto registry = RegistryFor(*request);
-  if (!registry.ok()) return ToGrpc(registry.status());
-  auto job = WorkerJob::Create(*request, std::move(*registry), &exchange_, &peers_);
-  if (!job.ok()) {
-    SLUICE_LOG_ERROR(log, "cannot deploy job {}: {}", request->job_id(), std::string(job.status().message()));
-    return ToGrpc(job.status());
+  if (request->job_id().empty() || request->attempt() <= 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a deployment names a job id and an attempt >= 1");
+  }
+  if (request->worker_id() != options_.id) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("this deployment is for worker '", request->worker_id(), "', this is '",
+                                     options_.id, "'"));
   }
   {
+    // Claim the attempt before building it: a second deployment of a running attempt
+    // must not touch the first one's exchange inputs.
     std::lock_guard<std::mutex> lock(mu_);
     if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is shutting down");
-    auto& slot = jobs_[key];
-    if (slot != nullptr) return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "job attempt already deployed here");
-    slot = std::move(*job);
-    WorkerJob* started = slot.get();
-    // Report promptly when the job's tasks here end.
-    started->Start([this] {
-      std::lock_guard<std::mutex> lock(mu_);
-      report_now_ = true;
-      wake_.notify_all();
-    });
+    if (jobs_.count(key) > 0 || !deploying_.insert(key).second) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          absl::StrCat("job ", request->job_id(), " attempt ", request->attempt(),
+                                       " is already deployed here"));
+    }
   }
+  absl::StatusOr<std::unique_ptr<WorkerJob>> job = absl::UnknownError("not built");
+  auto registry = RegistryFor(*request);
+  if (registry.ok()) {
+    job = WorkerJob::Create(*request, std::move(*registry), &exchange_, &peers_);
+  } else {
+    job = registry.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  deploying_.erase(key);
+  if (!job.ok()) {
+    SLUICE_LOG_ERROR(log, "cannot deploy job {} attempt {}: {}", request->job_id(), request->attempt(),
+                     std::string(job.status().message()));
+    return ToGrpc(job.status());
+  }
+  if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is shutting down");
+  auto& slot = jobs_[key];
+  slot = std::move(*job);
+  // Report promptly when the job's tasks here end.
+  slot->Start([this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_now_ = true;
+    wake_.notify_all();
+  });
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -54,6 +55,8 @@ class Worker final : public v1::Worker::Service {
   absl::Status Register();
   absl::StatusOr<std::shared_ptr<const OperatorRegistry>> RegistryFor(const v1::DeployTasksRequest& request);
   std::vector<v1::WorkerJobStatus> Snapshot();
+  // Cancels the job attempts named "job_id/attempt" that run here.
+  void CancelStale(const google::protobuf::RepeatedPtrField<std::string>& keys);
   static std::string Key(const std::string& job_id, int64_t attempt);
 
   WorkerOptions options_;
@@ -69,6 +72,7 @@ class Worker final : public v1::Worker::Service {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool report_now_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<WorkerJob>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> deploying_ ABSL_GUARDED_BY(mu_);  // attempts being built by DeployTasks
   std::mutex plugin_mu_;
 };
 

@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
   for (char& c : run_id) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
   }
-  job->shared_ = std::make_unique<JobShared>(job->plan_.get(), std::move(run_id));
+  job->shared_ = std::make_unique<JobShared>(job->plan_.get(), std::move(run_id), job->job_id_, job->attempt_);
   std::string tag = request.worker_id();
   for (char& c : tag) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
@@ -135,6 +135,8 @@ WorkerJob::~WorkerJob() {
   }
   remote_.clear();
   if (exchange_ != nullptr) exchange_->Unregister(job_id_, attempt_);
+  // Create may have failed before the shared part existed (e.g. the plan did not build).
+  if (shared_ == nullptr) return;
   absl::Status st = shared_->dead_letters().Close();
   if (!st.ok()) SLUICE_LOG_WARN(GetLogger("worker"), "closing dead letters: {}", std::string(st.message()));
 }
