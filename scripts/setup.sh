@@ -9,7 +9,7 @@ PACKAGES=(
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libre2-dev zlib1g-dev libxxhash-dev
   libgrpc++-dev protobuf-compiler-grpc librocksdb-dev procps
-  librdkafka-dev kcat
+  librdkafka-dev kcat python3-kafka
   libzstd-dev tzdata python3-pandas
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -1,12 +1,17 @@
 #include "operators/kafka/kafka_sink.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <iterator>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "operators/kafka/kafka_common.h"
+#include "operators/kafka/kafka_headers.h"
 
 namespace sluice::operators::kafka {
 namespace {
@@ -17,6 +22,8 @@ struct SinkOptions {
   int key_field = -1;
   bool raw = false;
   int value_field = -1;
+  std::vector<int> header_fields;  // written as headers named after the field
+  int headers_field = -1;          // a JSON object of headers
   int64_t flush_timeout_ms = 60000;
   const Param* params = nullptr;
 };
@@ -65,9 +72,18 @@ class KafkaSink : public Operator {
     return absl::OkStatus();
   }
 
-  absl::Status Process(int, BatchPtr batch, Collector&) override {
+  absl::Status Process(int, BatchPtr batch, Collector& out) override {
     RETURN_IF_ERROR(Failure());
+    const bool with_headers = o_.headers_field >= 0 || !o_.header_fields.empty();
     for (size_t r = 0; r < batch->num_rows(); ++r) {
+      KafkaHeaders hdrs;
+      if (with_headers) {
+        hdrs.reset(rd_kafka_headers_new(o_.header_fields.size() + 4));
+        if (absl::Status st = AddHeaders(*batch, r, hdrs.get()); !st.ok()) {
+          out.EmitDeadLetterRow("bad_headers", *batch, r);
+          continue;
+        }
+      }
       std::string_view value;
       if (o_.raw) {
         value = batch->column(o_.value_field).IsNull(r) ? std::string_view() : batch->column(o_.value_field).strings[r];
@@ -87,10 +103,21 @@ class KafkaSink : public Operator {
         }
       }
       while (true) {
-        int rc = rd_kafka_produce(topic_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
-                                  value.size(), key.empty() ? nullptr : key.data(), key.size(), nullptr);
-        if (rc == 0) break;
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        rd_kafka_resp_err_t e;
+        if (hdrs == nullptr) {
+          e = rd_kafka_produce(topic_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
+                               value.size(), key.empty() ? nullptr : key.data(), key.size(), nullptr) == 0
+                  ? RD_KAFKA_RESP_ERR_NO_ERROR
+                  : rd_kafka_last_error();
+        } else {
+          e = rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+                                RD_KAFKA_V_HEADERS(hdrs.get()), RD_KAFKA_V_END);
+          if (e == RD_KAFKA_RESP_ERR_NO_ERROR) (void)hdrs.release();  // the message owns them now
+        }
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           return absl::InternalError(absl::StrCat("kafka produce to ", o_.topic, ": ", rd_kafka_err2str(e)));
         }
@@ -113,6 +140,38 @@ class KafkaSink : public Operator {
   }
 
  private:
+  // Adds row `r`'s headers: those of the JSON object in `headers_field`, then one per
+  // field of `header_fields` (a null field adds none). INVALID_ARGUMENT for a
+  // `headers_field` that is not such an object.
+  absl::Status AddHeaders(const RecordBatch& batch, size_t r, rd_kafka_headers_t* hdrs) {
+    if (o_.headers_field >= 0 && !batch.column(o_.headers_field).IsNull(r)) {
+      RETURN_IF_ERROR(headers_reader_.Add(batch.column(o_.headers_field).strings[r], hdrs));
+    }
+    for (int f : o_.header_fields) {
+      const Column& c = batch.column(f);
+      if (c.IsNull(r)) continue;
+      const std::string& name = batch.schema()->field(f).name;
+      std::string_view value;
+      switch (batch.schema()->field(f).type) {
+        case Type::kString: value = c.strings[r]; break;
+        case Type::kBool: value = c.ints[r] ? "true" : "false"; break;
+        case Type::kDouble: {
+          char buf[32];
+          int n = std::snprintf(buf, sizeof(buf), "%.17g", c.doubles[r]);
+          header_scratch_.assign(buf, n);
+          value = header_scratch_;
+          break;
+        }
+        default:  // int64, timestamp
+          header_scratch_ = std::to_string(c.ints[r]);
+          value = header_scratch_;
+      }
+      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Failure() {
     std::lock_guard<std::mutex> lock(mu_);
     return failure_;
@@ -139,6 +198,8 @@ class KafkaSink : public Operator {
   rd_kafka_topic_t* topic_ = nullptr;
   std::string scratch_;
   std::string key_scratch_;
+  std::string header_scratch_;
+  HeadersJsonReader headers_reader_;
   std::mutex mu_;
   absl::Status failure_;
 };
@@ -147,21 +208,37 @@ class KafkaSink : public Operator {
 
 absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& config) {
   const Param& p = *config.params;
-  RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topic", "key", "format", "field", "compression", "properties",
-                               "flush_timeout"}));
+  RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topic", "key", "format", "field", "compression", "partitioner",
+                               "headers", "headers_field", "properties", "flush_timeout"}));
   if (config.input_schemas.size() != 1) return p.Error("kafka_sink takes one input");
   const Schema& in = *config.input_schemas[0];
   SinkOptions o;
   o.params = &p;
-  ASSIGN_OR_RETURN(std::string compression, p.GetStringOr("compression", "lz4"));
+  // No compression by default: every Kafka client reads uncompressed batches, while lz4
+  // (say) is unreadable to kafkajs without a codec plugin. It is also the default of the
+  // Java producer, kafkajs and librdkafka. Users opt in to lz4/zstd/gzip/snappy.
+  ASSIGN_OR_RETURN(std::string compression, p.GetStringOr("compression", "none"));
   if (compression != "none" && compression != "gzip" && compression != "snappy" && compression != "lz4" &&
       compression != "zstd") {
     return p.Find("compression")->Error(absl::StrCat("expected none, gzip, snappy, lz4 or zstd, got '", compression, "'"));
+  }
+  // Keyed records go to toPositive(murmur2(key)) % partitions, as with the Java producer
+  // and kafkajs, so sluice co-partitions with them (librdkafka's own default,
+  // consistent_random, hashes with CRC32); keyless records spread randomly.
+  ASSIGN_OR_RETURN(std::string partitioner, p.GetStringOr("partitioner", "murmur2_random"));
+  static const char* const kPartitioners[] = {"murmur2_random", "murmur2",     "consistent_random", "consistent",
+                                              "fnv1a_random",   "fnv1a",       "random"};
+  if (std::find(std::begin(kPartitioners), std::end(kPartitioners), partitioner) == std::end(kPartitioners)) {
+    return p.Find("partitioner")
+        ->Error(absl::StrCat("expected murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a "
+                             "or random, got '",
+                             partitioner, "'"));
   }
   ASSIGN_OR_RETURN(o.props, ReadProperties(p, {{"enable.idempotence", "true"},
                                                {"acks", "all"},
                                                {"linger.ms", "5"},
                                                {"compression.codec", compression},
+                                               {"partitioner", partitioner},
                                                {"client.id", "sluice"}}));
   ASSIGN_OR_RETURN(o.topic, p.GetString("topic"));
   ASSIGN_OR_RETURN(std::string key, p.GetStringOr("key", ""));
@@ -170,6 +247,21 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& co
     if (o.key_field < 0) return p.Find("key")->Error(absl::StrCat("no input field '", key, "'; fields are: ", in.ToString()));
     Type t = in.field(o.key_field).type;
     if (t == Type::kDouble || t == Type::kNull) return p.Find("key")->Error("the key must be a string or integer field");
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> header_fields, p.GetStringListOr("headers"));
+  for (const auto& name : header_fields) {
+    int f = in.IndexOf(name);
+    if (f < 0) return p.Find("headers")->Error(absl::StrCat("no input field '", name, "'; fields are: ", in.ToString()));
+    o.header_fields.push_back(f);
+  }
+  ASSIGN_OR_RETURN(std::string headers_field, p.GetStringOr("headers_field", ""));
+  if (!headers_field.empty()) {
+    o.headers_field = in.IndexOf(headers_field);
+    if (o.headers_field < 0 || in.field(o.headers_field).type != Type::kString) {
+      return p.Find("headers_field")
+          ->Error(absl::StrCat("headers_field needs a string field holding a JSON object; no string field '",
+                               headers_field, "' in: ", in.ToString()));
+    }
   }
   ASSIGN_OR_RETURN(std::string format, p.GetStringOr("format", "json"));
   if (format == "raw") {

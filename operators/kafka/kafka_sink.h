@@ -1,9 +1,14 @@
 // kafka_sink: writes each record to a Kafka topic with an idempotent librdkafka producer.
 //
 // The value is the row as a JSON object (`format: json`, default) or one string field
-// (`format: raw`, `field`); the key is a field's text (`key`), or none. Records are
-// batched by librdkafka (`linger.ms` 5 by default) and compressed (`compression`: none,
-// gzip, snappy, lz4, zstd). A full producer queue blocks the task (backpressure). A
+// (`format: raw`, `field`); the key is a field's text (`key`), or none. Keyed records
+// are partitioned like the Java producer and kafkajs do (`partitioner`, default
+// murmur2_random). Headers come from fields (`headers`, named after the field) and/or a
+// field holding a JSON object of them (`headers_field`, as kafka_source outputs it); a
+// record whose headers object is not valid is a dead letter `bad_headers`. Records are
+// batched by librdkafka (`linger.ms` 5 by default) and compressed only when asked
+// (`compression`: none by default, which every client reads; gzip, snappy, lz4, zstd).
+// A full producer queue blocks the task (backpressure). A
 // record that cannot be delivered (after librdkafka's retries, within
 // `message.timeout.ms`) fails the task with the reason: nothing is dropped silently. At
 // end of input the sink waits until every record is acknowledged.

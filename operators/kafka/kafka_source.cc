@@ -17,6 +17,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "operators/kafka/kafka_common.h"
+#include "operators/kafka/kafka_headers.h"
 
 namespace sluice::operators::kafka {
 namespace {
@@ -26,15 +27,23 @@ int64_t NowMs() {
       .count();
 }
 
-SchemaPtr KafkaSchema() {
-  static const SchemaPtr schema = std::make_shared<Schema>(std::vector<Field>{{"key", Type::kString},
-                                                                              {"value", Type::kString},
-                                                                              {"topic", Type::kString},
-                                                                              {"partition", Type::kInt64},
-                                                                              {"offset", Type::kInt64},
-                                                                              {"timestamp", Type::kTimestamp}});
-  return schema;
+// key, value, topic, partition, offset, timestamp; then, with `headers: true`, the
+// record's headers as a JSON object (kafka_headers.h).
+SchemaPtr KafkaSchema(bool with_headers) {
+  static const SchemaPtr plain = std::make_shared<Schema>(std::vector<Field>{{"key", Type::kString},
+                                                                             {"value", Type::kString},
+                                                                             {"topic", Type::kString},
+                                                                             {"partition", Type::kInt64},
+                                                                             {"offset", Type::kInt64},
+                                                                             {"timestamp", Type::kTimestamp}});
+  static const SchemaPtr headers = [] {
+    std::vector<Field> fields = plain->fields();
+    fields.push_back({"headers", Type::kString});
+    return std::make_shared<Schema>(std::move(fields));
+  }();
+  return with_headers ? headers : plain;
 }
+constexpr int kHeadersColumn = 6;
 
 // Reads one top-level field of a JSON object as milliseconds since the epoch: an
 // integral number or a string of digits. Copies the value into a padded buffer
@@ -88,6 +97,7 @@ struct Options {
   int64_t start_ms = 0;
   bool bounded = false;
   bool watermarks = false;
+  bool headers = false;  // output the records' headers as a JSON object
   int64_t out_of_orderness_ms = 0;
   int64_t idle_timeout_ms = 10000;
   std::string time_field;  // event time from this field of the JSON value, else the Kafka timestamp
@@ -113,7 +123,7 @@ class KafkaSource : public Source {
       : o_(std::move(o)), subtask_(subtask), parallelism_(parallelism), node_(std::move(node)) {}
   ~KafkaSource() override { CloseConsumer(); }
 
-  SchemaPtr output_schema() const override { return KafkaSchema(); }
+  SchemaPtr output_schema() const override { return KafkaSchema(o_.headers); }
   bool bounded() const override { return o_.bounded; }
 
   absl::Status Open(Context& ctx) override {
@@ -184,7 +194,7 @@ class KafkaSource : public Source {
         rd_kafka_message_destroy(m);
         continue;
       }
-      if (batch == nullptr) batch = out.NewBatch(KafkaSchema());
+      if (batch == nullptr) batch = out.NewBatch(KafkaSchema(o_.headers));
       PartitionState* ps = Find(rd_kafka_topic_name(m->rkt), m->partition);
       if (ps == nullptr || (ps->next_offset >= 0 && m->offset < ps->next_offset)) {
         rd_kafka_message_destroy(m);  // not ours any more, or a replay after re-assignment
@@ -216,6 +226,13 @@ class KafkaSource : public Source {
       batch->column(3).ints.push_back(m->partition);
       batch->column(4).ints.push_back(m->offset);
       batch->column(5).ints.push_back(ts);
+      if (o_.headers) {
+        rd_kafka_headers_t* hdrs = nullptr;
+        if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = nullptr;
+        headers_scratch_.clear();
+        AppendHeadersJson(hdrs, &headers_scratch_);
+        batch->column(kHeadersColumn).strings.push_back(arena.Copy(headers_scratch_));
+      }
       batch->timestamps().push_back(o_.watermarks && event_ts >= 0 ? event_ts : kNoTimestamp);
       ps->next_offset = m->offset + 1;
       ps->last_active_ms = now;
@@ -450,6 +467,7 @@ class KafkaSource : public Source {
   std::vector<PartitionState> parts_;
   std::map<std::pair<std::string, int32_t>, size_t> index_;
   std::vector<rd_kafka_message_t*> msgs_;
+  std::string headers_scratch_;
   std::map<std::pair<std::string, int32_t>, int64_t> restored_;  // from a checkpoint
   std::map<int64_t, std::string> pending_commits_;              // by checkpoint id
   int64_t last_discovery_ms_ = 0;
@@ -464,7 +482,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topics", "topic_pattern", "group_id", "start", "bounded",
                                "watermarks", "discovery_interval", "batch_size", "properties",
-                               "stop_when_idle"}));
+                               "stop_when_idle", "headers"}));
   Options o;
   o.params = &p;
   ASSIGN_OR_RETURN(std::string group, p.GetStringOr("group_id", absl::StrCat("sluice-", config.node_id)));
@@ -503,6 +521,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
     o.start_ms = ms;
   }
   ASSIGN_OR_RETURN(o.bounded, p.GetBoolOr("bounded", false));
+  ASSIGN_OR_RETURN(o.headers, p.GetBoolOr("headers", false));
   // Bounded: the fetcher's end-of-partition events tell when a partition is read up to
   // the end offset taken at start (also when reading starts there).
   o.props.try_emplace("enable.partition.eof", o.bounded ? "true" : "false");

@@ -8,11 +8,13 @@
 // starts only with `start: committed`.
 //
 // Output: key, value (strings), topic, partition, offset, timestamp (the Kafka
-// timestamp). With `watermarks`, each record's event time is its Kafka timestamp and
-// the source emits per-partition watermarks: the minimum over its partitions of the
-// largest timestamp seen minus `max_out_of_orderness`, leaving out partitions idle for
-// `idle_timeout`; when all of its partitions are idle the subtask follows the wall
-// clock (minus both) so a quiet partition does not stall event time.
+// timestamp); with `headers: true` also `headers`, a string holding the record's headers
+// as a JSON object (kafka_headers.h; `{}` when it has none). With `watermarks`, each
+// record's event time is its Kafka timestamp and the source emits per-partition
+// watermarks: the minimum over its partitions of the largest timestamp seen minus
+// `max_out_of_orderness`, leaving out partitions idle for `idle_timeout`; when all of
+// its partitions are idle the subtask follows the wall clock (minus both) so a quiet
+// partition does not stall event time.
 #pragma once
 
 #include <memory>

@@ -1,10 +1,12 @@
 // kafka_source against a real librdkafka client talking TCP to the in-process mock
 // cluster (DevBroker): partition ownership, bounded reads, per-partition watermarks with
-// idle partitions, partition discovery, and kafka_sink delivery.
+// idle partitions, partition discovery, headers, and kafka_sink delivery, partitioning
+// and headers.
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -340,6 +342,246 @@ TEST_F(KafkaSourceTest, SinkDeliversEveryRecordAndAFailureFailsTheTask) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("not delivered"), std::string::npos) << st;
   (void)(*sink)->Close();
+}
+
+// A record as a plain librdkafka consumer reads it.
+struct Consumed {
+  int32_t partition = 0;
+  std::string key;
+  std::string value;
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+};
+
+// Reads `n` records from partitions [0, partitions) of `topic` with a plain librdkafka
+// consumer (from the beginning, for at most 10 s).
+std::vector<Consumed> ConsumeAll(const std::string& bootstrap, const std::string& topic, int partitions, size_t n) {
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", "verify", err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  EXPECT_NE(rk, nullptr) << err;
+  std::vector<Consumed> out;
+  if (rk == nullptr) return out;
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Consumed c;
+      c.partition = m->partition;
+      if (m->key != nullptr) c.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) c.value.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* v;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+          c.headers.emplace_back(name, v == nullptr ? std::nullopt
+                                                    : std::optional<std::string>(
+                                                          std::string(static_cast<const char*>(v), size)));
+        }
+      }
+      out.push_back(std::move(c));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+// Java's Utils.murmur2 (seed 0x9747b28c), written from the Java source, independently of
+// librdkafka: the Java producer and kafkajs put a keyed record in partition
+// toPositive(murmur2(key)) % partitions.
+int32_t JavaMurmur2(std::string_view data) {
+  const uint32_t m = 0x5bd1e995;
+  const int r = 24;
+  const size_t length = data.size();
+  uint32_t h = 0x9747b28c ^ static_cast<uint32_t>(length);
+  const auto* d = reinterpret_cast<const uint8_t*>(data.data());
+  for (size_t i = 0; i + 4 <= length; i += 4) {
+    uint32_t k = d[i] | (d[i + 1] << 8) | (d[i + 2] << 16) | (static_cast<uint32_t>(d[i + 3]) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  const size_t tail = length & ~size_t{3};
+  switch (length % 4) {
+    case 3: h ^= static_cast<uint32_t>(d[tail + 2]) << 16; [[fallthrough]];
+    case 2: h ^= static_cast<uint32_t>(d[tail + 1]) << 8; [[fallthrough]];
+    case 1:
+      h ^= d[tail];
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>(h);
+}
+
+int JavaPartition(std::string_view key, int partitions) {
+  return static_cast<int>((static_cast<uint32_t>(JavaMurmur2(key)) & 0x7fffffff) % partitions);
+}
+
+TEST(JavaMurmur2Test, MatchesKnownJavaValues) {
+  // From Kafka's UtilsTest.testMurmur2.
+  EXPECT_EQ(JavaMurmur2("21"), -973932308);
+  EXPECT_EQ(JavaMurmur2("foobar"), -790332482);
+  EXPECT_EQ(JavaMurmur2("a-little-bit-long-string"), -985981536);
+  EXPECT_EQ(JavaMurmur2("a-little-bit-longer-string"), -1486304829);
+  EXPECT_EQ(JavaMurmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+  EXPECT_EQ(JavaMurmur2(std::string_view("abc", 3)), 479470107);
+}
+
+OperatorConfig SinkConfig(const Param& params, SchemaPtr schema) {
+  OperatorConfig config;
+  config.node_id = "sink";
+  config.params = &params;
+  config.input_schemas = {std::move(schema)};
+  return config;
+}
+
+TEST_F(KafkaSourceTest, SinkPartitionsKeysLikeTheJavaProducerByDefault) {
+  // librdkafka's own default (consistent_random, CRC32) put most keys elsewhere.
+  ASSERT_TRUE(broker_->CreateTopic("keyed", 7).ok());
+  auto schema = ::sluice::testing::MakeSchema({{"k", Type::kString}});
+  std::vector<std::vector<::sluice::testing::Value>> rows;
+  for (int i = 0; i < 200; ++i) rows.push_back({std::string("user-") + std::to_string(i)});
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topic", Param::String("keyed")},
+                         {"key", Param::String("k")}});
+  auto sink = MakeKafkaSink(SinkConfig(params, schema));
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  TestContext ctx;
+  TestCollector out;
+  ASSERT_TRUE((*sink)->Open(ctx).ok());
+  ASSERT_TRUE((*sink)->Process(0, ::sluice::testing::BatchOf(schema, rows), out).ok());
+  ASSERT_TRUE((*sink)->OnEndOfInput(out).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+  auto records = ConsumeAll(broker_->bootstrap_servers(), "keyed", 7, 200);
+  ASSERT_EQ(records.size(), 200u);
+  int wrong = 0;
+  for (const auto& c : records) wrong += c.partition != JavaPartition(c.key, 7);
+  EXPECT_EQ(wrong, 0) << "of 200 keys, in another partition than the Java producer's";
+}
+
+TEST_F(KafkaSourceTest, SinkRefusesAnUnknownPartitioner) {
+  auto schema = ::sluice::testing::MakeSchema({{"k", Type::kString}});
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topic", Param::String("t")},
+                         {"partitioner", Param::String("crc")}});
+  auto sink = MakeKafkaSink(SinkConfig(params, schema));
+  ASSERT_FALSE(sink.ok());
+  EXPECT_NE(sink.status().message().find("murmur2_random"), std::string::npos) << sink.status();
+}
+
+TEST_F(KafkaSourceTest, SourceOutputsHeadersAsJsonOnlyWhenAsked) {
+  ASSERT_TRUE(broker_->CreateTopic("hd", 1).ok());
+  char err[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap_servers().c_str(), err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  ASSERT_NE(rk, nullptr) << err;
+  const std::string binary("\xff\xfe\x00z", 4);
+  ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("hd"), RD_KAFKA_V_VALUE(const_cast<char*>("v1"), 2),
+                              RD_KAFKA_V_HEADER("trace", "ab12", 4), RD_KAFKA_V_HEADER("hop", "a", 1),
+                              RD_KAFKA_V_HEADER("hop", "b", 1), RD_KAFKA_V_HEADER("none", nullptr, 0),
+                              RD_KAFKA_V_HEADER("bin", binary.data(), 4), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("hd"), RD_KAFKA_V_VALUE(const_cast<char*>("v2"), 2),
+                              RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+  for (bool with_headers : {false, true}) {
+    Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                           {"topics", Param::String("hd")},
+                           {"start", Param::String("earliest")},
+                           {"bounded", Param::Bool(true)},
+                           {"headers", Param::Bool(with_headers)}});
+    auto run = Open(params, 0, 1);
+    ASSERT_NE(run, nullptr);
+    EXPECT_EQ(run->source->output_schema()->num_fields(), with_headers ? 7 : 6);
+    for (int i = 0; i < 200; ++i) {
+      auto more = run->source->Poll(run->out);
+      ASSERT_TRUE(more.ok()) << more.status();
+      if (!*more) break;
+    }
+    ASSERT_EQ(run->out.num_rows(), 2u);
+    if (with_headers) {
+      const RecordBatch& b = *run->out.batches[0];
+      ASSERT_EQ(b.schema()->field(6).name, "headers");
+      EXPECT_EQ(b.column(6).strings[0],
+                R"({"trace":"ab12","hop":["a","b"],"none":null,"bin":"\u00ff\u00fe\u0000z"})");
+      EXPECT_EQ(b.column(6).strings[1], "{}");
+    }
+    ASSERT_TRUE(run->source->Close().ok());
+  }
+}
+
+TEST_F(KafkaSourceTest, SinkWritesHeadersFromFieldsAndFromAJsonField) {
+  ASSERT_TRUE(broker_->CreateTopic("ho", 1).ok());
+  auto schema = ::sluice::testing::MakeSchema(
+      {{"trace", Type::kString}, {"n", Type::kInt64}, {"h", Type::kString}, {"v", Type::kString}});
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topic", Param::String("ho")},
+                         {"format", Param::String("raw")},
+                         {"field", Param::String("v")},
+                         {"headers", Param::List({Param::String("trace"), Param::String("n")})},
+                         {"headers_field", Param::String("h")}});
+  auto sink = MakeKafkaSink(SinkConfig(params, schema));
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  TestContext ctx;
+  TestCollector out;
+  ASSERT_TRUE((*sink)->Open(ctx).ok());
+  ASSERT_TRUE((*sink)->Process(0,
+                               ::sluice::testing::BatchOf(
+                                   schema, {{std::string("t1"), int64_t{7}, std::string(R"({"hop":["a","b"],"x":null})"),
+                                             std::string("one")},
+                                            {std::string("t2"), int64_t{8}, std::string("{not json"),
+                                             std::string("bad")},
+                                            {std::string("t3"), int64_t{9}, std::string("{}"), std::string("two")}}),
+                               out)
+                  .ok());
+  ASSERT_TRUE((*sink)->OnEndOfInput(out).ok());
+  ASSERT_TRUE((*sink)->Close().ok());
+  // The record whose headers are not a JSON object is a dead letter, not a failure.
+  ASSERT_EQ(out.DeadLetters("bad_headers"), 1u);
+  EXPECT_NE(out.dead_letters[0].record.find("\"bad\""), std::string::npos) << out.dead_letters[0].record;
+  auto records = ConsumeAll(broker_->bootstrap_servers(), "ho", 1, 2);
+  ASSERT_EQ(records.size(), 2u);
+  using H = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  EXPECT_EQ(records[0].value, "one");
+  EXPECT_EQ(records[0].headers, (H{{"hop", "a"}, {"hop", "b"}, {"x", std::nullopt}, {"trace", "t1"}, {"n", "7"}}));
+  EXPECT_EQ(records[1].value, "two");
+  EXPECT_EQ(records[1].headers, (H{{"trace", "t3"}, {"n", "9"}}));
+}
+
+TEST_F(KafkaSourceTest, SinkHeaderParamsNameInputFields) {
+  auto schema = ::sluice::testing::MakeSchema({{"k", Type::kString}, {"n", Type::kInt64}});
+  Param missing = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                          {"topic", Param::String("t")},
+                          {"headers", Param::List({Param::String("nope")})}});
+  auto sink = MakeKafkaSink(SinkConfig(missing, schema));
+  ASSERT_FALSE(sink.ok());
+  EXPECT_NE(sink.status().message().find("no input field 'nope'"), std::string::npos) << sink.status();
+  Param not_string = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                             {"topic", Param::String("t")},
+                             {"headers_field", Param::String("n")}});
+  sink = MakeKafkaSink(SinkConfig(not_string, schema));
+  ASSERT_FALSE(sink.ok());
+  EXPECT_NE(sink.status().message().find("string field"), std::string::npos) << sink.status();
 }
 
 }  // namespace
