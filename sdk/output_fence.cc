@@ -83,7 +83,10 @@ std::string OutputFence::InProgressPath(const std::string& path, const Context& 
 absl::StatusOr<std::unique_ptr<OutputFence>> OutputFence::Claim(const std::string& path, const Context& ctx) {
   const std::string fence = FencePath(path);
   int fd = ::open(fence.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot open the fence file", fence);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, " (its fence file ", fence, "): ", std::strerror(errno)));
+  }
   std::unique_ptr<OutputFence> out(new OutputFence(path, absl::StrCat(ctx.job_id(), "\t", ctx.attempt()), fd));
   Locked lock(fd);
   Owner held = ParseOwner(ReadAll(fd));

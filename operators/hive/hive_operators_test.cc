@@ -373,5 +373,43 @@ TEST_F(HiveTest, TwoJobsWritingOneTableDoNotDropEachOthersInProgressFiles) {
   }
 }
 
+
+// Issue #10 item 4: a stale attempt (its worker paused, given up for dead, resumed while
+// the job's next attempt runs) publishes nothing into the table.
+TEST_F(HiveTest, AStaleAttemptPublishesNothingIntoTheTable) {
+  auto stale = Sink();
+  TestContext ctx1(/*batch_mode=*/false);
+  ctx1.job = "ingest-7";
+  ctx1.run = "ingest-7-1";
+  ctx1.attempt_number = 1;
+  TestCollector out;
+  ASSERT_TRUE(stale->Open(ctx1).ok());
+  ASSERT_TRUE(stale->Process(0, BatchOf(schema_, {{std::string("old"), std::string("/a"), int64_t{1}}},
+                                        {kDay20 + kHour}),
+                             out)
+                  .ok());
+  // Attempt 2 takes over the same subtask and writes its own rows.
+  auto current = Sink();
+  TestContext ctx2(/*batch_mode=*/false);
+  ctx2.job = "ingest-7";
+  ctx2.run = "ingest-7-2";
+  ctx2.attempt_number = 2;
+  ASSERT_TRUE(current->Open(ctx2).ok());
+  ASSERT_TRUE(current->Process(0, BatchOf(schema_, {{std::string("new"), std::string("/a"), int64_t{2}}},
+                                          {kDay20 + kHour}),
+                               out)
+                  .ok());
+  ASSERT_TRUE(current->OnEndOfInput(out).ok());
+  ASSERT_TRUE(current->Close().ok());
+  // The stale attempt resumes and tries to finish.
+  absl::Status st = stale->OnWatermark(kDay20 + kDay, out);
+  if (st.ok()) st = stale->OnEndOfInput(out);
+  if (st.ok()) st = stale->Close();
+  EXPECT_EQ(st.code(), absl::StatusCode::kAborted) << st;
+  EXPECT_EQ(ReadBack("dt=2026-11-20"), (std::vector<std::string>{"new|/a|2|2026-11-20"}));
+  // And an attempt older than the claim cannot even start.
+  auto older = Sink();
+  EXPECT_EQ(older->Open(ctx1).code(), absl::StatusCode::kAborted);
+}
 }  // namespace
 }  // namespace sluice::hive

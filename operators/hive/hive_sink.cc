@@ -24,6 +24,7 @@
 #include "operators/hive/filesystem.h"
 #include "operators/hive/hive_text.h"
 #include "operators/hive/table.h"
+#include "sluice/output_fence.h"
 
 namespace sluice::hive {
 namespace {
@@ -183,6 +184,10 @@ class HiveSink : public Operator {
       restored_owner_ = false;
     }
     RETURN_IF_ERROR(o_.fs->MakeDirs(table_dir_));
+    // Files become visible only while this attempt's claim stands: a worker paused and
+    // resumed after the job moved on must not publish into the table (local paths only,
+    // like the file system itself today).
+    ASSIGN_OR_RETURN(fence_, OutputFence::Claim(absl::StrCat(table_dir_, "/", node_, "-", subtask_), ctx));
     RETURN_IF_ERROR(WriteTableDdl());
     if (mode_ == WriteMode::kOverwrite) {
       // Each subtask writes into its own staging directory of this run (the run id tells
@@ -396,7 +401,9 @@ class HiveSink : public Operator {
     return Publish(p);
   }
 
-  absl::Status Publish(const Pending& p) { return o_.fs->Rename(p.tmp, p.final); }
+  absl::Status Publish(const Pending& p) {
+    return fence_->Publish([&] { return o_.fs->Rename(p.tmp, p.final); });
+  }
 
   // This subtask is done with a partition: close its file; in append mode, mark it.
   absl::Status FinishPartition(const std::string& partition_path) {
@@ -466,7 +473,8 @@ class HiveSink : public Operator {
         p.values.push_back(std::string(kv.substr(kv.find('=') + 1)));
       }
       RETURN_IF_ERROR(WritePartitionDdl(p));
-      RETURN_IF_ERROR(o_.fs->ReplaceDirectory(from, absl::StrCat(table_dir_, "/", partition)));
+      RETURN_IF_ERROR(
+          fence_->Publish([&] { return o_.fs->ReplaceDirectory(from, absl::StrCat(table_dir_, "/", partition)); }));
       SLUICE_LOG_INFO(log_, "{}: replaced partition {} of {}", node_, partition, o_.table.full());
     }
     // Done: drop this run's working directories and whatever runs that failed left.
@@ -508,6 +516,7 @@ class HiveSink : public Operator {
   std::string table_dir_;
   std::string staging_;
   std::string run_;  // Context::run_id (overwrite mode)
+  std::unique_ptr<OutputFence> fence_;  // this subtask's claim on the table
   std::string owner_;            // identifies this writer's files (see Open)
   bool restored_owner_ = true;   // owner_ came from a checkpoint
   WriteMode mode_ = WriteMode::kAppend;
