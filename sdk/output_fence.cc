@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -49,30 +50,52 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-struct Owner {
-  std::string job;
-  int64_t attempt = 0;
-};
+// The fence file: one line "JOB\tATTEMPT" per job that claimed the output, the latest
+// claim last. Several jobs may write one output (two agents appending to one Hive
+// table); only attempts of the same job fence each other. Damaged lines are skipped.
+constexpr size_t kMaxJobs = 64;  // older claims are forgotten
 
-std::string StripNewline(std::string text) {
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
+struct Claims {
+  std::vector<std::pair<std::string, int64_t>> jobs;  // in claim order
 
-// "JOB\tATTEMPT" (a trailing newline allowed); anything else (empty, damaged) counts as
-// no owner.
-Owner ParseOwner(const std::string& text) {
-  Owner o;
-  std::string line = StripNewline(text);
-  size_t tab = line.find('\t');
-  if (tab == std::string::npos) return o;
-  int64_t attempt = 0;
-  if (absl::SimpleAtoi(absl::string_view(line).substr(tab + 1), &attempt)) {
-    o.job = line.substr(0, tab);
-    o.attempt = attempt;
+  static Claims Parse(const std::string& text) {
+    Claims c;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      std::string line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      size_t tab = line.find('\t');
+      int64_t attempt = 0;
+      if (tab == std::string::npos || !absl::SimpleAtoi(absl::string_view(line).substr(tab + 1), &attempt)) continue;
+      c.Set(line.substr(0, tab), attempt);
+    }
+    return c;
   }
-  return o;
-}
+  // The attempt of `job` that holds its claim, or 0.
+  int64_t Of(const std::string& job) const {
+    for (const auto& [j, a] : jobs) {
+      if (j == job) return a;
+    }
+    return 0;
+  }
+  void Set(const std::string& job, int64_t attempt) {
+    for (auto it = jobs.begin(); it != jobs.end(); ++it) {
+      if (it->first == job) {
+        jobs.erase(it);
+        break;
+      }
+    }
+    jobs.emplace_back(job, attempt);
+    if (jobs.size() > kMaxJobs) jobs.erase(jobs.begin(), jobs.end() - kMaxJobs);
+  }
+  std::string ToString() const {
+    std::string out;
+    for (const auto& [j, a] : jobs) absl::StrAppend(&out, j, "\t", a, "\n");
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -87,14 +110,16 @@ absl::StatusOr<std::unique_ptr<OutputFence>> OutputFence::Claim(const std::strin
     return absl::UnavailableError(
         absl::StrCat("cannot write ", path, " (its fence file ", fence, "): ", std::strerror(errno)));
   }
-  std::unique_ptr<OutputFence> out(new OutputFence(path, absl::StrCat(ctx.job_id(), "\t", ctx.attempt()), fd));
+  std::unique_ptr<OutputFence> out(new OutputFence(path, ctx.job_id(), ctx.attempt(), fd));
   Locked lock(fd);
-  Owner held = ParseOwner(ReadAll(fd));
-  if (held.job == ctx.job_id() && held.attempt > ctx.attempt()) {
+  Claims claims = Claims::Parse(ReadAll(fd));
+  const int64_t held = claims.Of(ctx.job_id());
+  if (held > ctx.attempt()) {
     return absl::AbortedError(absl::StrCat("attempt ", ctx.attempt(), " of job ", ctx.job_id(),
-                                           " is stale: attempt ", held.attempt, " has claimed ", path));
+                                           " is stale: attempt ", held, " has claimed ", path));
   }
-  std::string text = absl::StrCat(out->owner_, "\n");
+  claims.Set(ctx.job_id(), ctx.attempt());
+  std::string text = claims.ToString();
   if (ftruncate(fd, 0) != 0 || pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
       fsync(fd) != 0) {
     return Errno("cannot write the fence file", fence);
@@ -117,13 +142,10 @@ OutputFence::~OutputFence() { ::close(fd_); }
 
 absl::Status OutputFence::Publish(const std::function<absl::Status()>& publish) {
   Locked lock(fd_);
-  std::string held = StripNewline(ReadAll(fd_));
-  if (held != owner_) {
-    Owner o = ParseOwner(held);
-    Owner me = ParseOwner(owner_);
-    return absl::AbortedError(absl::StrCat("not publishing ", path_, ": attempt ", me.attempt, " of job ", me.job,
-                                           " is stale, job ", o.job, " attempt ", o.attempt,
-                                           " has claimed the output since"));
+  const int64_t held = Claims::Parse(ReadAll(fd_)).Of(job_);
+  if (held > attempt_) {
+    return absl::AbortedError(absl::StrCat("not publishing ", path_, ": attempt ", attempt_, " of job ", job_,
+                                           " is stale, attempt ", held, " has claimed the output since"));
   }
   return publish();
 }

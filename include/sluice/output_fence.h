@@ -10,8 +10,10 @@
 ///   `NAME`, under an exclusive flock(2). It fails with ABORTED when a later attempt of
 ///   the same job already holds the claim.
 /// - Publish(fn) runs `fn` (say, the rename of an in-progress file onto NAME) under the
-///   same lock, only if the claim is still this attempt's; otherwise ABORTED, and `fn`
-///   does not run. A later attempt's Claim thus fences every earlier one.
+///   same lock, unless a later attempt of the job has claimed the output since; then
+///   ABORTED, and `fn` does not run. A later attempt's Claim thus fences every earlier one.
+/// - Different jobs do not fence each other (two agents may append to one table): the
+///   file keeps one claim per job, the 64 most recent.
 ///
 /// Each attempt writes its own in-progress files (InProgressPath), so a stale attempt
 /// writing on also overwrites nothing. Claim removes in-progress files that earlier
@@ -40,17 +42,19 @@ class OutputFence {
   OutputFence(const OutputFence&) = delete;
   OutputFence& operator=(const OutputFence&) = delete;
 
-  /// Runs `publish` while holding the claim. ABORTED, without running it, when another
-  /// attempt or job has claimed the path since; otherwise what `publish` returns.
+  /// Runs `publish` while holding the fence's lock. ABORTED, without running it, when a
+  /// later attempt of this job has claimed the path since; otherwise what `publish` returns.
   absl::Status Publish(const std::function<absl::Status()>& publish);
 
   /// Where this attempt writes `path` before publishing it: `PATH.inprogress.RUN_ID`.
   static std::string InProgressPath(const std::string& path, const Context& ctx);
 
  private:
-  OutputFence(std::string path, std::string owner, int fd) : path_(std::move(path)), owner_(std::move(owner)), fd_(fd) {}
+  OutputFence(std::string path, std::string job, int64_t attempt, int fd)
+      : path_(std::move(path)), job_(std::move(job)), attempt_(attempt), fd_(fd) {}
   std::string path_;
-  std::string owner_;  // "JOB_ID\tATTEMPT"
+  std::string job_;
+  int64_t attempt_;
   int fd_;
 };
 

@@ -187,7 +187,9 @@ class HiveSink : public Operator {
     // Files become visible only while this attempt's claim stands: a worker paused and
     // resumed after the job moved on must not publish into the table (local paths only,
     // like the file system itself today).
-    ASSIGN_OR_RETURN(fence_, OutputFence::Claim(absl::StrCat(table_dir_, "/", node_, "-", subtask_), ctx));
+    RETURN_IF_ERROR(o_.fs->MakeDirs(absl::StrCat(table_dir_, "/_sluice")));  // '_': Hive and Spark skip it
+    ASSIGN_OR_RETURN(fence_,
+                     OutputFence::Claim(absl::StrCat(table_dir_, "/_sluice/writer-", node_, "-", subtask_), ctx));
     RETURN_IF_ERROR(WriteTableDdl());
     if (mode_ == WriteMode::kOverwrite) {
       // Each subtask writes into its own staging directory of this run (the run id tells
