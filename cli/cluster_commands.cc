@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -308,10 +309,20 @@ int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bo
   return kExitOk;
 }
 
+// "user@host, pid N": who asks, for the job's record.
+static std::string Requester() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const char* user = std::getenv("USER");
+  return absl::StrCat(user != nullptr && *user ? user : absl::StrCat("uid ", getuid()), "@", host, ", pid ",
+                      getpid());
+}
+
 int Cancel(const ClusterFlags& cluster, const std::string& job_id) {
   auto stub = Connect(cluster);
   v1::CancelJobRequest req;
   req.set_job_id(job_id);
+  req.set_requested_by(absl::StrCat("`sluice cancel` by ", Requester()));
   v1::CancelJobResponse resp;
   auto ctx = Ctx();
   grpc::Status st = stub->CancelJob(ctx.get(), req, &resp);
@@ -650,6 +661,7 @@ int Local(const LocalFlags& local, const v1::Topology* topology, const SubmitFla
         if (Terminal(j.state())) continue;
         v1::CancelJobRequest req;
         req.set_job_id(j.job_id());
+        req.set_requested_by(absl::StrCat("`sluice local` stopping (", Requester(), ")"));
         v1::CancelJobResponse resp;
         auto c2 = Ctx(2);
         s2->CancelJob(c2.get(), req, &resp);

@@ -292,7 +292,7 @@ operators:
 def suite_postmortem(args, work):
     yaml = write(os.path.join(work, "slow.yaml"), test_cluster.SLOW_YAML % {
         "count": 100000000, "rate": 20000, "out": os.path.join(work, "out", "slow.tsv")})
-    cluster = Cluster(args, work, workers=2, slots=1, hb_timeout=2.0)
+    cluster = Cluster(args, work, workers=3, slots=1, hb_timeout=2.0)
     try:
         p = cluster.cli(["submit", yaml, "--restart-attempts", "0"])
         job = p.stdout.strip()
@@ -311,6 +311,19 @@ def suite_postmortem(args, work):
         check("and its figures", out > 0, st and st["nodes"])
         p = cluster.cli(["status", job])
         check("sluice status shows them", "TASK_SCHEDULED" not in p.stdout and "scheduled" not in p.stdout, p.stdout)
+        # A cancel says who cancelled, and keeps the tasks' final states.
+        p = cluster.cli(["submit", yaml])
+        job2 = p.stdout.strip()
+        cluster.wait_state(job2, ["JOB_RUNNING"])
+        time.sleep(1.0)
+        cluster.cli(["cancel", job2])
+        st = cluster.wait_state(job2, ["JOB_CANCELLED"], timeout=30)
+        err = st and st["job"]["error"] or ""
+        check("a cancel records who cancelled, from where", "cancelled by `sluice cancel` by " in err and
+              "pid " in err and "127.0.0.1" in err, err)
+        states = [t["state"] for t in st["tasks"]] if st else []
+        check("a cancelled job's tasks show as cancelled", states and all(x == "TASK_CANCELLED" for x in states),
+              states)
         log = open(os.path.join(work, "worker-1.log")).read()
         lines = [line for line in log.splitlines() if " [" in line]
         check("worker log lines name the worker", lines and all("[worker-1 " in line for line in lines),
