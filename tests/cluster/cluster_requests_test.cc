@@ -270,7 +270,9 @@ TEST_F(ClusterTest, ConcurrentSubmitsGetDistinctJobs) {
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kClients));
   EXPECT_EQ(distinct.count(""), 0u);
   for (const std::string& id : ids) {
-    if (!id.empty()) EXPECT_EQ(WaitEnded(id), v1::JOB_FINISHED) << id;
+    if (!id.empty()) {
+      EXPECT_EQ(WaitEnded(id), v1::JOB_FINISHED) << id;
+    }
   }
   for (int i = 0; i < kClients; ++i) EXPECT_TRUE(fs::exists(absl::StrCat(dir_, "/tiny-", i, ".tsv"))) << i;
 }
