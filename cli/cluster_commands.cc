@@ -119,6 +119,7 @@ std::string DescribeText(const v1::DescribeJobResponse& d) {
   const auto& j = d.job();
   std::string out = absl::StrFormat("job %s (%s): %s, attempt %d, %d restart(s), %d task(s)\n", j.job_id(), j.name(),
                                     StateName(j.state()), j.attempt(), j.restarts(), j.num_tasks());
+  if (!j.pending_reason().empty()) absl::StrAppendFormat(&out, "  %s\n", j.pending_reason());
   if (!j.error().empty()) absl::StrAppendFormat(&out, "  last failure: %s\n", j.error());
   if (d.elapsed_s() > 0) absl::StrAppendFormat(&out, "  running for %.1f s on the workers\n", d.elapsed_s());
   absl::StrAppendFormat(&out, "  %-36s %-12s %-9s %10s %10s %8s %9s %9s\n", "task", "worker", "state", "in",
@@ -283,7 +284,8 @@ int ListJobs(const ClusterFlags& cluster, bool json) {
   std::printf("%-28s %-12s %7s %8s %6s  %s\n", "JOB", "STATE", "ATTEMPT", "RESTARTS", "TASKS", "LAST FAILURE");
   for (const auto& j : resp.jobs()) {
     std::printf("%-28s %-12s %7lld %8d %6d  %s\n", j.job_id().c_str(), StateName(j.state()).c_str(),
-                static_cast<long long>(j.attempt()), j.restarts(), j.num_tasks(), j.error().c_str());
+                static_cast<long long>(j.attempt()), j.restarts(), j.num_tasks(),
+                (j.pending_reason().empty() ? j.error() : j.pending_reason()).c_str());
   }
   return kExitOk;
 }

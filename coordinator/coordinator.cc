@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/grpc_util.h"
 #include "common/log.h"
+#include "coordinator/scheduler.h"
 #include "operators/builtins.h"
 #include "runtime/plan/job_plan.h"
 #include "runtime/plugin/plugin_loader.h"
@@ -74,6 +75,7 @@ absl::Status Coordinator::Start() {
     for (auto& rec : *jobs) {
       JobEntry& job = jobs_[rec.job_id()];
       job.rec = std::move(rec);
+      job.rec.clear_pending_reason();  // waiting for slots starts anew
       if (job.rec.state() == v1::JOB_RUNNING) {
         job.recovering = true;
         job.recover_deadline = Clock::now() + std::chrono::milliseconds(options_.heartbeat_timeout_ms);
@@ -121,11 +123,14 @@ void Coordinator::Persist(const JobEntry& job) {
 }
 
 std::map<std::string, int> Coordinator::UsedSlots() const {
-  std::map<std::string, int> used;
+  // Slot sharing: a job uses one slot per distinct subtask index on a worker.
+  std::map<std::string, std::set<std::pair<std::string, int>>> slots;
   for (const auto& [id, job] : jobs_) {
     if (job.rec.state() != v1::JOB_RUNNING) continue;
-    for (const auto& p : job.rec.placement()) ++used[p.worker_id()];
+    for (const auto& p : job.rec.placement()) slots[p.worker_id()].insert({id, p.subtask()});
   }
+  std::map<std::string, int> used;
+  for (const auto& [worker, s] : slots) used[worker] = static_cast<int>(s.size());
   return used;
 }
 
@@ -212,40 +217,39 @@ std::string Coordinator::SilentWorkers(const JobEntry& job) const {
 bool Coordinator::TryPlace(JobEntry& job, std::vector<Action>* actions) {
   auto log = GetLogger("coordinator");
   std::map<std::string, int> used = UsedSlots();
-  std::vector<std::pair<WorkerEntry*, int>> free;  // alive workers by id, free slots
-  int total_free = 0;
+  std::vector<FreeSlots> free;
   for (auto& [id, w] : workers_) {
-    if (!w.alive) continue;
-    int f = std::max(0, w.slots - used[id]);
-    free.emplace_back(&w, f);
-    total_free += f;
+    if (w.alive) free.push_back({id, w.address, std::max(0, w.slots - used[id])});
   }
-  if (total_free < job.rec.num_tasks()) {
-    if (!job.waiting_logged) {
-      SLUICE_LOG_INFO(log, "job {} waits for slots: needs {}, {} free on {} live worker(s)", job.rec.job_id(),
-                      job.rec.num_tasks(), total_free, free.size());
-      job.waiting_logged = true;
+  std::vector<int> parallelism(job.rec.vertex_parallelism().begin(), job.rec.vertex_parallelism().end());
+  absl::StatusOr<std::vector<Placement>> placement = PlaceTasks(parallelism, free);
+  if (!placement.ok()) {
+    auto now = Clock::now();
+    if (job.rec.pending_reason().empty()) {
+      job.waiting_since = now;
+      SLUICE_LOG_INFO(log, "job {} waits for slots: {}", job.rec.job_id(), std::string(placement.status().message()));
+    }
+    job.rec.set_pending_reason(absl::StrCat("waiting for slots: ", placement.status().message()));
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - job.waiting_since).count();
+    if (placement.status().code() != absl::StatusCode::kResourceExhausted || waited > options_.slot_timeout_ms) {
+      // Give up with the reason rather than wait forever.
+      job.rec.set_state(v1::JOB_FAILED);
+      job.rec.set_ended_ms(NowMs());
+      job.rec.set_error(absl::StrCat("no slots after ", waited / 1000, " s (", job.rec.pending_reason(), ")"));
+      job.rec.clear_pending_reason();
+      SLUICE_LOG_ERROR(log, "job {} failed: {}", job.rec.job_id(), job.rec.error());
+      Persist(job);
     }
     return false;
   }
-  job.waiting_logged = false;
+  job.rec.clear_pending_reason();
   job.rec.clear_placement();
-  size_t rr = 0;
-  for (int v = 0; v < job.rec.vertex_parallelism_size(); ++v) {
-    for (int s = 0; s < job.rec.vertex_parallelism(v); ++s) {
-      for (size_t k = 0; k < free.size(); ++k) {
-        auto& [w, f] = free[(rr + k) % free.size()];
-        if (f == 0) continue;
-        --f;
-        auto* p = job.rec.add_placement();
-        p->set_vertex(v);
-        p->set_subtask(s);
-        p->set_worker_id(w->id);
-        p->set_address(w->address);
-        rr = (rr + k + 1) % free.size();
-        break;
-      }
-    }
+  for (const Placement& pl : *placement) {
+    auto* p = job.rec.add_placement();
+    p->set_vertex(pl.vertex);
+    p->set_subtask(pl.subtask);
+    p->set_worker_id(pl.worker_id);
+    p->set_address(pl.address);
   }
   job.rec.set_attempt(job.rec.attempt() + 1);
   job.rec.set_state(v1::JOB_RUNNING);
@@ -600,6 +604,7 @@ v1::JobSummaryProto Coordinator::Summary(const JobEntry& job) const {
   s.set_ended_ms(job.rec.ended_ms());
   s.set_num_tasks(job.rec.num_tasks());
   s.set_error(job.rec.error());
+  s.set_pending_reason(job.rec.pending_reason());
   return s;
 }
 

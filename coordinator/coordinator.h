@@ -28,6 +28,7 @@ struct CoordinatorOptions {
   std::string data_dir = "sluice-coordinator-data";
   int64_t heartbeat_interval_ms = 1000;
   int64_t heartbeat_timeout_ms = 10000;
+  int64_t slot_timeout_ms = 300000;  // a job that cannot get slots this long fails with the reason
   v1::RestartStrategy default_restart;  // set in the constructor: 3 attempts, 1 s
 };
 
@@ -76,7 +77,7 @@ class Coordinator final : public v1::Coordinator::Service {
     Clock::time_point restart_at;
     bool recovering = false;  // loaded after a coordinator restart, not yet re-adopted
     Clock::time_point recover_deadline;
-    bool waiting_logged = false;
+    Clock::time_point waiting_since;  // when it started waiting for slots
   };
   // RPCs to workers, decided under mu_ and sent without it.
   struct Action {

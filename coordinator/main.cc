@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"sluice-coordinator: accepts jobs, schedules their tasks onto workers, fails them over"};
   sluice::coordinator::CoordinatorOptions options;
   std::string log_level = "info";
-  double timeout_s = 10, interval_s = 1, restart_delay_s = 1;
+  double timeout_s = 10, interval_s = 1, restart_delay_s = 1, slot_timeout_s = 300;
   int restart_attempts = 3;
   app.add_option("--listen", options.listen, "Address to serve on (host:port)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "Where the job store (RocksDB) and plugins live")
@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-timeout", timeout_s, "Seconds without a heartbeat before a worker is lost")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", interval_s, "Seconds between worker heartbeats")->capture_default_str();
+  app.add_option("--slot-timeout", slot_timeout_s,
+                 "Seconds a job may wait for free slots before it fails with the reason")
+      ->capture_default_str();
   app.add_option("--restart-attempts", restart_attempts, "Default restarts per job after a failure")
       ->capture_default_str();
   app.add_option("--restart-delay", restart_delay_s, "Default seconds before a restart")->capture_default_str();
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
   sluice::SetLogLevel(log_level);
   options.heartbeat_timeout_ms = static_cast<int64_t>(timeout_s * 1000);
   options.heartbeat_interval_ms = static_cast<int64_t>(interval_s * 1000);
+  options.slot_timeout_ms = static_cast<int64_t>(slot_timeout_s * 1000);
   options.default_restart.set_max_attempts(restart_attempts);
   options.default_restart.set_delay_ms(static_cast<int64_t>(restart_delay_s * 1000));
   if (restart_attempts == 0 && restart_delay_s == 0) options.default_restart.set_delay_ms(1);
