@@ -1,0 +1,392 @@
+#include "coordinator/job_master.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "coordinator/scheduler.h"
+
+namespace sluice::coordinator {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Terminal(v1::JobState s) { return s == v1::JOB_FINISHED || s == v1::JOB_FAILED || s == v1::JOB_CANCELLED; }
+
+// Adds one worker's figures for an operator to a running sum.
+void AddMetrics(const v1::NodeMetricsProto& n, v1::NodeMetricsProto* m) {
+  m->set_records_in(m->records_in() + n.records_in());
+  m->set_records_out(m->records_out() + n.records_out());
+  m->set_filtered(m->filtered() + n.filtered());
+  m->set_backpressure_ns(m->backpressure_ns() + n.backpressure_ns());
+  for (const auto& [k, v] : n.dead_letters()) (*m->mutable_dead_letters())[k] += v;
+  for (const auto& [k, v] : n.counters()) (*m->mutable_counters())[k] += v;
+}
+
+}  // namespace
+
+JobMaster::JobMaster(v1::JobRecord rec, JobStore* store, JobMasterOptions options)
+    : rec_(std::move(rec)), store_(store), options_(options) {}
+
+bool JobMaster::ended() const { return Terminal(rec_.state()); }
+
+void JobMaster::Persist() {
+  if (store_ == nullptr) return;
+  absl::Status st = store_->PutJob(rec_);
+  if (!st.ok()) SLUICE_LOG_ERROR(GetLogger("coordinator"), "{}", std::string(st.message()));
+}
+
+void JobMaster::Recover(Clock::time_point now) {
+  rec_.clear_pending_reason();  // waiting for slots starts anew
+  if (rec_.state() == v1::JOB_RUNNING) {
+    recovering_ = true;
+    recover_deadline_ = now + std::chrono::milliseconds(options_.heartbeat_timeout_ms);
+  } else if (rec_.state() == v1::JOB_RESTARTING) {
+    restart_at_ = now;
+  }
+}
+
+void JobMaster::AddUsedSlots(std::map<std::string, int>* used) const {
+  if (rec_.state() != v1::JOB_RUNNING) return;
+  std::set<std::pair<std::string, int>> slots;
+  for (const auto& p : rec_.placement()) {
+    if (slots.insert({p.worker_id(), p.subtask()}).second) ++(*used)[p.worker_id()];
+  }
+}
+
+void JobMaster::QueueCancels(const Membership& members, std::vector<WorkerCall>* calls) const {
+  std::set<std::string> seen;
+  for (const auto& p : rec_.placement()) {
+    if (!seen.insert(p.worker_id()).second) continue;
+    const WorkerEntry* w = members.Find(p.worker_id());
+    if (w == nullptr || !w->alive) continue;
+    WorkerCall c;
+    c.stub = w->stub;
+    c.worker_id = p.worker_id();
+    c.job_id = rec_.job_id();
+    c.attempt = rec_.attempt();
+    calls->push_back(std::move(c));
+  }
+}
+
+void JobMaster::Failover(const std::string& reason, const Membership& members, std::vector<WorkerCall>* calls) {
+  auto log = GetLogger("coordinator");
+  QueueCancels(members, calls);
+  RecordFinal();
+  status_.clear();
+  rates_.clear();
+  recovering_ = false;
+  rec_.set_error(reason);
+  const v1::RestartStrategy& rs = rec_.restart();
+  if (rec_.restarts() < rs.max_attempts()) {
+    rec_.set_restarts(rec_.restarts() + 1);
+    rec_.set_state(v1::JOB_RESTARTING);
+    restart_at_ = Clock::now() + std::chrono::milliseconds(rs.delay_ms());
+    SLUICE_LOG_WARN(log, "job {} attempt {} failed over: {}; restart {}/{} from the beginning in {} ms", rec_.job_id(),
+                    rec_.attempt(), reason, rec_.restarts(), rs.max_attempts(), rs.delay_ms());
+  } else {
+    rec_.set_state(v1::JOB_FAILED);
+    rec_.set_ended_ms(NowMs());
+    SLUICE_LOG_ERROR(log, "job {} failed after {} restart(s): {}", rec_.job_id(), rec_.restarts(), reason);
+  }
+  Persist();
+}
+
+void JobMaster::RecordFinal() {
+  if (status_.empty()) return;  // nothing reported for this attempt: keep what was
+  std::map<int, v1::NodeMetricsProto> sum;
+  rec_.clear_final_tasks();
+  rec_.clear_final_task_workers();
+  for (const auto& [wid, s] : status_) {
+    for (const auto& n : s.nodes()) {
+      v1::NodeMetricsProto& m = sum[n.node()];
+      m.set_node(n.node());
+      AddMetrics(n, &m);
+    }
+    for (const auto& t : s.tasks()) {
+      v1::TaskStatus* ft = rec_.add_final_tasks();
+      *ft = t;
+      // The coordinator ends the attempt: what still ran is being cancelled.
+      if (ft->state() < v1::TASK_FINISHED) ft->set_state(v1::TASK_CANCELLED);
+      rec_.add_final_task_workers(wid);
+    }
+  }
+  rec_.clear_final_metrics();
+  for (auto& [n, m] : sum) *rec_.add_final_metrics() = m;
+}
+
+std::string JobMaster::SilentWorkers(const Membership& members) const {
+  std::set<std::string> seen;
+  std::string out;
+  auto now = Clock::now();
+  for (const auto& p : rec_.placement()) {
+    if (!seen.insert(p.worker_id()).second) continue;
+    const WorkerEntry* w = members.Find(p.worker_id());
+    if (w == nullptr) continue;
+    auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - w->last_heartbeat).count();
+    if (!w->alive || silent > 2 * options_.heartbeat_interval_ms) {
+      absl::StrAppend(&out, out.empty() ? "" : "; ", "worker ", p.worker_id(), w->alive ? "" : " is lost and",
+                      " has not sent a heartbeat for ", silent, " ms");
+    }
+  }
+  return out;
+}
+
+void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
+                         std::vector<WorkerCall>* calls) {
+  auto log = GetLogger("coordinator");
+  std::vector<int> parallelism(rec_.vertex_parallelism().begin(), rec_.vertex_parallelism().end());
+  absl::StatusOr<std::vector<Placement>> placement = PlaceTasks(parallelism, members.Free(used));
+  if (!placement.ok()) {
+    if (rec_.pending_reason().empty()) {
+      waiting_since_ = now;
+      SLUICE_LOG_INFO(log, "job {} waits for slots: {}", rec_.job_id(), std::string(placement.status().message()));
+    }
+    rec_.set_pending_reason(absl::StrCat("waiting for slots: ", placement.status().message()));
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - waiting_since_).count();
+    if (placement.status().code() != absl::StatusCode::kResourceExhausted || waited > options_.slot_timeout_ms) {
+      // Give up with the reason rather than wait forever.
+      rec_.set_state(v1::JOB_FAILED);
+      rec_.set_ended_ms(NowMs());
+      rec_.set_error(absl::StrCat("no slots after ", waited / 1000, " s (", rec_.pending_reason(), ")"));
+      rec_.clear_pending_reason();
+      SLUICE_LOG_ERROR(log, "job {} failed: {}", rec_.job_id(), rec_.error());
+      Persist();
+    }
+    return;
+  }
+  rec_.clear_pending_reason();
+  rec_.clear_placement();
+  for (const Placement& pl : *placement) {
+    auto* p = rec_.add_placement();
+    p->set_vertex(pl.vertex);
+    p->set_subtask(pl.subtask);
+    p->set_worker_id(pl.worker_id);
+    p->set_address(pl.address);
+  }
+  rec_.set_attempt(rec_.attempt() + 1);
+  rec_.set_state(v1::JOB_RUNNING);
+  rec_.set_started_ms(NowMs());
+  status_.clear();
+  rates_.clear();
+  Persist();
+  std::set<std::string> targets;
+  for (const auto& p : rec_.placement()) targets.insert(p.worker_id());
+  SLUICE_LOG_INFO(log, "deploying job {} attempt {}: {} task(s) on {}", rec_.job_id(), rec_.attempt(),
+                  rec_.num_tasks(), absl::StrJoin(targets, ", "));
+  for (const std::string& wid : targets) {
+    WorkerCall c;
+    c.deploy = true;
+    c.stub = members.Find(wid)->stub;
+    c.worker_id = wid;
+    c.job_id = rec_.job_id();
+    c.attempt = rec_.attempt();
+    c.request.set_job_id(rec_.job_id());
+    c.request.set_attempt(rec_.attempt());
+    *c.request.mutable_topology() = rec_.topology();
+    *c.request.mutable_plugins() = rec_.plugins();
+    *c.request.mutable_placement() = rec_.placement();
+    c.request.set_worker_id(wid);
+    calls->push_back(std::move(c));
+  }
+}
+
+void JobMaster::Check(const Membership& members, std::vector<WorkerCall>* calls) {
+  if (rec_.state() != v1::JOB_RUNNING) return;
+  int finished = 0;
+  for (const auto& [wid, s] : status_) {
+    for (const auto& t : s.tasks()) {
+      if (t.state() == v1::TASK_FAILED) {
+        std::string reason = absl::StrCat("task ", rec_.vertex_names(t.vertex()), "#", t.subtask(), " on ", wid,
+                                          " failed: ", t.error());
+        // A broken exchange is the symptom; a silent worker is the likely cause.
+        std::string silent = SilentWorkers(members);
+        if (!silent.empty()) reason = absl::StrCat(silent, " (likely the cause); ", reason);
+        Failover(reason, members, calls);
+        return;
+      }
+      if (t.state() == v1::TASK_FINISHED) ++finished;
+    }
+  }
+  if (finished < rec_.num_tasks()) return;
+  // Every task finished: keep the final states and metrics.
+  RecordFinal();
+  rec_.set_state(v1::JOB_FINISHED);
+  rec_.set_ended_ms(NowMs());
+  SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} finished (attempt {}, {} ms after deploy)", rec_.job_id(),
+                  rec_.attempt(), rec_.ended_ms() - rec_.started_ms());
+  Persist();
+}
+
+void JobMaster::Tick(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
+                     std::vector<WorkerCall>* calls) {
+  if (rec_.state() == v1::JOB_RUNNING && recovering_) {
+    bool all_back = true;
+    for (const auto& p : rec_.placement()) {
+      all_back &= members.Alive(p.worker_id()) && status_.count(p.worker_id()) > 0;
+    }
+    if (all_back) {
+      recovering_ = false;
+      SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} attempt {} re-adopted after the coordinator restart",
+                      rec_.job_id(), rec_.attempt());
+      Check(members, calls);
+    } else if (now > recover_deadline_) {
+      Failover("its workers did not report its tasks after the coordinator restarted", members, calls);
+    }
+  }
+  if (rec_.state() == v1::JOB_RESTARTING && now >= restart_at_) rec_.set_state(v1::JOB_SCHEDULING);
+  if (rec_.state() == v1::JOB_SCHEDULING) TryPlace(now, members, used, calls);
+}
+
+void JobMaster::OnWorkerLost(const std::string& worker_id, const std::string& reason, const Membership& members,
+                             std::vector<WorkerCall>* calls) {
+  if (rec_.state() != v1::JOB_RUNNING) return;
+  for (const auto& p : rec_.placement()) {
+    if (p.worker_id() == worker_id) {
+      Failover(reason, members, calls);
+      return;
+    }
+  }
+}
+
+void JobMaster::OnWorkerRegistered(const std::string& worker_id, const v1::WorkerJobStatus* reported,
+                                   const Membership& members, std::vector<WorkerCall>* calls) {
+  if (rec_.state() != v1::JOB_RUNNING) return;
+  bool placed_here = false;
+  for (const auto& p : rec_.placement()) placed_here |= p.worker_id() == worker_id;
+  if (!placed_here) return;
+  if (reported == nullptr) {
+    Failover(absl::StrCat("worker ", worker_id, " registered again without the job's tasks (it restarted)"), members,
+             calls);
+    return;
+  }
+  status_[worker_id] = *reported;
+  Check(members, calls);
+}
+
+bool JobMaster::OnStatus(const std::string& worker_id, const v1::WorkerJobStatus& s, Clock::time_point now,
+                         const Membership& members, std::vector<WorkerCall>* calls) {
+  if (rec_.attempt() != s.attempt() || rec_.state() != v1::JOB_RUNNING) return false;
+  status_[worker_id] = s;
+  Rate& r = rates_[worker_id];
+  double dt = std::chrono::duration<double>(now - r.at).count();
+  for (const auto& n : s.nodes()) {
+    auto prev = r.totals.find(n.node());
+    if (prev != r.totals.end() && dt > 0.05) {
+      r.rates[n.node()] = {(n.records_in() - prev->second.first) / dt, (n.records_out() - prev->second.second) / dt};
+    }
+  }
+  if (dt > 0.05 || r.totals.empty()) {
+    r.at = now;
+    for (const auto& n : s.nodes()) r.totals[n.node()] = {n.records_in(), n.records_out()};
+  }
+  Check(members, calls);
+  return true;
+}
+
+void JobMaster::OnDeployFailed(const std::string& worker_id, int64_t attempt, const std::string& error,
+                               const Membership& members, std::vector<WorkerCall>* calls) {
+  if (rec_.attempt() != attempt || rec_.state() != v1::JOB_RUNNING) return;
+  Failover(absl::StrCat("deploying to worker ", worker_id, " failed: ", error), members, calls);
+}
+
+absl::Status JobMaster::Cancel(const std::string& who, const Membership& members, std::vector<WorkerCall>* calls) {
+  if (ended()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", rec_.job_id(), " already ended (", v1::JobState_Name(rec_.state()), ")"));
+  }
+  QueueCancels(members, calls);
+  RecordFinal();
+  rec_.set_state(v1::JOB_CANCELLED);
+  rec_.set_ended_ms(NowMs());
+  rec_.set_error(absl::StrCat("cancelled by ", who, " (attempt ", rec_.attempt(), ")"));
+  rec_.clear_pending_reason();
+  status_.clear();
+  Persist();
+  SLUICE_LOG_INFO(GetLogger("coordinator"), "job {} {}", rec_.job_id(), rec_.error());
+  return absl::OkStatus();
+}
+
+v1::JobSummaryProto JobMaster::Summary() const {
+  v1::JobSummaryProto s;
+  s.set_job_id(rec_.job_id());
+  s.set_name(rec_.topology().name());
+  s.set_state(rec_.state());
+  s.set_attempt(rec_.attempt());
+  s.set_restarts(rec_.restarts());
+  s.set_submitted_ms(rec_.submitted_ms());
+  s.set_ended_ms(rec_.ended_ms());
+  s.set_num_tasks(rec_.num_tasks());
+  s.set_error(rec_.error());
+  s.set_pending_reason(rec_.pending_reason());
+  return s;
+}
+
+void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
+  *resp->mutable_job() = Summary();
+  resp->set_plan(rec_.plan());
+  // Tasks with their latest state (once the job ended, as the last attempt left them).
+  std::map<std::pair<int, int>, const v1::TaskStatus*> states;
+  const bool is_ended = ended();
+  if (is_ended) {
+    for (const auto& t : rec_.final_tasks()) states[{t.vertex(), t.subtask()}] = &t;
+  } else {
+    for (const auto& [wid, s] : status_) {
+      for (const auto& t : s.tasks()) states[{t.vertex(), t.subtask()}] = &t;
+    }
+  }
+  for (const auto& p : rec_.placement()) {
+    auto* t = resp->add_tasks();
+    t->set_vertex(p.vertex());
+    t->set_subtask(p.subtask());
+    t->set_name(absl::StrCat(rec_.vertex_names(p.vertex()), "#", p.subtask()));
+    t->set_worker_id(p.worker_id());
+    auto s = states.find({p.vertex(), p.subtask()});
+    t->set_state(s != states.end() ? s->second->state() : v1::TASK_SCHEDULED);
+    if (s != states.end()) {
+      t->set_error(s->second->error());
+      *t->mutable_metrics() = *s->second;
+    }
+  }
+  // Per operator: summed over workers (final figures once the job ended).
+  std::map<int, v1::NodeMetricsProto> sum;
+  std::map<int, std::pair<double, double>> rates;
+  double elapsed = 0;
+  int64_t bytes = 0;
+  if (is_ended) {
+    for (const auto& m : rec_.final_metrics()) sum[m.node()] = m;
+  }
+  for (const auto& [wid, s] : status_) {
+    elapsed = std::max(elapsed, s.elapsed_s());
+    bytes += s.exchange_bytes_out();
+    if (is_ended) continue;
+    for (const auto& n : s.nodes()) AddMetrics(n, &sum[n.node()]);
+  }
+  for (const auto& [wid, r] : rates_) {
+    for (const auto& [n, rr] : r.rates) {
+      rates[n].first += rr.first;
+      rates[n].second += rr.second;
+    }
+  }
+  for (int i = 0; i < rec_.nodes_size(); ++i) {
+    auto* ns = resp->add_nodes();
+    ns->set_id(rec_.nodes(i).id());
+    ns->set_type(rec_.nodes(i).type());
+    ns->set_parallelism(rec_.nodes(i).parallelism());
+    *ns->mutable_metrics() = sum[i];
+    ns->mutable_metrics()->set_node(i);
+    if (rec_.state() == v1::JOB_RUNNING) {
+      ns->set_rate_in(rates[i].first);
+      ns->set_rate_out(rates[i].second);
+    }
+  }
+  if (rec_.state() == v1::JOB_FINISHED || rec_.state() == v1::JOB_RUNNING) resp->set_elapsed_s(elapsed);
+  resp->set_exchange_bytes(bytes);
+}
+
+}  // namespace sluice::coordinator

@@ -1,0 +1,120 @@
+// JobMaster: the lifecycle of one job on the coordinator (Flink's JobMaster). It owns the
+// job's durable record and what workers report of its current attempt, and decides every
+// transition of the job's state machine:
+//
+//   SCHEDULING --slots found, attempt n+1 deployed----------------> RUNNING
+//   SCHEDULING --no slots for slot_timeout (reason kept)----------> FAILED
+//   RUNNING ----every task finished-------------------------------> FINISHED
+//   RUNNING ----a task failed, a worker lost or restarted, a------> RESTARTING (restarts left)
+//               deployment failed, not re-adopted after a            or FAILED (none left)
+//               coordinator restart
+//   RESTARTING -restart delay passed------------------------------> SCHEDULING
+//   any state that has not ended --cancel-------------------------> CANCELLED
+//
+// It performs no I/O besides persisting its record in the JobStore: the calls to workers
+// it decides (deploy, cancel) are returned as WorkerCalls for the coordinator to send
+// without its lock. A lost worker matters only while RUNNING on it; in SCHEDULING it simply
+// has no slots to offer, and in RESTARTING the next placement will not use it.
+// Not thread-safe: the Coordinator holds its lock around every call.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/job_store.h"
+#include "coordinator/membership.h"
+#include "sluice/v1/cluster.grpc.pb.h"
+
+namespace sluice::coordinator {
+
+// A call to a worker, decided under the coordinator's lock and sent without it.
+struct WorkerCall {
+  bool deploy = false;
+  std::shared_ptr<v1::Worker::Stub> stub;
+  std::string worker_id;
+  v1::DeployTasksRequest request;  // deploy
+  std::string job_id;              // cancel
+  int64_t attempt = 0;
+};
+
+struct JobMasterOptions {
+  int64_t heartbeat_interval_ms = 1000;
+  int64_t heartbeat_timeout_ms = 10000;
+  int64_t slot_timeout_ms = 300000;
+};
+
+class JobMaster {
+ public:
+  // `store` (not owned) outlives the JobMaster; null keeps the record in memory only.
+  JobMaster(v1::JobRecord rec, JobStore* store, JobMasterOptions options);
+
+  const v1::JobRecord& record() const { return rec_; }
+  const std::string& id() const { return rec_.job_id(); }
+  v1::JobState state() const { return rec_.state(); }
+  bool ended() const;
+
+  // Loaded from the store after a coordinator restart: a RUNNING job waits up to the
+  // heartbeat timeout for its workers to report it, a RESTARTING one restarts now.
+  void Recover(Clock::time_point now);
+
+  // The scheduler's periodic step: re-adoption deadline, restart delay, placement.
+  // `used` is the slots every RUNNING job holds, per worker.
+  void Tick(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
+            std::vector<WorkerCall>* calls);
+
+  // Slots this job holds per worker (slot sharing: one per distinct subtask index), if RUNNING.
+  void AddUsedSlots(std::map<std::string, int>* used) const;
+
+  // A worker was given up; fails the job over if its current attempt runs there.
+  void OnWorkerLost(const std::string& worker_id, const std::string& reason, const Membership& members,
+                    std::vector<WorkerCall>* calls);
+  // A worker registered (again); `reported` is its status of this job's current attempt,
+  // or null when it does not run it.
+  void OnWorkerRegistered(const std::string& worker_id, const v1::WorkerJobStatus* reported,
+                          const Membership& members, std::vector<WorkerCall>* calls);
+  // A heartbeat's report of this job. False when it is not of the running current attempt
+  // (the worker runs a stale attempt).
+  bool OnStatus(const std::string& worker_id, const v1::WorkerJobStatus& status, Clock::time_point now,
+                const Membership& members, std::vector<WorkerCall>* calls);
+  // Deploying `attempt` to `worker_id` failed.
+  void OnDeployFailed(const std::string& worker_id, int64_t attempt, const std::string& error,
+                      const Membership& members, std::vector<WorkerCall>* calls);
+  // FAILED_PRECONDITION if the job already ended.
+  absl::Status Cancel(const std::string& who, const Membership& members, std::vector<WorkerCall>* calls);
+
+  v1::JobSummaryProto Summary() const;
+  void Describe(v1::DescribeJobResponse* resp) const;
+
+ private:
+  struct Rate {
+    Clock::time_point at;
+    std::map<int, std::pair<int64_t, int64_t>> totals;  // node -> (in, out)
+    std::map<int, std::pair<double, double>> rates;
+  };
+
+  void Persist();
+  void Failover(const std::string& reason, const Membership& members, std::vector<WorkerCall>* calls);
+  void QueueCancels(const Membership& members, std::vector<WorkerCall>* calls) const;
+  void TryPlace(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
+                std::vector<WorkerCall>* calls);
+  void Check(const Membership& members, std::vector<WorkerCall>* calls);
+  // Keeps the attempt's task states and summed metrics in the record for post-mortems.
+  // Tasks still running count as cancelled: the caller ends the attempt.
+  void RecordFinal();
+  // "worker X has not sent a heartbeat for N ms" for the job's silent workers (or "").
+  std::string SilentWorkers(const Membership& members) const;
+
+  v1::JobRecord rec_;
+  JobStore* store_;
+  JobMasterOptions options_;
+  std::map<std::string, v1::WorkerJobStatus> status_;  // current attempt, by worker
+  std::map<std::string, Rate> rates_;                  // by worker
+  Clock::time_point restart_at_;
+  bool recovering_ = false;
+  Clock::time_point recover_deadline_;
+  Clock::time_point waiting_since_;
+};
+
+}  // namespace sluice::coordinator

@@ -1,0 +1,217 @@
+// The job state machine, driven directly: no gRPC calls are sent (the JobMaster only
+// decides them), and a lost worker is tried in every state.
+#include "coordinator/job_master.h"
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace sluice::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+class JobMasterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AddWorker("w1", 4);
+    AddWorker("w2", 4);
+  }
+
+  void AddWorker(const std::string& id, int slots) {
+    v1::RegisterWorkerRequest req;
+    req.set_worker_id(id);
+    req.set_address("127.0.0.1:1");  // never called: the test only looks at the decided calls
+    req.set_slots(slots);
+    ASSERT_TRUE(members_.Register(req, Clock::now()).ok());
+  }
+
+  // A job of two vertices, parallelism 1 and 2 (3 tasks, 2 slots).
+  JobMaster Job(int max_restarts = 1, int64_t slot_timeout_ms = 300000) {
+    v1::JobRecord rec;
+    rec.set_job_id("job-1");
+    rec.add_vertex_parallelism(1);
+    rec.add_vertex_parallelism(2);
+    rec.add_vertex_names("src");
+    rec.add_vertex_names("sink");
+    rec.set_num_tasks(3);
+    rec.mutable_restart()->set_max_attempts(max_restarts);
+    rec.mutable_restart()->set_delay_ms(0);
+    rec.set_state(v1::JOB_SCHEDULING);
+    JobMasterOptions o;
+    o.slot_timeout_ms = slot_timeout_ms;
+    return JobMaster(rec, /*store=*/nullptr, o);
+  }
+
+  std::map<std::string, int> Used(const JobMaster& job) {
+    std::map<std::string, int> used;
+    job.AddUsedSlots(&used);
+    return used;
+  }
+
+  // What `worker` reports of the job's current attempt, every task in `state`.
+  v1::WorkerJobStatus Report(const JobMaster& job, const std::string& worker, v1::TaskState state) {
+    v1::WorkerJobStatus s;
+    s.set_job_id(job.id());
+    s.set_attempt(job.record().attempt());
+    for (const auto& p : job.record().placement()) {
+      if (p.worker_id() != worker) continue;
+      auto* t = s.add_tasks();
+      t->set_vertex(p.vertex());
+      t->set_subtask(p.subtask());
+      t->set_state(state);
+      if (state == v1::TASK_FAILED) t->set_error("boom");
+    }
+    auto* n = s.add_nodes();
+    n->set_node(0);
+    n->set_records_out(100);
+    return s;
+  }
+
+  std::set<std::string> Targets(const std::vector<WorkerCall>& calls, bool deploy) {
+    std::set<std::string> out;
+    for (const auto& c : calls) {
+      if (c.deploy == deploy) out.insert(c.worker_id);
+    }
+    return out;
+  }
+
+  Membership members_;
+  std::vector<WorkerCall> calls_;
+};
+
+TEST_F(JobMasterTest, SchedulingPlacesWithSharedSlotsAndDeploys) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+  EXPECT_EQ(job.record().attempt(), 1);
+  EXPECT_EQ(job.record().placement_size(), 3);
+  EXPECT_EQ(Targets(calls_, true), (std::set<std::string>{"w1", "w2"}));
+  EXPECT_EQ(Used(job), (std::map<std::string, int>{{"w1", 1}, {"w2", 1}}));
+}
+
+TEST_F(JobMasterTest, EveryTaskFinishedFinishesAndKeepsTheFinalStates) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  EXPECT_TRUE(job.OnStatus("w1", Report(job, "w1", v1::TASK_FINISHED), Clock::now(), members_, &calls_));
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+  EXPECT_TRUE(job.OnStatus("w2", Report(job, "w2", v1::TASK_FINISHED), Clock::now(), members_, &calls_));
+  EXPECT_EQ(job.state(), v1::JOB_FINISHED);
+  EXPECT_EQ(job.record().final_tasks_size(), 3);
+  ASSERT_EQ(job.record().final_metrics_size(), 1);
+  EXPECT_EQ(job.record().final_metrics(0).records_out(), 200);
+  EXPECT_TRUE(Used(job).empty());
+}
+
+TEST_F(JobMasterTest, AWorkerLostWhileRunningFailsOverAndTheRestartUsesTheSurvivor) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  calls_.clear();
+  ASSERT_TRUE(members_.MarkLost("w2"));
+  job.OnWorkerLost("w2", "worker w2 lost: no heartbeat for 10000 ms", members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RESTARTING);
+  EXPECT_EQ(job.record().restarts(), 1);
+  EXPECT_THAT(job.record().error(), HasSubstr("worker w2 lost"));
+  EXPECT_EQ(Targets(calls_, false), (std::set<std::string>{"w1"}));  // cancel where it still runs
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+  EXPECT_EQ(job.record().attempt(), 2);
+  for (const auto& p : job.record().placement()) EXPECT_EQ(p.worker_id(), "w1");
+  // The stale attempt's reports are refused (the caller tells the worker to stop).
+  v1::WorkerJobStatus stale = Report(job, "w1", v1::TASK_RUNNING);
+  stale.set_attempt(1);
+  EXPECT_FALSE(job.OnStatus("w1", stale, Clock::now(), members_, &calls_));
+}
+
+TEST_F(JobMasterTest, AWorkerLostWhileSchedulingLeavesTheJobWaitingWithItsReason) {
+  JobMaster job = Job();
+  std::map<std::string, int> full = {{"w1", 4}, {"w2", 3}};  // one slot left: too few
+  job.Tick(Clock::now(), members_, full, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_SCHEDULING);
+  EXPECT_THAT(job.record().pending_reason(), HasSubstr("needs 2 slot(s), 1 free on 2 live worker(s)"));
+  ASSERT_TRUE(members_.MarkLost("w2"));
+  job.OnWorkerLost("w2", "lost", members_, &calls_);
+  job.Tick(Clock::now(), members_, full, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_SCHEDULING);
+  EXPECT_THAT(job.record().pending_reason(), HasSubstr("0 free on 1 live worker(s)"));
+  EXPECT_TRUE(calls_.empty());
+  job.Tick(Clock::now(), members_, {}, &calls_);  // w1's slots free up
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+  EXPECT_TRUE(job.record().pending_reason().empty());
+}
+
+TEST_F(JobMasterTest, AWorkerLostWhileRestartingIsNotUsedByTheRestart) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  job.OnStatus("w1", Report(job, "w1", v1::TASK_FAILED), Clock::now(), members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RESTARTING);
+  EXPECT_THAT(job.record().error(), HasSubstr("failed: boom"));
+  ASSERT_TRUE(members_.MarkLost("w2"));
+  job.OnWorkerLost("w2", "lost", members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RESTARTING);
+  EXPECT_EQ(job.record().restarts(), 1);  // not counted twice
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+  for (const auto& p : job.record().placement()) EXPECT_EQ(p.worker_id(), "w1");
+}
+
+TEST_F(JobMasterTest, AWorkerLostAfterTheJobEndedChangesNothing) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  job.OnStatus("w1", Report(job, "w1", v1::TASK_FINISHED), Clock::now(), members_, &calls_);
+  job.OnStatus("w2", Report(job, "w2", v1::TASK_FINISHED), Clock::now(), members_, &calls_);
+  ASSERT_EQ(job.state(), v1::JOB_FINISHED);
+  job.OnWorkerLost("w2", "lost", members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_FINISHED);
+}
+
+TEST_F(JobMasterTest, WithoutRestartsLeftAFailureFailsTheJob) {
+  JobMaster job = Job(/*max_restarts=*/0);
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  job.OnDeployFailed("w2", 1, "connection refused", members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_FAILED);
+  EXPECT_THAT(job.record().error(), HasSubstr("deploying to worker w2 failed: connection refused"));
+  EXPECT_TRUE(Used(job).empty());
+}
+
+TEST_F(JobMasterTest, AJobThatGetsNoSlotsFailsAfterTheTimeoutWithTheReason) {
+  JobMaster job = Job(1, /*slot_timeout_ms=*/1000);
+  std::map<std::string, int> full = {{"w1", 4}, {"w2", 4}};
+  auto t0 = Clock::now();
+  job.Tick(t0, members_, full, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_SCHEDULING);
+  job.Tick(t0 + std::chrono::milliseconds(900), members_, full, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_SCHEDULING);
+  job.Tick(t0 + std::chrono::milliseconds(1100), members_, full, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_FAILED);
+  EXPECT_THAT(job.record().error(), HasSubstr("no slots after 1 s (waiting for slots: needs 2 slot(s), 0 free"));
+}
+
+TEST_F(JobMasterTest, ACancelStopsEveryWorkerOnceAndSaysWho) {
+  JobMaster job = Job();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  job.OnStatus("w1", Report(job, "w1", v1::TASK_RUNNING), Clock::now(), members_, &calls_);
+  calls_.clear();
+  ASSERT_TRUE(job.Cancel("alice", members_, &calls_).ok());
+  EXPECT_EQ(job.state(), v1::JOB_CANCELLED);
+  EXPECT_EQ(Targets(calls_, false), (std::set<std::string>{"w1", "w2"}));
+  EXPECT_THAT(job.record().error(), HasSubstr("cancelled by alice"));
+  for (const auto& t : job.record().final_tasks()) EXPECT_EQ(t.state(), v1::TASK_CANCELLED);
+  EXPECT_EQ(job.Cancel("bob", members_, &calls_).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(JobMasterTest, AfterACoordinatorRestartUnreportedTasksFailOver) {
+  JobMaster first = Job();
+  first.Tick(Clock::now(), members_, {}, &calls_);
+  JobMaster job(first.record(), nullptr, JobMasterOptions{1000, 0, 300000});  // as loaded from the store
+  auto now = Clock::now();
+  job.Recover(now);
+  job.OnWorkerRegistered("w1", nullptr, members_, &calls_);  // w1 came back without the tasks
+  EXPECT_EQ(job.state(), v1::JOB_RESTARTING);
+  EXPECT_THAT(job.record().error(), HasSubstr("registered again without the job's tasks"));
+}
+
+}  // namespace
+}  // namespace sluice::coordinator
