@@ -1,14 +1,28 @@
-#include "cli/kafka_dev.h"
-
+// `sluice kafka-dev`: a development Kafka cluster (librdkafka's mock, the real Kafka
+// protocol over TCP on loopback; operators/kafka/dev_broker.h) in the foreground until
+// Ctrl-C.
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/commands.h"
 #include "common/signals.h"
 #include "common/strings.h"
 #include "operators/kafka/dev_broker.h"
 
 namespace sluice::cli {
+namespace {
+
+struct KafkaDevFlags {
+  int brokers = 3;
+  int port = 0;                     // 0: no fixed bootstrap port
+  std::vector<std::string> topics;  // name[:partitions]
+  std::string bootstrap_file;       // write the bootstrap servers here once up
+};
 
 int KafkaDev(const KafkaDevFlags& flags) {
   BlockTerminationSignals();
@@ -74,6 +88,20 @@ int KafkaDev(const KafkaDevFlags& flags) {
   int sig = WaitForTerminationSignal();
   std::fprintf(stderr, "sluice kafka-dev: signal %d, stopping\n", sig);
   return 0;
+}
+
+}  // namespace
+
+void AddKafkaDevCommand(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<KafkaDevFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "kafka-dev", "Run a development Kafka cluster (real Kafka protocol on loopback) until Ctrl-C");
+  cmd->add_option("--brokers", f->brokers, "Number of brokers")->capture_default_str()->check(CLI::Range(1, 16));
+  cmd->add_option("--port", f->port, "Also accept bootstrap connections on 127.0.0.1:PORT")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--topic", f->topics, "Create a topic: NAME or NAME:PARTITIONS; repeatable");
+  cmd->add_option("--bootstrap-file", f->bootstrap_file, "Write the bootstrap servers to this file once up");
+  cmd->callback([f, exit_code] { *exit_code = KafkaDev(*f); });
 }
 
 }  // namespace sluice::cli
