@@ -251,7 +251,7 @@ def registered_types(repo):
 
 def loader_top_level_keys(repo):
     """The kTopLevelKeys array of the YAML loader, or None if it can't be found."""
-    path = os.path.join(repo, "runtime", "topology", "yaml_loader.cc")
+    path = os.path.join(repo, "runtime", "topology", "yaml_loader_internal.h")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -356,7 +356,7 @@ def check_top_level_keys(en, zh, repo):
     loader = loader_top_level_keys(repo)
     note = ""
     if loader is None:
-        note = " (kTopLevelKeys not found in runtime/topology/yaml_loader.cc; not compared with code)"
+        note = " (kTopLevelKeys not found in runtime/topology/yaml_loader_internal.h; not compared with code)"
     else:
         diff_sets("top-level YAML keys, loader (kTopLevelKeys) vs English doc", loader, keys["English"], errors)
     return errors, f"{len(keys['English'])} keys{note}"
