@@ -53,6 +53,40 @@ std::string_view OperatorRegistry::Doc(std::string_view type) const {
   return it == entries_.end() ? std::string_view() : std::string_view(it->second.doc);
 }
 
+absl::Status OperatorRegistry::RegisterDeadLetterWriter(std::string scheme, DeadLetterWriterFactory factory,
+                                                        std::string doc) {
+  if (dead_letter_schemes_.count(scheme)) {
+    return absl::AlreadyExistsError(absl::StrCat("dead-letter scheme '", scheme, "://' is already registered"));
+  }
+  dead_letter_schemes_[std::move(scheme)] = DeadLetterScheme{std::move(factory), std::move(doc)};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<DeadLetterWriter>> OperatorRegistry::OpenDeadLetterWriter(std::string_view uri) const {
+  const size_t sep = uri.find("://");
+  const std::string_view scheme = sep == std::string_view::npos ? std::string_view() : uri.substr(0, sep);
+  auto it = dead_letter_schemes_.find(scheme);
+  if (it == dead_letter_schemes_.end()) {
+    // Each scheme's description shows its form ("kafka://HOST:PORT[,HOST:PORT...]/TOPIC").
+    std::vector<std::string> known;
+    for (const auto& [name, entry] : dead_letter_schemes_) {
+      known.push_back(entry.doc.empty() ? absl::StrCat(name, "://...") : entry.doc);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("dead_letter ", Sv(uri), ": unknown scheme '", Sv(scheme), "' (",
+                     known.empty() ? std::string("a file path; no URI scheme is registered")
+                                   : absl::StrCat("a file path, or ", absl::StrJoin(known, ", ")),
+                     ")"));
+  }
+  return it->second.factory(uri);
+}
+
+std::vector<std::pair<std::string, std::string>> OperatorRegistry::DeadLetterSchemes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, entry] : dead_letter_schemes_) out.emplace_back(name, entry.doc);
+  return out;
+}
+
 std::vector<std::string> OperatorRegistry::Types() const {
   std::vector<std::string> out;
   for (const auto& [name, e] : entries_) out.push_back(name);

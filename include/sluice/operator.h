@@ -16,10 +16,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sluice/clock.h"
+#include "sluice/dead_letter.h"
+#include "sluice/logger.h"
 #include "sluice/params.h"
 #include "sluice/record.h"
 
@@ -77,7 +81,9 @@ class KeyedState {
   virtual size_t size() const = 0;
 };
 
-/// What the runtime tells an operator about where it runs, and the services it offers.
+/// What the runtime tells an operator about where it runs, and the services it offers:
+/// counters, keyed state, timers, a logger and a clock. Files go through
+/// sluice/filesystem.h, output fencing through sluice/output_fence.h.
 class Context {
  public:
   virtual ~Context() = default;
@@ -115,6 +121,13 @@ class Context {
   /// them by it: an attempt that finds its output claimed by a later attempt of its job is
   /// stale (its worker was given up for dead), and must neither publish nor overwrite.
   virtual int64_t attempt() const = 0;
+  /// This operator instance's logger: lines carry job_id(), node_id() and
+  /// subtask_index() ("job=ysb-3 op=parse#1: ..."; see sluice/logger.h). Copy it to keep
+  /// it (callbacks on other threads included). The default writes to the process log.
+  virtual Logger logger() const { return Logger::ForOperator(nullptr, job_id(), node_id(), subtask_index()); }
+  /// Processing time and waiting (see sluice/clock.h): use it instead of std::chrono, so
+  /// tests can replace it. Lives until Close returns. The default is SystemClock().
+  virtual Clock& clock() const { return SystemClock(); }
 };
 
 /// Key groups: the unit in which keyed state moves when parallelism changes.
@@ -212,14 +225,19 @@ struct OperatorConfig {
   /// cluster). Skip checks of the local environment then (files exist, tables load);
   /// the instances that run the job, on the workers, make them.
   bool plan_only = false;
+
+  /// A logger for the factory, before any job runs (its lines name the operator and
+  /// subtask; no job yet). Operators log through Context::logger() once open.
+  Logger logger() const { return Logger::ForOperator(nullptr, "", node_id, subtask_index); }
 };
 
 using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<Source>>(const OperatorConfig&)>;
 using OperatorFactory =
     std::function<absl::StatusOr<std::unique_ptr<Operator>>(const OperatorConfig&)>;
 
-/// Operator factories by type name ("file_source", "json_parse", "window"). Filled at
-/// start-up (built-ins, plugins), read-only afterwards; reads are thread-safe.
+/// Operator factories by type name ("file_source", "json_parse", "window"), and
+/// dead-letter writers by URI scheme ("kafka"). Filled at start-up (built-ins, plugins),
+/// read-only afterwards; reads are thread-safe.
 class OperatorRegistry {
  public:
   enum class Kind { kSource, kOperator, kSink };
@@ -237,6 +255,16 @@ class OperatorRegistry {
   /// The one-line description `type` was registered with ("" if none or unknown).
   std::string_view Doc(std::string_view type) const;
 
+  /// Sends the dead letters of jobs whose `dead_letter` is `scheme://...` to writers
+  /// `factory` opens (see sluice/dead_letter.h). `scheme` is lower case, without "://".
+  /// Fails with ALREADY_EXISTS if `scheme` is taken.
+  absl::Status RegisterDeadLetterWriter(std::string scheme, DeadLetterWriterFactory factory, std::string doc = "");
+  /// Opens the writer for `uri` ("kafka://h:9092/dead"). INVALID_ARGUMENT naming the
+  /// scheme (and listing the known ones) if no writer is registered for it.
+  absl::StatusOr<std::unique_ptr<DeadLetterWriter>> OpenDeadLetterWriter(std::string_view uri) const;
+  /// Registered schemes, sorted, with their descriptions.
+  std::vector<std::pair<std::string, std::string>> DeadLetterSchemes() const;
+
  private:
   struct Entry {
     Kind kind;
@@ -245,6 +273,11 @@ class OperatorRegistry {
     std::string doc;
   };
   std::map<std::string, Entry, std::less<>> entries_;
+  struct DeadLetterScheme {
+    DeadLetterWriterFactory factory;
+    std::string doc;
+  };
+  std::map<std::string, DeadLetterScheme, std::less<>> dead_letter_schemes_;
 };
 
 }  // namespace sluice

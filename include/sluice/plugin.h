@@ -38,7 +38,9 @@
 /// signature changed). The loader refuses a plugin whose version differs from its own.
 /// 2: NotifyCheckpointComplete on Operator and Source, SnapshotWriter::checkpoint_id,
 ///    Context::checkpointing and Context::run_id.
-#define SLUICE_PLUGIN_API_VERSION 2
+/// 3: SDK services: Context::logger and Context::clock, OperatorConfig::logger,
+///    dead-letter writers registered in OperatorRegistry, sluice/filesystem.h.
+#define SLUICE_PLUGIN_API_VERSION 3
 
 namespace sluice::plugin_internal {
 
