@@ -6,7 +6,7 @@
 // Yahoo Streaming Benchmark inputs: an ads CSV (ad_id -> campaign_id) and one JSON
 // event object per line. Output depends only on the options (including the seed): the
 // random source is std::mt19937_64 and every draw is mapped to values by code in
-// datagen.cc (no std:: distributions), so a seed yields the same bytes on every run and
+// rng.h (no std:: distributions), so a seed yields the same bytes on every run and
 // every platform. Writers use one large buffer and no iostreams; millions of lines take
 // seconds. The functions are thread-compatible (no shared state); concurrent calls must
 // write different paths. See README.md in this folder for the exact data shapes.
