@@ -1,10 +1,14 @@
-// sluice-worker: runs the tasks the coordinator gives it (see worker.h).
+// sluice-worker: runs the tasks the coordinator gives it (see runtime/worker/worker.h).
+// The program puts the pieces together: the worker engine (runtime/) and the built-in
+// operators (operators/), which the runtime itself does not link.
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "common/log.h"
 #include "common/signals.h"
+#include "operators/builtins.h"
 #include "runtime/worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +33,12 @@ int main(int argc, char** argv) {
   app.add_option("--protocol-version", options.protocol_version)->group("");
   CLI11_PARSE(app, argc, argv);
   sluice::SetLogLevel(log_level);
+  auto builtins = std::make_shared<sluice::OperatorRegistry>();
+  if (absl::Status st = sluice::operators::RegisterBuiltinOperators(*builtins); !st.ok()) {
+    std::fprintf(stderr, "sluice-worker: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
+  options.operators = std::move(builtins);
 
   sluice::runtime::Worker worker(options);
   std::thread signals([&] {

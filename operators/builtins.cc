@@ -4,7 +4,6 @@
 #include "operators/basic/register.h"
 #include "operators/clean/register.h"
 #include "operators/expr/register.h"
-#include "operators/kafka/dead_letter_topic.h"
 #include "operators/kafka/register.h"
 #include "operators/parse/register.h"
 #include "operators/spool/spooldir_source.h"
@@ -22,7 +21,6 @@ absl::Status RegisterBuiltinOperators(OperatorRegistry& registry) {
   RETURN_IF_ERROR(RegisterKafkaOperators(registry));
   RETURN_IF_ERROR(RegisterSpoolOperators(registry));
   RETURN_IF_ERROR(hive::RegisterHiveOperators(registry));
-  kafka::RegisterDeadLetterTopic();  // dead_letter: kafka://HOSTS/TOPIC
   return absl::OkStatus();
 }
 

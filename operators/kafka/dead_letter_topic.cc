@@ -9,14 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "operators/kafka/kafka_common.h"
-#include "runtime/task/dead_letter_output.h"
 
 namespace sluice::operators::kafka {
 namespace {
 
-class DeadLetterTopic : public runtime::DeadLetterWriter {
+class DeadLetterTopic : public DeadLetterWriter {
  public:
-  static absl::StatusOr<std::unique_ptr<runtime::DeadLetterWriter>> Open(std::string_view uri) {
+  static absl::StatusOr<std::unique_ptr<DeadLetterWriter>> Open(std::string_view uri) {
     std::string rest(uri.substr(uri.find("://") + 3));
     size_t slash = rest.rfind('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
@@ -49,7 +48,7 @@ class DeadLetterTopic : public runtime::DeadLetterWriter {
     w->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof(err)));
     if (w->rk_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("dead_letter ", std::string(uri), ": ", err));
     w->topic_ = rd_kafka_topic_new(w->rk_.get(), w->topic_name_.c_str(), nullptr);
-    return std::unique_ptr<runtime::DeadLetterWriter>(std::move(w));
+    return std::unique_ptr<DeadLetterWriter>(std::move(w));
   }
 
   ~DeadLetterTopic() override {
@@ -105,6 +104,8 @@ class DeadLetterTopic : public runtime::DeadLetterWriter {
 
 }  // namespace
 
-void RegisterDeadLetterTopic() { runtime::RegisterDeadLetterScheme("kafka", DeadLetterTopic::Open); }
+absl::StatusOr<std::unique_ptr<DeadLetterWriter>> OpenDeadLetterTopic(std::string_view uri) {
+  return DeadLetterTopic::Open(uri);
+}
 
 }  // namespace sluice::operators::kafka

@@ -12,7 +12,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/log.h"
 
 namespace sluice::operators::kafka {
 namespace {

@@ -1,4 +1,5 @@
-// Registers the Kafka operators: kafka_source, kafka_sink.
+// Registers the Kafka operators (kafka_source, kafka_sink) and the dead-letter writer
+// for `kafka://HOSTS/TOPIC`.
 #pragma once
 
 #include "absl/status/status.h"

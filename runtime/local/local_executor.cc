@@ -107,7 +107,10 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
   }
   JobShared job(&plan_, run_id, /*job_id=*/run_id, /*attempt=*/1);
-  RETURN_IF_ERROR(job.dead_letters().Open(plan_.dead_letter_path, /*append=*/!plan_.checkpoint_dir.empty()));
+  if (options_.log_sink != nullptr) job.set_log_sink(options_.log_sink);
+  if (options_.clock != nullptr) job.set_clock(options_.clock);
+  RETURN_IF_ERROR(
+      job.dead_letters().Open(plan_.dead_letter_path, registry_, /*append=*/!plan_.checkpoint_dir.empty()));
 
   // Tasks, by vertex then subtask.
   std::vector<std::vector<std::unique_ptr<Task>>> tasks(plan_.vertices.size());

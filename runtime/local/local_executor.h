@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct RunOptions {
   // Seconds between progress lines on `progress_out` (0: none).
   double progress_interval_s = 2.0;
   std::FILE* progress_out = stderr;
+  // Where operators' log lines go (Context::logger; null: the process log) and the
+  // clock they read (Context::clock; null: SystemClock()), for tests. The clock must
+  // outlive Run.
+  std::shared_ptr<LogSink> log_sink;
+  Clock* clock = nullptr;
 };
 
 struct NodeSummary {

@@ -18,6 +18,7 @@
 #include "operators/basic/register.h"
 #include "runtime/plan/job_plan.h"
 #include "runtime/topology/yaml_loader.h"
+#include "sluice/clock.h"
 
 namespace sluice::runtime {
 namespace {
@@ -366,6 +367,131 @@ operators:
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("src.0.ckpt is damaged"), std::string::npos) << again.status();
   std::filesystem::remove_all(dir);
+}
+
+// Logs through its Context in Open (with the time of the Context's clock), and sends one
+// dead letter per batch.
+class SpeakingSink : public Operator {
+ public:
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override {
+    ctx.clock().SleepMs(60'000);  // a test clock advances instead of blocking
+    ctx.logger().Info("opened at %d", ctx.clock().NowMs());
+    return absl::OkStatus();
+  }
+  absl::Status Process(int, BatchPtr b, Collector& out) override {
+    out.EmitDeadLetter("speak", "raw record");
+    return absl::OkStatus();
+  }
+};
+
+class KeepLines : public LogSink {
+ public:
+  bool Enabled(LogLevel) const override { return true; }
+  void Write(LogLevel, std::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  }
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+// Dead letters kept in memory, by URI (tests run one job at a time).
+std::map<std::string, std::string> g_dead_letters;
+class MemoryDeadLetters : public DeadLetterWriter {
+ public:
+  explicit MemoryDeadLetters(std::string uri) : uri_(std::move(uri)) {}
+  absl::Status Write(std::string_view lines) override {
+    g_dead_letters[uri_].append(lines);
+    return absl::OkStatus();
+  }
+  absl::Status Close() override { return absl::OkStatus(); }
+
+ private:
+  std::string uri_;
+};
+
+OperatorRegistry SpeakingRegistry() {
+  OperatorRegistry r = TestRegistry();
+  EXPECT_OK(r.RegisterSink("speaking", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
+    return std::make_unique<SpeakingSink>();
+  }));
+  EXPECT_OK(r.RegisterDeadLetterWriter("mem", [](std::string_view uri)
+                                                  -> absl::StatusOr<std::unique_ptr<DeadLetterWriter>> {
+    return std::make_unique<MemoryDeadLetters>(std::string(uri));
+  }));
+  return r;
+}
+
+absl::StatusOr<JobSummary> RunWith(const std::string& yaml, const OperatorRegistry& registry, RunOptions options) {
+  auto topology = topology::LoadTopologyString(yaml, "test.yaml");
+  if (!topology.ok()) return topology.status();
+  auto plan = BuildJobPlan(*topology, registry);
+  if (!plan.ok()) return plan.status();
+  options.progress_interval_s = 0;
+  LocalExecutor executor(*plan, registry, options);
+  return executor.Run();
+}
+
+TEST(LocalExecutorTest, OperatorsLogWithJobNodeAndSubtaskAndReadTheJobsClock) {
+  OperatorRegistry registry = SpeakingRegistry();
+  auto lines = std::make_shared<KeepLines>();
+  ManualClock clock(1'000'000);
+  RunOptions options;
+  options.log_sink = lines;
+  options.clock = &clock;
+  ASSERT_OK(RunWith(R"(
+name: speak
+parallelism: 2
+operators:
+  - {id: src, type: counting, count: 10}
+  - {id: out, type: speaking, input: src}
+)", registry, options).status());
+  std::lock_guard<std::mutex> lock(lines->mu);
+  ASSERT_EQ(lines->lines.size(), 2u);
+  std::set<std::string> subtasks;
+  for (const std::string& line : lines->lines) {
+    // job=<the run's job id, which starts with the job's name> op=<node>#<subtask>: message
+    EXPECT_EQ(line.rfind("job=speak-", 0), 0u) << line;
+    const size_t op = line.find(" op=out#");
+    ASSERT_NE(op, std::string::npos) << line;
+    subtasks.insert(line.substr(op + 8, 1));
+    // Both subtasks slept a minute on the shared test clock, without waiting for it.
+    EXPECT_NE(line.find(": opened at "), std::string::npos) << line;
+    int64_t at = std::stoll(line.substr(line.find(": opened at ") + 12));
+    EXPECT_GE(at, 1'000'000 + 60'000);
+    EXPECT_LE(at, 1'000'000 + 120'000);
+  }
+  EXPECT_EQ(subtasks, (std::set<std::string>{"0", "1"}));
+  EXPECT_EQ(clock.NowMs(), 1'000'000 + 120'000);
+}
+
+TEST(LocalExecutorTest, DeadLettersGoToTheWriterRegisteredForTheirScheme) {
+  OperatorRegistry registry = SpeakingRegistry();
+  g_dead_letters.clear();
+  ManualClock clock;  // SpeakingSink sleeps a minute in Open
+  RunOptions options;
+  options.clock = &clock;
+  ASSERT_OK(RunWith(R"(
+name: dl
+dead_letter: mem://rejects
+operators:
+  - {id: src, type: counting, count: 10}
+  - {id: out, type: speaking, input: src}
+)", registry, options).status());
+  EXPECT_NE(g_dead_letters["mem://rejects"].find(R"({"node":"out","reason":"speak","record":"raw record"})"),
+            std::string::npos)
+      << g_dead_letters["mem://rejects"];
+  auto unknown = RunWith(R"(
+name: dl
+dead_letter: nope://rejects
+operators:
+  - {id: src, type: counting, count: 10}
+  - {id: out, type: speaking, input: src}
+)", registry, options);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("unknown scheme 'nope'"), std::string::npos) << unknown.status();
 }
 
 }  // namespace

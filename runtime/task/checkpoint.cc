@@ -1,17 +1,12 @@
 #include "runtime/task/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "sluice/filesystem.h"
 
 namespace sluice::runtime {
 namespace {
@@ -46,8 +41,9 @@ class Reader {
   std::string_view data_;
 };
 
-absl::Status Errno(std::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat("checkpoint: ", Sv(what), " ", path, ": ", std::strerror(errno)));
+// "checkpoint: " before a file system error, keeping its code.
+absl::Status Prefixed(const absl::Status& st) {
+  return absl::Status(st.code(), absl::StrCat("checkpoint: ", st.message()));
 }
 
 }  // namespace
@@ -57,14 +53,10 @@ CheckpointFile::CheckpointFile(std::string dir, std::string head_node, int subta
 
 absl::StatusOr<ChainCheckpoint> CheckpointFile::Load() const {
   ChainCheckpoint cp;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    if (!std::filesystem::exists(path_)) return cp;
-    return Errno("cannot read", path_);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
+  absl::StatusOr<std::string> read = LocalFileSystem()->ReadFile(path_);
+  if (absl::IsNotFound(read.status())) return cp;
+  if (!read.ok()) return Prefixed(read.status());
+  const std::string& data = *read;
   auto damaged = [&](std::string_view why) {
     return absl::DataLossError(absl::StrCat("checkpoint ", path_, " is damaged (", Sv(why),
                                             "); move it away to start this subtask from scratch"));
@@ -111,35 +103,12 @@ absl::Status CheckpointFile::Save(const ChainCheckpoint& cp) const {
   data += body;
   PutU64(&data, XXH3_64bits(body.data(), body.size()));
 
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) return absl::InternalError(absl::StrCat("checkpoint: cannot create ", dir_, ": ", ec.message()));
-  const std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot write", tmp);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status st = Errno("cannot write", tmp);
-      ::close(fd);
-      return st;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status st = Errno("cannot fsync", tmp);
-    ::close(fd);
-    return st;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return Errno("cannot rename into place", path_);
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // The SDK's atomic write (temporary, fsync, rename, fsync of the directory), with one
+  // fixed temporary name per subtask, so a crash mid-write leaves one file to overwrite.
+  auto file = AtomicFile::Create(*LocalFileSystem(), path_, path_ + ".tmp");
+  if (!file.ok()) return Prefixed(file.status());
+  if (absl::Status st = (*file)->Append(data); !st.ok()) return Prefixed(st);
+  if (absl::Status st = (*file)->Commit(); !st.ok()) return Prefixed(st);
   return absl::OkStatus();
 }
 

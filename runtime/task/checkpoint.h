@@ -1,7 +1,7 @@
 // Local checkpoints of one task's chain: the named blobs each operator wrote in
 // Snapshot, stored in one file per subtask (`<dir>/<head node>.<subtask>.ckpt`),
-// replaced atomically (write to a temporary, fsync, rename, fsync the directory) and
-// checked with a hash when read back. See docs/checkpoints.md.
+// replaced atomically (sluice::AtomicFile: a temporary, fsync, rename, fsync of the
+// directory) and checked with a hash when read back. See docs/checkpoints.md.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <system_error>
 
@@ -12,38 +11,13 @@
 
 namespace sluice::runtime {
 
-namespace {
-
-std::mutex schemes_mu;
-std::map<std::string, DeadLetterWriterFactory>& Schemes() {
-  static auto* schemes = new std::map<std::string, DeadLetterWriterFactory>();
-  return *schemes;
-}
-
-}  // namespace
-
-void RegisterDeadLetterScheme(std::string scheme, DeadLetterWriterFactory factory) {
-  std::lock_guard<std::mutex> lock(schemes_mu);
-  Schemes()[std::move(scheme)] = std::move(factory);
-}
-
 DeadLetterOutput::~DeadLetterOutput() { (void)Close(); }
 
-absl::Status DeadLetterOutput::Open(const std::string& path, bool append) {
+absl::Status DeadLetterOutput::Open(const std::string& path, const OperatorRegistry& registry, bool append) {
   path_ = path;
   if (path.empty()) return absl::OkStatus();
-  if (size_t sep = path.find("://"); sep != std::string::npos) {
-    DeadLetterWriterFactory factory;
-    {
-      std::lock_guard<std::mutex> lock(schemes_mu);
-      auto it = Schemes().find(path.substr(0, sep));
-      if (it == Schemes().end()) {
-        return absl::InvalidArgumentError("dead_letter " + path + ": unknown scheme '" + path.substr(0, sep) +
-                                          "' (a file path, or kafka://HOST:PORT[,HOST:PORT...]/TOPIC)");
-      }
-      factory = it->second;
-    }
-    auto writer = factory(path);
+  if (path.find("://") != std::string::npos) {
+    auto writer = registry.OpenDeadLetterWriter(path);
     if (!writer.ok()) return writer.status();
     std::lock_guard<std::mutex> lock(mu_);
     writer_ = std::move(*writer);

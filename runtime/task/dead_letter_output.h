@@ -6,7 +6,9 @@
 // bytes), a row "row_base64" ({field: base64} for its string fields that are not UTF-8).
 // Tasks format lines into their own buffers
 // (FormatLine / FormatRowLine) and hand them over in bulk, so the mutex is taken once per
-// buffer, not per record. Without a path, records are only counted.
+// buffer, not per record. Without a path, records are only counted. A URI
+// ("kafka://HOSTS/TOPIC") goes to the sluice::DeadLetterWriter registered for its
+// scheme in the job's OperatorRegistry (sluice/dead_letter.h).
 #pragma once
 
 #include <cstdio>
@@ -19,23 +21,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sluice/dead_letter.h"
+#include "sluice/operator.h"
 #include "sluice/record.h"
 
 namespace sluice::runtime {
-
-// Where dead letters go when `dead_letter` is a URI ("kafka://HOSTS/TOPIC") rather than
-// a file path. Write gets whole JSON lines, one call per task buffer, from any thread
-// (the output serializes calls); Close delivers everything or says what was lost.
-class DeadLetterWriter {
- public:
-  virtual ~DeadLetterWriter() = default;
-  virtual absl::Status Write(std::string_view lines) = 0;
-  virtual absl::Status Close() = 0;
-};
-using DeadLetterWriterFactory =
-    std::function<absl::StatusOr<std::unique_ptr<DeadLetterWriter>>(std::string_view uri)>;
-// Makes `scheme://...` dead-letter URIs go to writers `factory` creates (at start-up).
-void RegisterDeadLetterScheme(std::string scheme, DeadLetterWriterFactory factory);
 
 class DeadLetterOutput {
  public:
@@ -43,7 +33,9 @@ class DeadLetterOutput {
   ~DeadLetterOutput();
   // Opens `path` for writing (truncating, or appending: a job restarted from a
   // checkpoint keeps the dead letters of its earlier runs). Empty path: count only.
-  absl::Status Open(const std::string& path, bool append = false);
+  // A URI opens the writer `registry` has for its scheme; INVALID_ARGUMENT naming the
+  // scheme if it has none.
+  absl::Status Open(const std::string& path, const OperatorRegistry& registry, bool append = false);
   // Hands buffered lines of a file output to the OS (at checkpoints).
   void Flush();
   bool enabled() const { return !path_.empty(); }

@@ -41,7 +41,8 @@ absl::Status JobShared::status() const {
 // ChainLink
 
 ChainLink::ChainLink(Task* task, const PlanNode* node, int subtask)
-    : task_(task), node_(node), metrics_(&task->job().metrics(node->index)), subtask_(subtask) {}
+    : task_(task), node_(node), metrics_(&task->job().metrics(node->index)), subtask_(subtask),
+      logger_(Logger::ForOperator(task->job().log_sink(), task->job().job_id(), node->id, subtask)) {}
 
 void ChainLink::AssignEventTime(RecordBatch& batch) {
   const Column& col = batch.column(node_->event_time_field);
@@ -156,6 +157,7 @@ bool ChainLink::checkpointing() const { return !task_->job().plan().checkpoint_d
 const std::string& ChainLink::run_id() const { return task_->job().run_id(); }
 const std::string& ChainLink::job_id() const { return task_->job().job_id(); }
 int64_t ChainLink::attempt() const { return task_->job().attempt(); }
+Clock& ChainLink::clock() const { return task_->job().clock(); }
 Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
 
 KeyedState* ChainLink::GetKeyedState(std::string_view name) {

@@ -42,6 +42,12 @@ class JobShared {
   int64_t attempt() const { return attempt_; }
   NodeMetrics& metrics(int node) { return *metrics_[node]; }
   DeadLetterOutput& dead_letters() { return dead_letters_; }
+  // Where operators' log lines go (default: the process log) and the clock they read
+  // (default: SystemClock()). Set before tasks are created; `clock` outlives the job.
+  void set_log_sink(std::shared_ptr<LogSink> sink) { log_sink_ = std::move(sink); }
+  const std::shared_ptr<LogSink>& log_sink() const { return log_sink_; }
+  void set_clock(Clock* clock) { clock_ = clock; }
+  Clock& clock() const { return *clock_; }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
   // Records the first failure, cancels every task and closes every mailbox.
@@ -61,6 +67,8 @@ class JobShared {
   int64_t attempt_;
   std::vector<std::unique_ptr<NodeMetrics>> metrics_;
   DeadLetterOutput dead_letters_;
+  std::shared_ptr<LogSink> log_sink_ = ProcessLogSink();
+  Clock* clock_ = &SystemClock();
   std::atomic<bool> cancelled_{false};
   std::vector<Mailbox*> mailboxes_;  // set up before tasks start
   std::vector<std::function<void()>> cancel_hooks_;  // likewise
@@ -101,6 +109,8 @@ class ChainLink : public Collector, public Context {
   const std::string& run_id() const override;
   const std::string& job_id() const override;
   int64_t attempt() const override;
+  Logger logger() const override { return logger_; }
+  Clock& clock() const override;
 
   // Input side, called by the task or the previous link.
   void Deliver(int port, BatchPtr batch);
@@ -122,6 +132,7 @@ class ChainLink : public Collector, public Context {
   const PlanNode* node_;
   NodeMetrics* metrics_;
   int subtask_;
+  Logger logger_;  // job, node and subtask in every line
   std::multiset<int64_t> timers_;
   std::map<std::string, std::unique_ptr<KeyedState>, std::less<>> states_;
   std::map<std::string, Counter*, std::less<>> dead_letter_counters_;

@@ -11,7 +11,6 @@
 #include "common/grpc_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "operators/builtins.h"
 #include "runtime/plugin/plugin_loader.h"
 
 namespace sluice::runtime {
@@ -194,8 +193,8 @@ void Worker::Shutdown() {
 }
 
 absl::StatusOr<std::shared_ptr<const OperatorRegistry>> Worker::RegistryFor(const v1::DeployTasksRequest& request) {
-  auto registry = std::make_shared<OperatorRegistry>();
-  RETURN_IF_ERROR(operators::RegisterBuiltinOperators(*registry));
+  auto registry = options_.operators != nullptr ? std::make_shared<OperatorRegistry>(*options_.operators)
+                                                : std::make_shared<OperatorRegistry>();
   std::lock_guard<std::mutex> lock(plugin_mu_);
   for (const auto& ref : request.plugins()) {
     // The hash names the cached file: anything but the shape ContentHash gives

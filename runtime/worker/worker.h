@@ -31,6 +31,10 @@ struct WorkerOptions {
   std::string work_dir;                 // plugin cache; default /tmp/sluice-worker-<id>
   int64_t credit_window_bytes = kDefaultCreditWindowBytes;
   int protocol_version = 0;             // 0: this build's; others only for tests
+  // The operators every job may use (the built-ins), registered by the program's main
+  // (cli/worker_main.cc), so the runtime links no operator library. Each deployment
+  // copies it and loads the job's plugins into the copy. Null: plugins only.
+  std::shared_ptr<const OperatorRegistry> operators;
 };
 
 class Worker final : public v1::Worker::Service {

@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
   for (char& c : tag) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
   }
-  RETURN_IF_ERROR(job->shared_->dead_letters().Open(PerWorkerPath(p.dead_letter_path, tag)));
+  RETURN_IF_ERROR(job->shared_->dead_letters().Open(PerWorkerPath(p.dead_letter_path, tag), *job->registry_));
 
   // Where every task runs.
   std::vector<std::vector<const v1::TaskPlacement*>> where(p.vertices.size());

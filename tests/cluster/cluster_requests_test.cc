@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "coordinator/coordinator.h"
+#include "operators/builtins.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -59,6 +60,9 @@ class ClusterTest : public ::testing::Test {
     wo.id = "w1";
     wo.slots = 4;
     wo.work_dir = dir_ + "/w1";
+    auto builtins = std::make_shared<OperatorRegistry>();
+    ASSERT_OK(operators::RegisterBuiltinOperators(*builtins));
+    wo.operators = std::move(builtins);
     worker_ = std::make_unique<runtime::Worker>(wo);
     ASSERT_OK(worker_->Start());
     worker_thread_ = std::thread([this] { (void)worker_->Run(); });

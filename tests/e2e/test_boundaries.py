@@ -40,12 +40,9 @@ KNOWN = {
     ('coordinator/coordinator.cc', 'runtime/plugin/plugin_loader.h'),
     ('operators/hive/hive_partitions_source.cc', 'common/log.h'),
     ('operators/hive/hive_sink.cc', 'common/log.h'),
-    ('operators/kafka/dead_letter_topic.cc', 'runtime/task/dead_letter_output.h'),
-    ('operators/kafka/dev_broker.cc', 'common/log.h'),
     ('operators/kafka/kafka_sink.cc', 'common/log.h'),
     ('operators/kafka/kafka_source.cc', 'common/log.h'),
     ('operators/spool/spooldir_source.cc', 'common/log.h'),
-    ('runtime/worker/worker.cc', 'operators/builtins.h'),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
