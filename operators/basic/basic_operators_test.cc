@@ -11,6 +11,7 @@
 #include "operators/basic/sources.h"
 #include "operators/basic/throttle.h"
 #include "operators/testing/operator_harness.h"
+#include "sluice/clock.h"
 
 namespace sluice::operators {
 namespace {
@@ -165,6 +166,38 @@ TEST(ThrottleTest, PassesEverythingAndHoldsTheRate) {
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(out.num_rows(), 400u);
   EXPECT_GE(took, 0.19);  // 400 records at 2000/s: never faster than 0.2 s
+}
+
+// The throttle paces by the Context's clock: with a test clock it holds the rate in
+// processing time without any real waiting.
+TEST(ThrottleTest, PacesByTheContextsClock) {
+  auto schema = MakeSchema({{"n", Type::kInt64}});
+  Param p = Params({{"records_per_second", Param::Number(100)}});
+  OperatorConfig config;
+  config.params = &p;
+  config.input_schemas = {schema};
+  auto op = MakeThrottle(config);
+  ASSERT_TRUE(op.ok()) << op.status();
+  ManualClock clock;
+  TestContext ctx;
+  ctx.processing_clock = &clock;
+  ASSERT_TRUE((*op)->Open(ctx).ok());
+  TestCollector out;
+  const int64_t start_ms = clock.NowMs();
+  auto real_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    auto b = std::make_unique<RecordBatch>(schema);
+    for (int r = 0; r < 100; ++r) {
+      b->column(0).ints.push_back(i * 100 + r);
+      b->timestamps().push_back(kNoTimestamp);
+    }
+    b->set_num_rows(100);
+    ASSERT_TRUE((*op)->Process(0, std::move(b), out).ok());
+    // After batch i, (i + 1) * 100 records at 100/s: (i + 1) seconds of processing time.
+    EXPECT_EQ(clock.NowMs() - start_ms, (i + 1) * 1000);
+  }
+  EXPECT_EQ(out.num_rows(), 1000u);
+  EXPECT_LT(std::chrono::steady_clock::now() - real_start, std::chrono::seconds(2));  // 10 s were not waited
 }
 
 TEST(ThrottleTest, NeedsAPositiveRate) {

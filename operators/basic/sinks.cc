@@ -1,9 +1,7 @@
 #include "operators/basic/sinks.h"
 
 #include <charconv>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
@@ -11,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "sluice/filesystem.h"
 #include "sluice/output_fence.h"
 
 namespace sluice::operators {
@@ -72,9 +71,6 @@ enum class Format { kTsv, kJsonl };
 class FileSink : public Operator {
  public:
   FileSink(std::string path, Format format, bool header) : path_(std::move(path)), format_(format), header_(header) {}
-  ~FileSink() override {
-    if (file_ != nullptr) std::fclose(file_);
-  }
   SchemaPtr output_schema() const override { return nullptr; }
 
   absl::Status Open(Context& ctx) override {
@@ -83,17 +79,14 @@ class FileSink : public Operator {
       return absl::InvalidArgumentError(
           absl::StrCat("file_sink: path ", path_, " is a directory; give the file to write, e.g. ", path_, "/out.tsv"));
     }
-    auto parent = std::filesystem::path(path_).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    FileSystem& fs = *LocalFileSystem();
+    RETURN_IF_ERROR(fs.MakeDirs(std::filesystem::path(path_).parent_path().string()));
     // Each attempt writes its own file and publishes it only while no later attempt of
     // the job has claimed the path (a worker paused and resumed must not splice or
-    // overwrite the output of the attempt that replaced it).
+    // overwrite the output of the attempt that replaced it). The file appears whole
+    // (sluice::AtomicFile: fsync, rename, fsync of the directory).
     ASSIGN_OR_RETURN(fence_, OutputFence::Claim(path_, ctx));
-    tmp_path_ = OutputFence::InProgressPath(path_, ctx);
-    file_ = std::fopen(tmp_path_.c_str(), "w");
-    if (file_ == nullptr) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp_path_, ": ", std::strerror(errno)));
-    }
+    ASSIGN_OR_RETURN(file_, AtomicFile::Create(fs, path_, OutputFence::InProgressPath(path_, ctx)));
     return absl::OkStatus();
   }
 
@@ -119,38 +112,31 @@ class FileSink : public Operator {
 
   absl::Status Close() override {
     if (file_ == nullptr) return absl::OkStatus();
-    absl::Status st = Flush();
-    if (std::fclose(file_) != 0 && st.ok()) {
-      st = absl::UnavailableError(absl::StrCat("closing ", tmp_path_, ": ", std::strerror(errno)));
-    }
-    file_ = nullptr;
-    if (!st.ok()) return st;
-    if (!finished_) return absl::OkStatus();  // failed or cancelled: leave .inprogress
-    st = fence_->Publish([&]() -> absl::Status {
-      if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-        return absl::UnavailableError(absl::StrCat("renaming ", tmp_path_, ": ", std::strerror(errno)));
-      }
-      return absl::OkStatus();
-    });
-    if (!st.ok()) std::remove(tmp_path_.c_str());  // stale: what it wrote is not wanted
+    std::unique_ptr<AtomicFile> file = std::move(file_);
+    // Failed or cancelled: the in-progress file stays (closed) for a look; the next
+    // attempt's Claim removes it.
+    if (!finished_) return absl::OkStatus();
+    RETURN_IF_ERROR(Flush(*file));
+    RETURN_IF_ERROR(file->Finish());
+    absl::Status st = fence_->Publish([&] { return file->Commit(); });
+    if (!st.ok()) file->Discard();  // stale: what it wrote is not wanted
     return st;
   }
 
  private:
-  absl::Status Flush() {
-    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size()) {
-      return absl::UnavailableError(absl::StrCat("writing ", tmp_path_, ": ", std::strerror(errno)));
-    }
+  absl::Status Flush() { return Flush(*file_); }
+  absl::Status Flush(AtomicFile& file) {
+    if (!buf_.empty()) RETURN_IF_ERROR(file.Append(buf_));
     buf_.clear();
     return absl::OkStatus();
   }
 
-  std::string path_, tmp_path_;
+  std::string path_;
   Format format_;
   bool header_;
   bool wrote_header_ = false;
   bool finished_ = false;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<AtomicFile> file_;  // from Open until Close
   std::unique_ptr<OutputFence> fence_;
   std::string buf_;
 };

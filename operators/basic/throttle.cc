@@ -1,7 +1,6 @@
 #include "operators/basic/throttle.h"
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
 
 #include "common/status_macros.h"
 
@@ -13,14 +12,19 @@ class Throttle : public Operator {
   Throttle(SchemaPtr schema, double rate) : schema_(std::move(schema)), rate_(rate) {}
   SchemaPtr output_schema() const override { return schema_; }
 
+  absl::Status Open(Context& ctx) override {
+    clock_ = &ctx.clock();
+    return absl::OkStatus();
+  }
+
   absl::Status Process(int, BatchPtr batch, Collector& out) override {
-    if (passed_ == 0) start_ = std::chrono::steady_clock::now();
+    if (passed_ == 0) start_ns_ = clock_->MonotonicNs();
     passed_ += static_cast<int64_t>(batch->num_rows());
     out.Emit(std::move(batch));
     // Hold until the records passed so far fit the rate.
-    auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            std::chrono::duration<double>(passed_ / rate_));
-    std::this_thread::sleep_until(due);
+    const double wait_ns = std::min(static_cast<double>(passed_) / rate_ * 1e9, 1e18);  // no overflow
+    const int64_t due_ns = start_ns_ + static_cast<int64_t>(wait_ns);
+    clock_->SleepNs(due_ns - clock_->MonotonicNs());
     return absl::OkStatus();
   }
 
@@ -28,7 +32,8 @@ class Throttle : public Operator {
   SchemaPtr schema_;
   double rate_;
   int64_t passed_ = 0;
-  std::chrono::steady_clock::time_point start_;
+  int64_t start_ns_ = 0;
+  Clock* clock_ = &SystemClock();  // the Context's, from Open
 };
 
 }  // namespace

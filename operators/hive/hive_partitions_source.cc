@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "operators/basic/line_reader.h"
@@ -79,7 +78,7 @@ class HivePartitionsSource : public Source {
   bool bounded() const override { return true; }
 
   absl::Status Open(Context& ctx) override {
-    log_ = GetLogger("hive");
+    log_ = ctx.logger();
     bad_values_ = ctx.GetCounter("hive_bad_values");
     partitions_done_ = ctx.GetCounter("hive_partitions_read");
     RETURN_IF_ERROR(Choose());
@@ -95,7 +94,7 @@ class HivePartitionsSource : public Source {
           current_partition_ = f.partition;
           const PartitionDir& p = partitions_[f.partition];
           values_ = std::make_shared<std::vector<std::string>>(p.values);
-          SLUICE_LOG_INFO(log_, "{}#{}: reading {} of {}", node_, subtask_, p.path, o_.table_name);
+          log_.Info("reading %s of %s", p.path, o_.table_name);
           partitions_done_->Add(1);
         }
         if (absl::EndsWith(f.path, ".zst")) {
@@ -177,8 +176,8 @@ class HivePartitionsSource : public Source {
         }
       }
     }
-    SLUICE_LOG_INFO(log_, "{}#{}: {} partition(s) of {} in {}; {} file(s) for this subtask", node_, subtask_,
-                    partitions_.size(), o_.table_name, absl::StrJoin(o_.ranges, ", "), files_.size());
+    log_.Info("%d partition(s) of %s in %s; %d file(s) for this subtask", partitions_.size(), o_.table_name,
+              absl::StrJoin(o_.ranges, ", "), files_.size());
     return absl::OkStatus();
   }
 
@@ -241,7 +240,7 @@ class HivePartitionsSource : public Source {
   SchemaPtr columns_;
   SchemaPtr output_;
   HiveTextDecoder decoder_;
-  std::shared_ptr<spdlog::logger> log_;
+  Logger log_;
   Counter* bad_values_ = nullptr;
   Counter* partitions_done_ = nullptr;
   std::vector<PartitionDir> partitions_;

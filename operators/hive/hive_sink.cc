@@ -2,10 +2,7 @@
 #include "operators/hive/hive_sink.h"
 
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -18,9 +15,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "operators/hive/encoded_file.h"
 #include "operators/hive/filesystem.h"
 #include "operators/hive/hive_text.h"
 #include "operators/hive/table.h"
@@ -28,67 +25,6 @@
 
 namespace sluice::hive {
 namespace {
-
-// Compresses (or not) what it is given into a WritableFile.
-class EncodedFile {
- public:
-  EncodedFile(std::unique_ptr<WritableFile> file, const std::string& compression)
-      : file_(std::move(file)), compression_(compression) {
-    if (compression_ == "gzip") {
-      gz_ = std::make_unique<z_stream>();
-      *gz_ = {};
-      deflateInit2(gz_.get(), 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    } else if (compression_ == "zstd") {
-      zstd_ = ZSTD_createCCtx();
-      ZSTD_CCtx_setParameter(zstd_, ZSTD_c_compressionLevel, 3);
-    }
-  }
-  ~EncodedFile() {
-    if (gz_ != nullptr) deflateEnd(gz_.get());
-    if (zstd_ != nullptr) ZSTD_freeCCtx(zstd_);
-  }
-
-  absl::Status Write(std::string_view data) { return Encode(data, false); }
-  absl::Status Finish(bool durable) {
-    RETURN_IF_ERROR(Encode({}, true));
-    return file_->Close(durable);
-  }
-
- private:
-  absl::Status Encode(std::string_view data, bool finish) {
-    if (gz_ == nullptr && zstd_ == nullptr) return data.empty() ? absl::OkStatus() : file_->Append(data);
-    out_.resize(std::max<size_t>(1 << 16, data.size() / 2 + 4096));
-    if (gz_ != nullptr) {
-      gz_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-      gz_->avail_in = static_cast<uInt>(data.size());
-      int rc;
-      do {
-        gz_->next_out = reinterpret_cast<Bytef*>(out_.data());
-        gz_->avail_out = static_cast<uInt>(out_.size());
-        rc = deflate(gz_.get(), finish ? Z_FINISH : Z_NO_FLUSH);
-        if (rc == Z_STREAM_ERROR) return absl::InternalError("gzip: deflate failed");
-        size_t n = out_.size() - gz_->avail_out;
-        if (n > 0) RETURN_IF_ERROR(file_->Append(std::string_view(out_.data(), n)));
-      } while (gz_->avail_out == 0 || (finish && rc != Z_STREAM_END));
-      return absl::OkStatus();
-    }
-    ZSTD_inBuffer in{data.data(), data.size(), 0};
-    size_t remaining;
-    do {
-      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-      remaining = ZSTD_compressStream2(zstd_, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
-      if (ZSTD_isError(remaining)) return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(remaining)));
-      if (out.pos > 0) RETURN_IF_ERROR(file_->Append(std::string_view(out_.data(), out.pos)));
-    } while (finish ? remaining != 0 : in.pos < in.size);
-    return absl::OkStatus();
-  }
-
-  std::unique_ptr<WritableFile> file_;
-  std::string compression_;
-  std::unique_ptr<z_stream> gz_;
-  ZSTD_CCtx* zstd_ = nullptr;
-  std::string out_;
-};
 
 enum class WriteMode { kAppend, kOverwrite };
 
@@ -161,7 +97,7 @@ class HiveSink : public Operator {
   }
 
   absl::Status Open(Context& ctx) override {
-    log_ = GetLogger("hive");
+    log_ = ctx.logger();
     checkpointing_ = ctx.checkpointing();
     batch_mode_ = ctx.batch_mode();
     mode_ = o_.mode.value_or(batch_mode_ && !checkpointing_ ? WriteMode::kOverwrite : WriteMode::kAppend);
@@ -176,11 +112,7 @@ class HiveSink : public Operator {
     // own: kept across restarts through the checkpoint, new for a writer that starts
     // afresh (another job, or another agent of this job, may write the same table).
     if (owner_.empty()) {
-      owner_ = absl::StrFormat("%d-%d-%08x",
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count(),
-                               ::getpid(), std::random_device{}());
+      owner_ = absl::StrFormat("%d-%d-%08x", ctx.clock().NowMs(), ::getpid(), std::random_device{}());
       restored_owner_ = false;
     }
     RETURN_IF_ERROR(o_.fs->MakeDirs(table_dir_));
@@ -201,9 +133,9 @@ class HiveSink : public Operator {
     } else {
       RETURN_IF_ERROR(Recover());
     }
-    SLUICE_LOG_INFO(log_, "{}#{}: writing {} under {} ({}, partitions by {} in {}, compression {})", node_, subtask_,
-                    o_.table.full(), table_dir_, mode_ == WriteMode::kOverwrite ? "overwrite" : "append",
-                    absl::StrJoin(o_.scheme.keys, "/"), o_.scheme.zone_name, o_.compression);
+    log_.Info("writing %s under %s (%s, partitions by %s in %s, compression %s)", o_.table.full(), table_dir_,
+              mode_ == WriteMode::kOverwrite ? "overwrite" : "append", absl::StrJoin(o_.scheme.keys, "/"),
+              o_.scheme.zone_name, o_.compression);
     return absl::OkStatus();
   }
 
@@ -286,8 +218,7 @@ class HiveSink : public Operator {
     // Files not committed (a failed or cancelled job) stay hidden; without checkpoints
     // they would never be committed, so drop them.
     for (auto& [path, f] : open_) {
-      (void)f.file->Finish(false);
-      if (!checkpointing_) (void)o_.fs->RemoveAll(f.tmp);
+      if (!checkpointing_) f.file->Discard();  // else left closed; Recover drops it on restart
     }
     open_.clear();
     return absl::OkStatus();
@@ -301,9 +232,9 @@ class HiveSink : public Operator {
     if (subtask_ != 0) return absl::OkStatus();
     std::string location = table_dir_;
     if (location[0] != '/') location = std::filesystem::absolute(location).string();
-    RETURN_IF_ERROR(o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/schema.tsv"), EncodeTableSchema(o_.schema)));
-    return o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/create_table.sql"),
-                                  CreateTableDdl(o_.table, o_.schema, "file://" + location));
+    RETURN_IF_ERROR(WriteFileAtomic(*o_.fs, absl::StrCat(table_dir_, "/_ddl/schema.tsv"), EncodeTableSchema(o_.schema)));
+    return WriteFileAtomic(*o_.fs, absl::StrCat(table_dir_, "/_ddl/create_table.sql"),
+                           CreateTableDdl(o_.table, o_.schema, "file://" + location));
   }
 
   // Append mode, at Open: commit what the restored checkpoint named, drop this writer's
@@ -330,7 +261,7 @@ class HiveSink : public Operator {
     for (const auto& name : names) {
       const std::string path = absl::StrCat(dir, "/", name);
       if (absl::StartsWith(name, hidden_prefix) && absl::EndsWith(name, ".inprogress")) {
-        SLUICE_LOG_INFO(log_, "{}#{}: dropping {} (written after the last checkpoint)", node_, subtask_, path);
+        log_.Info("dropping %s (written after the last checkpoint)", path);
         RETURN_IF_ERROR(o_.fs->RemoveAll(path));
       } else if (depth < static_cast<int>(o_.scheme.keys.size()) && name.find('=') != std::string::npos) {
         ASSIGN_OR_RETURN(bool is_dir, o_.fs->IsDirectory(path));
@@ -360,7 +291,7 @@ class HiveSink : public Operator {
     const std::string name = absl::StrCat(FilePrefix(), seq_++, ext);
     f.tmp = absl::StrCat(dir, "/.", name, ".inprogress");
     f.final = absl::StrCat(dir, "/", name);
-    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, o_.fs->Create(f.tmp));
+    ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(*o_.fs, f.final, f.tmp));
     f.file = std::make_unique<EncodedFile>(std::move(file), o_.compression);
     if (mode_ == WriteMode::kAppend && !announced_.count(p.path)) RETURN_IF_ERROR(WritePartitionDdl(p));
     touched_.emplace(p.path, p);
@@ -375,8 +306,8 @@ class HiveSink : public Operator {
     for (char& c : file) {
       if (c == '/') c = ',';
     }
-    return o_.fs->WriteFileAtomic(absl::StrCat(table_dir_, "/_ddl/partitions/", file, ".sql"),
-                                  AddPartitionDdl(o_.table, o_.scheme.keys, p, "file://" + location));
+    return WriteFileAtomic(*o_.fs, absl::StrCat(table_dir_, "/_ddl/partitions/", file, ".sql"),
+                           AddPartitionDdl(o_.table, o_.scheme.keys, p, "file://" + location));
   }
 
   absl::Status FlushBuffer(OpenFile& f) {
@@ -392,7 +323,7 @@ class HiveSink : public Operator {
     if (it == open_.end()) return absl::OkStatus();
     OpenFile& f = it->second;
     RETURN_IF_ERROR(FlushBuffer(f));
-    RETURN_IF_ERROR(f.file->Finish(/*durable=*/true));
+    RETURN_IF_ERROR(f.file->Finish());  // durable in its in-progress file
     files_->Add(1);
     Pending p{f.tmp, f.final};
     open_.erase(it);
@@ -403,6 +334,8 @@ class HiveSink : public Operator {
     return Publish(p);
   }
 
+  // The commit step of the atomic write (AtomicFile::Finish made the bytes durable; a
+  // pending file may come from before a restart, so by name): a durable rename.
   absl::Status Publish(const Pending& p) {
     return fence_->Publish([&] { return o_.fs->Rename(p.tmp, p.final); });
   }
@@ -436,7 +369,7 @@ class HiveSink : public Operator {
       if (!there) return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(bool fresh, o_.fs->CreateExclusive(absl::StrCat(dir, "/_SUCCESS")));
-    if (fresh) SLUICE_LOG_INFO(log_, "{}: partition {} of {} is complete", node_, partition_path, o_.table.full());
+    if (fresh) log_.Info("partition %s of %s is complete", partition_path, o_.table.full());
     return absl::OkStatus();
   }
 
@@ -477,7 +410,7 @@ class HiveSink : public Operator {
       RETURN_IF_ERROR(WritePartitionDdl(p));
       RETURN_IF_ERROR(
           fence_->Publish([&] { return o_.fs->ReplaceDirectory(from, absl::StrCat(table_dir_, "/", partition)); }));
-      SLUICE_LOG_INFO(log_, "{}: replaced partition {} of {}", node_, partition, o_.table.full());
+      log_.Info("replaced partition %s of %s", partition, o_.table.full());
     }
     // Done: drop this run's working directories and whatever runs that failed left.
     ASSIGN_OR_RETURN(std::vector<std::string> names, o_.fs->List(table_dir_));
@@ -524,7 +457,7 @@ class HiveSink : public Operator {
   WriteMode mode_ = WriteMode::kAppend;
   bool checkpointing_ = false;
   bool batch_mode_ = false;
-  std::shared_ptr<spdlog::logger> log_;
+  Logger log_;
   Counter* rows_ = nullptr;
   Counter* files_ = nullptr;
   Counter* reopened_ = nullptr;

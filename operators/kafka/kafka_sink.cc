@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "operators/kafka/kafka_common.h"
 #include "operators/kafka/kafka_headers.h"
@@ -37,7 +36,7 @@ class KafkaSink : public Operator {
   SchemaPtr output_schema() const override { return nullptr; }
 
   absl::Status Open(Context& ctx) override {
-    log_ = GetLogger("kafka");
+    log_ = ctx.logger();  // a copy: the error callback below uses it too
     errors_ = ctx.GetCounter("kafka_errors");
     delivered_ = ctx.GetCounter("kafka_delivered");
     ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
@@ -57,8 +56,7 @@ class KafkaSink : public Operator {
     rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
       auto* self = static_cast<KafkaSink*>(opaque);
       self->errors_->Add(1);
-      SLUICE_LOG_WARN(self->log_, "{}#{}: kafka: {} ({})", self->node_, self->subtask_, reason,
-                      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+      self->log_.Warn("kafka: %s (%s)", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
       if (err == RD_KAFKA_RESP_ERR__FATAL) {
         std::lock_guard<std::mutex> lock(self->mu_);
         if (self->failure_.ok()) self->failure_ = absl::InternalError(absl::StrCat("kafka producer: ", reason));
@@ -68,7 +66,7 @@ class KafkaSink : public Operator {
     rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof(err)));
     if (rk_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
     topic_ = rd_kafka_topic_new(rk_.get(), o_.topic.c_str(), nullptr);
-    SLUICE_LOG_INFO(log_, "{}#{}: producing to {} on {}", node_, subtask_, o_.topic, o_.props.at("bootstrap.servers"));
+    log_.Info("producing to %s on %s", o_.topic, o_.props.at("bootstrap.servers"));
     return absl::OkStatus();
   }
 
@@ -191,7 +189,7 @@ class KafkaSink : public Operator {
   SinkOptions o_;
   std::string node_;
   int subtask_;
-  std::shared_ptr<spdlog::logger> log_;
+  Logger log_;
   Counter* errors_ = nullptr;
   Counter* delivered_ = nullptr;
   KafkaHandle rk_;

@@ -1,19 +1,16 @@
 #include "operators/kafka/kafka_source.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <map>
 #include <regex>
 #include <set>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "simdjson.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "operators/kafka/kafka_common.h"
@@ -21,11 +18,6 @@
 
 namespace sluice::operators::kafka {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // key, value, topic, partition, offset, timestamp; then, with `headers: true`, the
 // record's headers as a JSON object (kafka_headers.h).
@@ -127,7 +119,9 @@ class KafkaSource : public Source {
   bool bounded() const override { return o_.bounded; }
 
   absl::Status Open(Context& ctx) override {
-    log_ = GetLogger("kafka");
+    log_ = ctx.logger();  // a copy: the error callback below uses it too
+    clock_ = &ctx.clock();
+    last_record_ms_ = clock_->NowMs();
     if (!o_.time_field.empty()) time_field_ = std::make_unique<JsonTimeField>(o_.time_field);
     errors_ = ctx.GetCounter("kafka_errors");
     ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
@@ -135,8 +129,7 @@ class KafkaSource : public Source {
     rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
       auto* self = static_cast<KafkaSource*>(opaque);
       self->errors_->Add(1);
-      SLUICE_LOG_WARN(self->log_, "{}#{}: kafka: {} ({})", self->node_, self->subtask_, reason,
-                      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+      self->log_.Warn("kafka: %s (%s)", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
     });
     char err[512];
     rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof(err)));
@@ -144,13 +137,13 @@ class KafkaSource : public Source {
     rd_kafka_poll_set_consumer(rk_.get());
     queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     RETURN_IF_ERROR(Discover(/*initial=*/true));
-    SLUICE_LOG_INFO(log_, "{}#{}: reading {} partition(s) of {}", node_, subtask_, parts_.size(),
-                    o_.pattern.empty() ? absl::StrJoin(o_.topics, ",") : o_.pattern);
+    log_.Info("reading %d partition(s) of %s", parts_.size(),
+              o_.pattern.empty() ? absl::StrJoin(o_.topics, ",") : o_.pattern);
     return absl::OkStatus();
   }
 
   absl::StatusOr<bool> Poll(Collector& out) override {
-    int64_t now = NowMs();
+    int64_t now = clock_->NowMs();
     if (now - last_discovery_ms_ >= o_.discovery_ms && !o_.bounded) RETURN_IF_ERROR(Discover(false));
     if (o_.bounded && Exhausted()) return false;
     if (parts_.empty()) {
@@ -160,11 +153,11 @@ class KafkaSource : public Source {
       }
       if (o_.bounded) return false;
       if (o_.stop_when_idle_ms > 0 && now - last_record_ms_ > o_.stop_when_idle_ms) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      clock_->SleepMs(100);
       return true;
     }
     if (o_.stop_when_idle_ms > 0 && now - last_record_ms_ > o_.stop_when_idle_ms) {
-      SLUICE_LOG_INFO(log_, "{}#{}: no record for {} ms: ending the stream", node_, subtask_, o_.stop_when_idle_ms);
+      log_.Info("no record for %d ms: ending the stream", o_.stop_when_idle_ms);
       return false;
     }
     msgs_.resize(o_.batch_size);
@@ -183,7 +176,7 @@ class KafkaSource : public Source {
             for (ssize_t j = i + 1; j < n; ++j) rd_kafka_message_destroy(msgs_[j]);
             return st;
           }
-          SLUICE_LOG_WARN(log_, "{}#{}: {}", node_, subtask_, std::string(st.message()));
+          log_.Warn("%s", std::string(st.message()));
           continue;
         }
         // End of a partition (bounded mode enables these events).
@@ -334,12 +327,12 @@ class KafkaSource : public Source {
   // Lists the partitions of the configured topics, keeps this subtask's share, assigns
   // the new ones with their start offsets.
   absl::Status Discover(bool initial) {
-    last_discovery_ms_ = NowMs();
+    last_discovery_ms_ = clock_->NowMs();
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, 10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (!initial) {
-        SLUICE_LOG_WARN(log_, "{}#{}: partition discovery failed: {}", node_, subtask_, rd_kafka_err2str(err));
+        log_.Warn("partition discovery failed: %s", rd_kafka_err2str(err));
         return absl::OkStatus();
       }
       return absl::UnavailableError(absl::StrCat("kafka: cannot read metadata from ",
@@ -375,7 +368,7 @@ class KafkaSource : public Source {
       PartitionState ps;
       ps.topic = all[i].first;
       ps.partition = all[i].second;
-      ps.last_active_ms = NowMs();
+      ps.last_active_ms = clock_->NowMs();
       added.push_back(ps);
     }
     if (added.empty()) return absl::OkStatus();
@@ -390,8 +383,7 @@ class KafkaSource : public Source {
       }
     }
     if (restored > 0) {
-      SLUICE_LOG_INFO(log_, "{}#{}: {} partition(s) resume at the offsets of the checkpoint", node_, subtask_,
-                      restored);
+      log_.Info("%d partition(s) resume at the offsets of the checkpoint", restored);
     }
     for (auto& ps : added) {
       int64_t offset = RD_KAFKA_OFFSET_STORED;
@@ -443,7 +435,7 @@ class KafkaSource : public Source {
     }
     err = rd_kafka_assign(rk_.get(), assign.get());
     if (err) return absl::UnavailableError(absl::StrCat("kafka: assign: ", rd_kafka_err2str(err)));
-    if (!initial) SLUICE_LOG_INFO(log_, "{}#{}: {} new partition(s)", node_, subtask_, added.size());
+    if (!initial) log_.Info("%d new partition(s)", added.size());
     return absl::OkStatus();
   }
 
@@ -459,7 +451,8 @@ class KafkaSource : public Source {
   int subtask_;
   int parallelism_;
   std::string node_;
-  std::shared_ptr<spdlog::logger> log_;
+  Logger log_;
+  Clock* clock_ = &SystemClock();  // the Context's, from Open
   std::unique_ptr<JsonTimeField> time_field_;
   Counter* errors_ = nullptr;
   KafkaHandle rk_;
@@ -471,7 +464,7 @@ class KafkaSource : public Source {
   std::map<std::pair<std::string, int32_t>, int64_t> restored_;  // from a checkpoint
   std::map<int64_t, std::string> pending_commits_;              // by checkpoint id
   int64_t last_discovery_ms_ = 0;
-  int64_t last_record_ms_ = NowMs();
+  int64_t last_record_ms_ = 0;  // set in Open
   int64_t last_wm_ = kNoTimestamp;
   bool idle_announced_ = false;
 };

@@ -6,20 +6,17 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "operators/basic/line_reader.h"
@@ -112,7 +109,8 @@ class SpoolDirSource : public Source {
   }
 
   absl::Status Open(Context& ctx) override {
-    log_ = GetLogger("spool");
+    log_ = ctx.logger();
+    clock_ = &ctx.clock();
     checkpointing_ = ctx.checkpointing();
     files_done_ = ctx.GetCounter("spool_files_done");
     files_unreadable_ = ctx.GetCounter("spool_files_unreadable");
@@ -127,12 +125,11 @@ class SpoolDirSource : public Source {
     }
     for (const FileId& id : to_mark_) RETURN_IF_ERROR(MarkDone(id, /*after_restart=*/true));
     to_mark_.clear();
-    SLUICE_LOG_INFO(log_, "{}#{}: watching {} ({}{})", node_, subtask_, o_.dir,
-                    o_.done_dir.empty() ? absl::StrCat("done files get ", o_.completed_suffix)
-                                        : absl::StrCat("done files move to ", o_.done_dir),
-                    restored_current_ ? absl::StrCat("; resuming ", restored_current_->name, " after line ",
-                                                     restored_lines_)
-                                      : "");
+    log_.Info("watching %s (%s%s)", o_.dir,
+              o_.done_dir.empty() ? absl::StrCat("done files get ", o_.completed_suffix)
+                                  : absl::StrCat("done files move to ", o_.done_dir),
+              restored_current_ ? absl::StrCat("; resuming ", restored_current_->name, " after line ", restored_lines_)
+                                : "");
     return absl::OkStatus();
   }
 
@@ -141,7 +138,7 @@ class SpoolDirSource : public Source {
       ASSIGN_OR_RETURN(bool opened, OpenNext());
       if (!opened) {
         if (o_.stop_when_empty) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(o_.poll_ms, 200)));
+        clock_->SleepMs(std::min<int64_t>(o_.poll_ms, 200));
         return true;
       }
     }
@@ -150,8 +147,8 @@ class SpoolDirSource : public Source {
     if (!chunk.ok()) {
       // Unreadable part-way (a damaged .gz): loud, and the other files go on. The lines
       // before the damage were read; the file is left in place for a person to look at.
-      SLUICE_LOG_ERROR(log_, "{}#{}: {} is unreadable after {} lines: {}; skipping it", node_, subtask_,
-                       current_.name, current_lines_, std::string(chunk.status().message()));
+      log_.Error("%s is unreadable after %d lines: %s; skipping it", current_.name, current_lines_,
+                 std::string(chunk.status().message()));
       files_unreadable_->Add(1);
       skip_.insert(current_.name);
       reader_.reset();
@@ -239,7 +236,7 @@ class SpoolDirSource : public Source {
       current_lines_ = restored_lines_;
       return true;
     }
-    int64_t now_ms = NowMs();
+    int64_t now_ms = clock_->MonotonicMs();
     // With stop_when_empty, look again before saying the directory is empty.
     if (queue_.empty() && !o_.stop_when_empty && now_ms - last_scan_ms_ < o_.poll_ms) return false;
     if (queue_.empty()) {
@@ -282,8 +279,8 @@ class SpoolDirSource : public Source {
     auto reader = std::make_unique<LineReader>();
     absl::Status st = reader->OpenFile(absl::StrCat(o_.dir, "/", id.name), 0, -1);
     if (!st.ok()) {
-      SLUICE_LOG_ERROR(log_, "{}#{}: cannot read {}/{}: {}; skipping it, the other files go on", node_, subtask_,
-                       o_.dir, id.name, std::string(st.message()));
+      log_.Error("cannot read %s/%s: %s; skipping it, the other files go on", o_.dir, id.name,
+                 std::string(st.message()));
       files_unreadable_->Add(1);
       skip_.insert(id.name);
       return false;
@@ -293,7 +290,7 @@ class SpoolDirSource : public Source {
     current_name_ = std::make_shared<std::string>(id.name);
     current_lines_ = 0;
     in_flight_.insert(id.name);
-    SLUICE_LOG_INFO(log_, "{}#{}: reading {} ({} bytes)", node_, subtask_, id.name, id.size);
+    log_.Info("reading %s (%d bytes)", id.name, id.size);
     return true;
   }
 
@@ -308,7 +305,7 @@ class SpoolDirSource : public Source {
           ", now ", now.ok() ? now->Describe() : std::string(now.status().message()),
           "); write files elsewhere or under an ignored name (*.tmp) and rename them in when complete"));
     }
-    SLUICE_LOG_INFO(log_, "{}#{}: read {} ({} lines)", node_, subtask_, current_.name, current_lines_);
+    log_.Info("read %s (%d lines)", current_.name, current_lines_);
     if (checkpointing_) {
       finished_.push_back(current_);
       return absl::OkStatus();
@@ -337,17 +334,12 @@ class SpoolDirSource : public Source {
     return absl::OkStatus();
   }
 
-  static int64_t NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   Options o_;
   int subtask_;
   int parallelism_;
   std::string node_;
-  std::shared_ptr<spdlog::logger> log_;
+  Logger log_;
+  Clock* clock_ = &SystemClock();  // the Context's, from Open
   bool checkpointing_ = false;
   Counter* files_done_ = nullptr;
   Counter* files_unreadable_ = nullptr;

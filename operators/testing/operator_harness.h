@@ -33,12 +33,16 @@ class TestContext : public Context {
   const std::string& run_id() const override { return run; }
   const std::string& job_id() const override { return job; }
   int64_t attempt() const override { return attempt_number; }
+  Clock& clock() const override { return *processing_clock; }
 
   /// What checkpointing() and run_id() answer.
   bool checkpointing_enabled = false;
   std::string run = "test-run";
   std::string job = "test-job";
   int64_t attempt_number = 1;
+  /// What clock() answers: point it at a ManualClock to drive processing time by hand
+  /// (sluice/clock.h). Not owned.
+  Clock* processing_clock = &SystemClock();
   std::multiset<int64_t>& timers() { return timers_; }
   int64_t counter(const std::string& name) { return GetCounter(name)->value(); }
 

@@ -38,11 +38,6 @@ KNOWN = {
     ('coordinator/coordinator.cc', 'operators/builtins.h'),
     ('coordinator/coordinator.cc', 'runtime/plan/job_plan.h'),
     ('coordinator/coordinator.cc', 'runtime/plugin/plugin_loader.h'),
-    ('operators/hive/hive_partitions_source.cc', 'common/log.h'),
-    ('operators/hive/hive_sink.cc', 'common/log.h'),
-    ('operators/kafka/kafka_sink.cc', 'common/log.h'),
-    ('operators/kafka/kafka_source.cc', 'common/log.h'),
-    ('operators/spool/spooldir_source.cc', 'common/log.h'),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
