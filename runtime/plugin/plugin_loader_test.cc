@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "common/testing/status_matchers.h"
+#include "absl/strings/str_cat.h"
 #include "operators/testing/operator_harness.h"
 #include "sluice/params.h"
+#include "sluice/plugin.h"
 
 namespace sluice::runtime {
 namespace {
@@ -133,7 +135,7 @@ TEST(PluginLoaderTest, RefusesAPluginBuiltForAnotherApiVersion) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr(kWrongVersionPlugin));
   EXPECT_THAT(status.message(), HasSubstr("built for sluice operator API version 999"));
-  EXPECT_THAT(status.message(), HasSubstr("this sluice supports version 2"));
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("this sluice supports version ", SLUICE_PLUGIN_API_VERSION)));
   EXPECT_THAT(status.message(), HasSubstr("rebuild it"));
   EXPECT_TRUE(registry.Types().empty());
 }

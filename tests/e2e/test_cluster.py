@@ -23,6 +23,7 @@ Prints one line per check and ends with 'N passed, N failed'; exits 1 on any fai
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -453,7 +454,8 @@ def suite_bad(args, work):
               p.stderr)
         p = cluster.cli(["submit", good, "--plugin", args.wrong_version_plugin], check_rc=False)
         check("plugin built for another API version: exit 2, names both versions",
-              p.returncode == 2 and "version 999" in p.stderr and "version 2" in p.stderr, p.stderr)
+              p.returncode == 2 and "version 999" in p.stderr and re.search(r"supports version \d+", p.stderr),
+              p.stderr)
         p = cluster.cli(["submit", good, "--plugin", args.no_symbols_plugin], check_rc=False)
         check("plugin without entry points: exit 2, names the missing symbol",
               p.returncode == 2 and "sluice_plugin_api_version" in p.stderr, p.stderr)
