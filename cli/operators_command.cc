@@ -8,26 +8,13 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/run_topology.h"
-#include "operators/builtins.h"
-#include "runtime/plugin/plugin_loader.h"
 
 namespace sluice::cli {
 namespace {
 
 int ListOperators(const std::vector<std::string>& plugins) {
   OperatorRegistry registry;
-  absl::Status st = sluice::operators::RegisterBuiltinOperators(registry);
-  if (!st.ok()) {
-    PrintError(st);
-    return kExitFailed;
-  }
-  for (const std::string& plugin : plugins) {
-    st = sluice::runtime::LoadPlugin(plugin, &registry);
-    if (!st.ok()) {
-      PrintError(st);
-      return kExitBadInput;
-    }
-  }
+  if (int code = RegisterOperators(plugins, &registry); code != kExitOk) return code;
   for (const auto& t : registry.Types()) {
     auto kind = registry.KindOf(t);
     const char* k = !kind.ok()                                       ? "?"

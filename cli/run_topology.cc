@@ -28,18 +28,7 @@ int PlanJob(const RunFlags& f, OperatorRegistry* registry, std::optional<runtime
     PrintError(topology.status());
     return kExitBadInput;
   }
-  absl::Status st = sluice::operators::RegisterBuiltinOperators(*registry);
-  if (!st.ok()) {
-    PrintError(st);
-    return kExitFailed;
-  }
-  for (const std::string& plugin : f.plugins) {
-    st = sluice::runtime::LoadPlugin(plugin, registry);
-    if (!st.ok()) {
-      PrintError(st);
-      return kExitBadInput;
-    }
-  }
+  if (int code = RegisterOperators(f.plugins, registry); code != kExitOk) return code;
   auto planned = sluice::runtime::BuildJobPlan(*topology, *registry);
   if (!planned.ok()) {
     PrintError(planned.status());
@@ -85,6 +74,22 @@ absl::StatusOr<runtime::JobSummary> RunWithSignals(runtime::LocalExecutor& execu
 }
 
 }  // namespace
+
+int RegisterOperators(const std::vector<std::string>& plugins, OperatorRegistry* registry) {
+  absl::Status st = sluice::operators::RegisterBuiltinOperators(*registry);
+  if (!st.ok()) {
+    PrintError(st);
+    return kExitFailed;
+  }
+  for (const std::string& plugin : plugins) {
+    st = sluice::runtime::LoadPlugin(plugin, registry);
+    if (!st.ok()) {
+      PrintError(st);
+      return kExitBadInput;
+    }
+  }
+  return kExitOk;
+}
 
 void AddTopologyFlags(CLI::App* cmd, RunFlags* flags) {
   cmd->add_option("topology", flags->topology, "Topology YAML file")->required()->check(CLI::ExistingFile);

@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sluice/operator.h"
 #include "sluice/v1/topology.pb.h"
 
 namespace sluice::cli {
@@ -44,6 +45,10 @@ absl::StatusOr<v1::Topology> LoadWithOverrides(const RunFlags& f);
 // and the summary on stderr; Ctrl-C / SIGTERM cancel (or, with stop_on_signal, stop) it.
 // Returns the exit code.
 int RunTopology(const RunFlags& f);
+
+// Registers the built-in operators and loads `plugins` (files) into `registry`. On
+// failure prints why and returns the exit code; else kExitOk.
+int RegisterOperators(const std::vector<std::string>& plugins, OperatorRegistry* registry);
 
 // Prints "error: MESSAGE" on stderr.
 void PrintError(const absl::Status& st);

@@ -11,7 +11,9 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/run_topology.h"
+#include "common/content_hash.h"
 #include "runtime/local/local_executor.h"
+#include "runtime/plan/job_graph.h"
 
 namespace sluice::cli {
 namespace {
@@ -50,8 +52,9 @@ int PrintOutcome(const v1::DescribeJobResponse& d) {
   return kExitFailed;
 }
 
-// Adds the plugin files to the request. Returns false, having said why, if one is unreadable.
-bool AddPlugins(const std::vector<std::string>& plugins, v1::SubmitJobRequest* req) {
+// Adds the plugin files to the request and their hashes to `refs`. Returns false, having
+// said why, if one is unreadable.
+bool AddPlugins(const std::vector<std::string>& plugins, v1::SubmitJobRequest* req, std::vector<v1::PluginRef>* refs) {
   for (const std::string& path : plugins) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -63,6 +66,9 @@ bool AddPlugins(const std::vector<std::string>& plugins, v1::SubmitJobRequest* r
     auto* a = req->add_plugins();
     a->set_name(std::filesystem::path(path).filename().string());
     a->set_content(buf.str());
+    v1::PluginRef& ref = refs->emplace_back();
+    ref.set_name(a->name());
+    ref.set_hash(ContentHash(a->content()));
   }
   return true;
 }
@@ -102,9 +108,19 @@ int LoadAndSubmit(SubmitCommand& c) {
 }  // namespace
 
 int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const SubmitFlags& flags) {
+  // Compile the job graph here, with the planner `sluice run` uses and the plugins loaded
+  // in this process: the coordinator schedules the graph and runs no user code.
   v1::SubmitJobRequest req;
-  *req.mutable_topology() = topology;
-  if (!AddPlugins(flags.plugins, &req)) return kExitBadInput;
+  std::vector<v1::PluginRef> refs;
+  if (!AddPlugins(flags.plugins, &req, &refs)) return kExitBadInput;
+  OperatorRegistry registry;
+  if (int code = RegisterOperators(flags.plugins, &registry); code != kExitOk) return code;
+  auto graph = runtime::CompileJobGraph(topology, registry, std::move(refs));
+  if (!graph.ok()) {
+    PrintError(graph.status());
+    return kExitBadInput;
+  }
+  *req.mutable_graph() = *std::move(graph);
   if (flags.restart_attempts >= 0 || flags.restart_delay_s >= 0) {
     req.mutable_restart()->set_max_attempts(std::max(0, flags.restart_attempts));
     req.mutable_restart()->set_delay_ms(static_cast<int64_t>(std::max(0.0, flags.restart_delay_s) * 1000));

@@ -35,11 +35,16 @@ endfunction()
 # installed CMake package.
 include(${CMAKE_CURRENT_LIST_DIR}/sluice_plugin.cmake)
 
-# sluice_program(target): one of the programs users run (sluice, sluice-worker,
-# sluice-coordinator). They sit side by side in build/bin, as when installed, because
-# `sluice local` starts the other two from its own directory.
+# sluice_program(target [NO_PLUGINS]): one of the programs users run (sluice,
+# sluice-worker, sluice-coordinator). They sit side by side in build/bin, as when
+# installed, because `sluice local` starts the other two from its own directory. A
+# program that loads plugins exports the SDK to them; NO_PLUGINS (the coordinator)
+# carries no SDK at all.
 function(sluice_program target)
+  cmake_parse_arguments(ARG "NO_PLUGINS" "" "" ${ARGN})
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
-  sluice_export_sdk(${target})
+  if(NOT ARG_NO_PLUGINS)
+    sluice_export_sdk(${target})
+  endif()
   install(TARGETS ${target} RUNTIME DESTINATION bin COMPONENT programs)
 endfunction()

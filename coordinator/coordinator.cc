@@ -2,13 +2,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_util.h"
 #include "common/log.h"
-#include "operators/builtins.h"
-#include "runtime/plan/job_plan.h"
-#include "runtime/plugin/plugin_loader.h"
+#include "common/content_hash.h"
+#include "coordinator/job_graph_check.h"
 
 namespace sluice::coordinator {
 namespace {
@@ -240,74 +240,61 @@ grpc::Status Coordinator::Heartbeat(grpc::ServerContext*, const v1::HeartbeatReq
   return grpc::Status::OK;
 }
 
-grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req, v1::SubmitJobResponse* resp) {
-  auto log = GetLogger("coordinator");
-  v1::JobRecord rec;
-  // Store the plugins and load them, so the plan is validated with their operators.
-  OperatorRegistry registry;
-  absl::Status st = operators::RegisterBuiltinOperators(registry);
-  if (!st.ok()) return ToGrpc(st);
-  {
-    std::lock_guard<std::mutex> lock(plugin_mu_);
-    for (const auto& artifact : req->plugins()) {
-      auto hash = store_->PutArtifact(artifact.content());
-      if (!hash.ok()) return ToGrpc(hash.status());
-      std::filesystem::path dir = std::filesystem::path(options_.data_dir) / "plugins";
-      std::filesystem::path path = dir / absl::StrCat(*hash, ".so");
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (!std::filesystem::exists(path, ec)) {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(artifact.content().data(), static_cast<std::streamsize>(artifact.content().size()));
-        if (!out) return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("cannot write ", path.string()));
-      }
-      absl::Status ls = runtime::LoadPlugin(path.string(), &registry);
-      if (!ls.ok()) {
-        std::string msg = absl::StrCat("plugin ", artifact.name(), ": ", ls.message());
-        SLUICE_LOG_WARN(log, "refused a job: {}", msg);
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-      }
-      auto* ref = rec.add_plugins();
-      ref->set_name(artifact.name());
-      ref->set_hash(*hash);
+absl::Status Coordinator::StorePlugins(const v1::SubmitJobRequest& req) {
+  // Artifacts are stored by content hash and served to workers (FetchArtifact); they are
+  // never loaded here. Each must be one the graph names, and each plugin the graph names
+  // must be uploaded now or stored already.
+  std::set<std::string> uploaded;
+  for (const auto& artifact : req.plugins()) {
+    const std::string hash = ContentHash(artifact.content());
+    bool named = false;
+    for (const auto& ref : req.graph().plugins()) named = named || ref.hash() == hash;
+    if (!named) {
+      return absl::InvalidArgumentError(absl::StrCat("plugin ", artifact.name(), ": its content hash ", hash,
+                                                     " is not one of the job graph's plugins"));
+    }
+    auto stored = store_->PutArtifact(artifact.content());
+    if (!stored.ok()) return stored.status();
+    uploaded.insert(hash);
+  }
+  for (const auto& ref : req.graph().plugins()) {
+    if (uploaded.count(ref.hash()) > 0) continue;
+    if (!store_->GetArtifact(ref.hash()).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("plugin ", ref.name(), " (", ref.hash(), ") was neither uploaded nor stored before"));
     }
   }
-  if (!req->topology().checkpoint_dir().empty()) {
+  return absl::OkStatus();
+}
+
+grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req, v1::SubmitJobResponse* resp) {
+  auto log = GetLogger("coordinator");
+  // The client compiled the graph; nothing here runs the planner or user code.
+  const v1::JobGraph& graph = req->graph();
+  absl::Status valid = ValidateJobGraph(graph);
+  if (valid.ok() && !graph.topology().checkpoint_dir().empty()) {
     // Each worker would checkpoint to its own disk, and a task failed over to another
     // worker would not find its checkpoint: refuse rather than half-work.
-    const std::string msg =
+    valid = absl::InvalidArgumentError(
         "checkpoint: local checkpoints run with `sluice run` or `sluice ingest` on one machine; checkpoints on "
-        "a cluster are not built yet";
-    SLUICE_LOG_WARN(log, "refused a job: {}", msg);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+        "a cluster are not built yet");
   }
-  auto plan = runtime::BuildJobPlan(req->topology(), registry, /*plan_only=*/true);
-  if (!plan.ok()) {
-    SLUICE_LOG_WARN(log, "refused a job: {}", std::string(plan.status().message()));
-    return ToGrpc(plan.status());
+  if (valid.ok()) valid = StorePlugins(*req);
+  if (!valid.ok()) {
+    SLUICE_LOG_WARN(log, "refused a job: {}", std::string(valid.message()));
+    return ToGrpc(valid);
   }
+  v1::JobRecord rec;
   auto number = store_->NextJobNumber();
   if (!number.ok()) return ToGrpc(number.status());
-  std::string name = plan->name.empty() ? "job" : plan->name;
+  std::string name = graph.name().empty() ? "job" : graph.name();
   rec.set_job_id(absl::StrCat(name, "-", *number));
-  *rec.mutable_topology() = req->topology();
+  *rec.mutable_graph() = graph;
   *rec.mutable_restart() = req->has_restart() ? req->restart() : options_.default_restart;
   rec.set_state(v1::JOB_SCHEDULING);
   rec.set_submitted_ms(NowMs());
   int tasks = 0;
-  for (const auto& v : plan->vertices) {
-    rec.add_vertex_parallelism(v.parallelism);
-    rec.add_vertex_names(v.name);
-    tasks += v.parallelism;
-  }
-  rec.set_num_tasks(tasks);
-  for (const auto& n : plan->nodes) {
-    auto* ni = rec.add_nodes();
-    ni->set_id(n.id);
-    ni->set_type(n.type);
-    ni->set_parallelism(n.parallelism);
-  }
-  rec.set_plan(plan->Describe());
+  for (const auto& v : graph.vertices()) tasks += v.parallelism();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (jobs_.count(rec.job_id()) > 0) {  // ids are never given twice; refuse rather than lose a job

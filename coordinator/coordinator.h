@@ -60,6 +60,9 @@ class Coordinator final : public v1::Coordinator::Service {
   // Sends the calls decided under mu_ (without it); a failed deployment fails its job over.
   void Execute(std::vector<WorkerCall> calls);
   std::map<std::string, int> UsedSlots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores the request's plugin artifacts by hash (never loads them); checks that they
+  // are the graph's and that every plugin the graph names is stored.
+  absl::Status StorePlugins(const v1::SubmitJobRequest& req);
   JobMasterOptions MasterOptions() const;
 
   CoordinatorOptions options_;
@@ -73,7 +76,6 @@ class Coordinator final : public v1::Coordinator::Service {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   Membership members_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, JobMaster> jobs_ ABSL_GUARDED_BY(mu_);
-  std::mutex plugin_mu_;  // loading plugins for validation
 };
 
 }  // namespace sluice::coordinator

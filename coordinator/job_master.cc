@@ -43,6 +43,15 @@ void JobMaster::Persist() {
 
 void JobMaster::Recover(Clock::time_point now) {
   rec_.clear_pending_reason();  // waiting for slots starts anew
+  if (!ended() && rec_.graph().vertices_size() == 0) {
+    // Recorded by a coordinator that planned jobs itself (protocol 1): there is no graph
+    // to deploy. Say so rather than schedule nothing.
+    rec_.set_state(v1::JOB_FAILED);
+    rec_.set_error("recorded by an older sluice coordinator, without a compiled job graph: submit it again");
+    rec_.set_ended_ms(NowMs());
+    Persist();
+    return;
+  }
   if (rec_.state() == v1::JOB_RUNNING) {
     recovering_ = true;
     recover_deadline_ = now + std::chrono::milliseconds(options_.heartbeat_timeout_ms);
@@ -140,7 +149,8 @@ std::string JobMaster::SilentWorkers(const Membership& members) const {
 void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
                          std::vector<WorkerCall>* calls) {
   auto log = GetLogger("coordinator");
-  std::vector<int> parallelism(rec_.vertex_parallelism().begin(), rec_.vertex_parallelism().end());
+  std::vector<int> parallelism;
+  for (const auto& v : rec_.graph().vertices()) parallelism.push_back(v.parallelism());
   absl::StatusOr<std::vector<Placement>> placement = PlaceTasks(parallelism, members.Free(used));
   if (!placement.ok()) {
     if (rec_.pending_reason().empty()) {
@@ -178,7 +188,7 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
   std::set<std::string> targets;
   for (const auto& p : rec_.placement()) targets.insert(p.worker_id());
   SLUICE_LOG_INFO(log, "deploying job {} attempt {}: {} task(s) on {}", rec_.job_id(), rec_.attempt(),
-                  rec_.num_tasks(), absl::StrJoin(targets, ", "));
+                  NumTasks(), absl::StrJoin(targets, ", "));
   for (const std::string& wid : targets) {
     WorkerCall c;
     c.deploy = true;
@@ -188,8 +198,7 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
     c.attempt = rec_.attempt();
     c.request.set_job_id(rec_.job_id());
     c.request.set_attempt(rec_.attempt());
-    *c.request.mutable_topology() = rec_.topology();
-    *c.request.mutable_plugins() = rec_.plugins();
+    *c.request.mutable_graph() = rec_.graph();
     *c.request.mutable_placement() = rec_.placement();
     c.request.set_worker_id(wid);
     calls->push_back(std::move(c));
@@ -202,7 +211,7 @@ void JobMaster::Check(const Membership& members, std::vector<WorkerCall>* calls)
   for (const auto& [wid, s] : status_) {
     for (const auto& t : s.tasks()) {
       if (t.state() == v1::TASK_FAILED) {
-        std::string reason = absl::StrCat("task ", rec_.vertex_names(t.vertex()), "#", t.subtask(), " on ", wid,
+        std::string reason = absl::StrCat("task ", VertexName(t.vertex()), "#", t.subtask(), " on ", wid,
                                           " failed: ", t.error());
         // A broken exchange is the symptom; a silent worker is the likely cause.
         std::string silent = SilentWorkers(members);
@@ -213,7 +222,7 @@ void JobMaster::Check(const Membership& members, std::vector<WorkerCall>* calls)
       if (t.state() == v1::TASK_FINISHED) ++finished;
     }
   }
-  if (finished < rec_.num_tasks()) return;
+  if (finished < NumTasks()) return;
   // Every task finished: keep the final states and metrics.
   RecordFinal();
   rec_.set_state(v1::JOB_FINISHED);
@@ -312,16 +321,27 @@ absl::Status JobMaster::Cancel(const std::string& who, const Membership& members
   return absl::OkStatus();
 }
 
+int JobMaster::NumTasks() const {
+  int tasks = 0;
+  for (const auto& v : rec_.graph().vertices()) tasks += v.parallelism();
+  return tasks;
+}
+
+std::string JobMaster::VertexName(int vertex) const {
+  if (vertex < 0 || vertex >= rec_.graph().vertices_size()) return absl::StrCat("vertex ", vertex);
+  return rec_.graph().vertices(vertex).name();
+}
+
 v1::JobSummaryProto JobMaster::Summary() const {
   v1::JobSummaryProto s;
   s.set_job_id(rec_.job_id());
-  s.set_name(rec_.topology().name());
+  s.set_name(rec_.graph().name());
   s.set_state(rec_.state());
   s.set_attempt(rec_.attempt());
   s.set_restarts(rec_.restarts());
   s.set_submitted_ms(rec_.submitted_ms());
   s.set_ended_ms(rec_.ended_ms());
-  s.set_num_tasks(rec_.num_tasks());
+  s.set_num_tasks(NumTasks());
   s.set_error(rec_.error());
   s.set_pending_reason(rec_.pending_reason());
   return s;
@@ -329,7 +349,7 @@ v1::JobSummaryProto JobMaster::Summary() const {
 
 void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
   *resp->mutable_job() = Summary();
-  resp->set_plan(rec_.plan());
+  resp->set_plan(rec_.graph().description());
   // Tasks with their latest state (once the job ended, as the last attempt left them).
   std::map<std::pair<int, int>, const v1::TaskStatus*> states;
   const bool is_ended = ended();
@@ -344,7 +364,7 @@ void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
     auto* t = resp->add_tasks();
     t->set_vertex(p.vertex());
     t->set_subtask(p.subtask());
-    t->set_name(absl::StrCat(rec_.vertex_names(p.vertex()), "#", p.subtask()));
+    t->set_name(absl::StrCat(VertexName(p.vertex()), "#", p.subtask()));
     t->set_worker_id(p.worker_id());
     auto s = states.find({p.vertex(), p.subtask()});
     t->set_state(s != states.end() ? s->second->state() : v1::TASK_SCHEDULED);
@@ -373,11 +393,12 @@ void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
       rates[n].second += rr.second;
     }
   }
-  for (int i = 0; i < rec_.nodes_size(); ++i) {
+  for (int i = 0; i < rec_.graph().nodes_size(); ++i) {
+    const v1::GraphNode& node = rec_.graph().nodes(i);
     auto* ns = resp->add_nodes();
-    ns->set_id(rec_.nodes(i).id());
-    ns->set_type(rec_.nodes(i).type());
-    ns->set_parallelism(rec_.nodes(i).parallelism());
+    ns->set_id(node.id());
+    ns->set_type(node.type());
+    ns->set_parallelism(node.parallelism());
     *ns->mutable_metrics() = sum[i];
     ns->mutable_metrics()->set_node(i);
     if (rec_.state() == v1::JOB_RUNNING) {

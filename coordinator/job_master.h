@@ -105,6 +105,9 @@ class JobMaster {
   void RecordFinal();
   // "worker X has not sent a heartbeat for N ms" for the job's silent workers (or "").
   std::string SilentWorkers(const Membership& members) const;
+  // Tasks of the graph (subtasks of every vertex), and a vertex's name ("parse -> views").
+  int NumTasks() const;
+  std::string VertexName(int vertex) const;
 
   v1::JobRecord rec_;
   JobStore* store_;

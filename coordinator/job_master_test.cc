@@ -31,11 +31,12 @@ class JobMasterTest : public ::testing::Test {
   JobMaster Job(int max_restarts = 1, int64_t slot_timeout_ms = 300000) {
     v1::JobRecord rec;
     rec.set_job_id("job-1");
-    rec.add_vertex_parallelism(1);
-    rec.add_vertex_parallelism(2);
-    rec.add_vertex_names("src");
-    rec.add_vertex_names("sink");
-    rec.set_num_tasks(3);
+    auto* src = rec.mutable_graph()->add_vertices();
+    src->set_name("src");
+    src->set_parallelism(1);
+    auto* sink = rec.mutable_graph()->add_vertices();
+    sink->set_name("sink");
+    sink->set_parallelism(2);
     rec.mutable_restart()->set_max_attempts(max_restarts);
     rec.mutable_restart()->set_delay_ms(0);
     rec.set_state(v1::JOB_SCHEDULING);

@@ -220,17 +220,18 @@ struct OperatorConfig {
   /// For a node behind a key-by edge: the key fields, in order (names in the input
   /// schema). Keyed operators use them unless their params name other keys.
   std::vector<std::string> key_fields;
-  /// True when this instance is created only to check params and report its output
-  /// schema, on a machine that may not hold the job's files (the coordinator of a
-  /// cluster). Skip checks of the local environment then (files exist, tables load);
-  /// the instances that run the job, on the workers, make them.
-  bool plan_only = false;
 
   /// A logger for the factory, before any job runs (its lines name the operator and
   /// subtask; no job yet). Operators log through Context::logger() once open.
   Logger logger() const { return Logger::ForOperator(nullptr, "", node_id, subtask_index); }
 };
 
+/// Factories build an instance from its config: they check the params and give the
+/// output schema, and must not depend on the machine they run on. The planner calls them
+/// in the client that submits a job (`sluice submit`), which may not hold the job's files
+/// or reach its services; open files, tables and connections in Open, on the machine that
+/// runs the task, and fail there naming the file. (A factory may read a file only to learn
+/// a schema it cannot get otherwise, and must then say which param declares it instead.)
 using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<Source>>(const OperatorConfig&)>;
 using OperatorFactory =
     std::function<absl::StatusOr<std::unique_ptr<Operator>>(const OperatorConfig&)>;

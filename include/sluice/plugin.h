@@ -39,7 +39,8 @@
 /// 2: NotifyCheckpointComplete on Operator and Source, SnapshotWriter::checkpoint_id,
 ///    Context::checkpointing and Context::run_id.
 /// 3: SDK services: Context::logger and Context::clock, OperatorConfig::logger,
-///    dead-letter writers registered in OperatorRegistry, sluice/filesystem.h.
+///    dead-letter writers registered in OperatorRegistry, sluice/filesystem.h;
+///    OperatorConfig::plan_only removed (factories never touch the job's files: Open does).
 #define SLUICE_PLUGIN_API_VERSION 3
 
 namespace sluice::plugin_internal {

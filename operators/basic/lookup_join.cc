@@ -61,23 +61,48 @@ absl::StatusOr<std::vector<std::string>> ReadHeader(const std::string& path, con
   return header;
 }
 
+// The column of `name` in `header`, or -1.
+int ColumnOf(const std::vector<std::string>& header, const std::string& name) {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 class LookupJoin : public Operator {
  public:
-  LookupJoin(std::string path, int key_index, int table_key, std::vector<int> table_cols,
-             std::vector<int> keep, OnMiss on_miss, SchemaPtr schema)
-      : path_(std::move(path)), key_index_(key_index), table_key_(table_key),
-        table_cols_(std::move(table_cols)), keep_(std::move(keep)), on_miss_(on_miss),
-        schema_(std::move(schema)) {}
+  // `key_at` and `fields_at`: the params that name the table key and the fields, so
+  // errors found when the table is read still point at the topology's line.
+  LookupJoin(std::string path, int key_index, std::string table_key, std::vector<std::string> fields,
+             std::vector<int> keep, OnMiss on_miss, SchemaPtr schema, Param key_at, Param fields_at)
+      : path_(std::move(path)), key_index_(key_index), table_key_name_(std::move(table_key)),
+        field_names_(std::move(fields)), keep_(std::move(keep)), on_miss_(on_miss), schema_(std::move(schema)),
+        key_at_(std::move(key_at)), fields_at_(std::move(fields_at)) {}
 
   SchemaPtr output_schema() const override { return schema_; }
 
+  // The table is read here, on the machine that runs the task: the job may have been
+  // planned where it is not. Its columns are found by name in its own header.
   absl::Status Open(Context& ctx) override {
     auto table = std::make_shared<Table>();
     std::ifstream in(path_);
     if (!in) return absl::NotFoundError(absl::StrCat("cannot open table '", path_, "'"));
     std::string line;
     std::vector<std::string> fields;
-    std::getline(in, line);  // header, checked by the factory
+    if (!std::getline(in, line)) return absl::InvalidArgumentError(absl::StrCat("table '", path_, "' is empty"));
+    if (!SplitCsvLine(line, &table->header)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad CSV header in '", path_, "'"));
+    }
+    table_key_ = ColumnOf(table->header, table_key_name_);
+    table_cols_.clear();
+    for (const std::string& f : field_names_) table_cols_.push_back(ColumnOf(table->header, f));
+    for (size_t i = 0; i <= field_names_.size(); ++i) {
+      const bool key = i == field_names_.size();
+      if ((key ? table_key_ : table_cols_[i]) >= 0) continue;
+      return (key ? key_at_ : fields_at_)
+          .Error(absl::StrCat("table '", path_, "' has no column '", key ? table_key_name_ : field_names_[i],
+                              "'; columns are: ", absl::StrJoin(table->header, ", ")));
+    }
     int64_t line_no = 1;
     while (std::getline(in, line)) {
       ++line_no;
@@ -139,8 +164,12 @@ class LookupJoin : public Operator {
 
  private:
   std::string path_;
-  int key_index_, table_key_;
-  std::vector<int> table_cols_;
+  int key_index_;
+  std::string table_key_name_;
+  std::vector<std::string> field_names_;
+  int table_key_ = -1;              // in the table's header, found by Open
+  std::vector<int> table_cols_;     // of field_names_, found by Open
+  const Param key_at_, fields_at_;
   std::vector<int> keep_;
   OnMiss on_miss_;
   SchemaPtr schema_;
@@ -177,47 +206,25 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeLookupJoin(const OperatorConfig& c
     return p.Find("key")->Error(absl::StrCat("no input field '", key, "'; fields are: ", in.ToString()));
   }
   if (in.field(key_index).type != Type::kString) return p.Find("key")->Error("the key field must be a string");
-  absl::StatusOr<std::vector<std::string>> read = ReadHeader(path, *p.Find("table"));
-  ASSIGN_OR_RETURN(std::vector<std::string> declared, p.GetStringListOr("fields"));
-  if (!read.ok() && config.plan_only && !declared.empty()) {
-    // Planning on a machine without the table (a coordinator): the declared columns
-    // give the schema; each worker checks the table when it deploys the job.
-    std::vector<std::string> header = declared;
-    header.push_back(table_key);
-    read = header;
-  }
-  if (!read.ok() && config.plan_only) {
-    return p.Find("table")->Error(absl::StrCat(read.status().message(),
-                                               " (the coordinator cannot read the table to learn its columns: "
-                                               "list the ones you need in `fields`)"));
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> header, std::move(read));
-  auto col_of = [&](const std::string& name) {
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
-  int tk = col_of(table_key);
-  if (tk < 0) {
-    const Param* at = p.Find("table_key") ? p.Find("table_key") : p.Find("key");
-    return at->Error(absl::StrCat("table '", path, "' has no column '", table_key,
-                                  "'; columns are: ", absl::StrJoin(header, ", ")));
-  }
   ASSIGN_OR_RETURN(std::vector<std::string> fields, p.GetStringListOr("fields"));
   if (fields.empty()) {
-    for (const auto& h : header) {
+    // The output schema needs the table's columns: read its header here. A job planned
+    // where the table is not (submitted to a cluster) lists them in `fields`.
+    absl::StatusOr<std::vector<std::string>> header = ReadHeader(path, *p.Find("table"));
+    if (!header.ok()) {
+      return absl::Status(header.status().code(),
+                          absl::StrCat(header.status().message(),
+                                       " (the planner reads the table's header to learn its columns; where the "
+                                       "table is only on the workers, list the ones you need in `fields`)"));
+    }
+    if (ColumnOf(*header, table_key) < 0) {
+      const Param* at = p.Find("table_key") ? p.Find("table_key") : p.Find("key");
+      return at->Error(absl::StrCat("table '", path, "' has no column '", table_key,
+                                    "'; columns are: ", absl::StrJoin(*header, ", ")));
+    }
+    for (const auto& h : *header) {
       if (h != table_key) fields.push_back(h);
     }
-  }
-  std::vector<int> table_cols;
-  for (const auto& f : fields) {
-    int c = col_of(f);
-    if (c < 0) {
-      return p.Find("fields")->Error(absl::StrCat("table '", path, "' has no column '", f,
-                                                  "'; columns are: ", absl::StrJoin(header, ", ")));
-    }
-    table_cols.push_back(c);
   }
   std::vector<int> keep;
   std::vector<Field> out_fields;
@@ -248,8 +255,10 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeLookupJoin(const OperatorConfig& c
   else if (miss == "null") on_miss = OnMiss::kNull;
   else if (miss == "dead_letter") on_miss = OnMiss::kDeadLetter;
   else return p.Find("on_miss")->Error(absl::StrCat("expected drop, null or dead_letter, got '", miss, "'"));
-  return std::make_unique<LookupJoin>(path, key_index, tk, std::move(table_cols), std::move(keep), on_miss,
-                                      std::make_shared<Schema>(std::move(out_fields)));
+  const Param* key_at = p.Find("table_key") ? p.Find("table_key") : p.Find("key");
+  const Param* fields_at = p.Find("fields") ? p.Find("fields") : p.Find("table");
+  return std::make_unique<LookupJoin>(path, key_index, table_key, std::move(fields), std::move(keep), on_miss,
+                                      std::make_shared<Schema>(std::move(out_fields)), *key_at, *fields_at);
 }
 
 absl::StatusOr<std::unique_ptr<Operator>> MakeUnion(const OperatorConfig& config) {

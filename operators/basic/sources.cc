@@ -42,12 +42,37 @@ absl::StatusOr<bool> EmitLines(LineReader& reader, size_t batch_size, Collector&
   return true;
 }
 
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& patterns, const Param& at);
+
 class FileSource : public Source {
  public:
-  FileSource(std::vector<Split> splits, size_t batch_size)
-      : splits_(std::move(splits)), batch_size_(batch_size) {}
+  FileSource(std::vector<std::string> patterns, Param paths, bool split, int parallelism, int subtask,
+             size_t batch_size)
+      : patterns_(std::move(patterns)), paths_(std::move(paths)), split_(split), parallelism_(parallelism), subtask_(subtask),
+        batch_size_(batch_size) {}
   SchemaPtr output_schema() const override { return LineSchema(); }
   bool bounded() const override { return true; }
+
+  // The files are found here, on the machine that runs the task (the job may have been
+  // planned elsewhere). Plain files split into one byte range per subtask; gzip files go
+  // whole, round robin.
+  absl::Status Open(Context&) override {
+    ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(patterns_, paths_));
+    int whole = 0;
+    for (const std::string& f : files) {
+      struct stat st;
+      if (stat(f.c_str(), &st) != 0) return paths_.Error(absl::StrCat("cannot read '", f, "'"));
+      if (S_ISDIR(st.st_mode)) return paths_.Error(absl::StrCat("'", f, "' is a directory"));
+      if (absl::EndsWith(f, ".gz") || !split_ || parallelism_ == 1) {
+        if (whole++ % parallelism_ == subtask_) splits_.push_back({f, 0, -1});
+        continue;
+      }
+      int64_t size = st.st_size;
+      int64_t start = size * subtask_ / parallelism_, end = size * (subtask_ + 1) / parallelism_;
+      if (start < end) splits_.push_back({f, start, subtask_ + 1 == parallelism_ ? -1 : end});
+    }
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<bool> Poll(Collector& out) override {
     while (true) {
@@ -64,7 +89,11 @@ class FileSource : public Source {
   }
 
  private:
-  std::vector<Split> splits_;
+  const std::vector<std::string> patterns_;
+  const Param paths_;  // located, for errors
+  const bool split_;
+  const int parallelism_, subtask_;
+  std::vector<Split> splits_;  // this subtask's, found by Open
   size_t batch_size_;
   size_t next_ = 0;
   std::unique_ptr<LineReader> reader_;
@@ -88,20 +117,19 @@ class StdinSource : public Source {
   std::vector<std::string_view> scratch_;
 };
 
-absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params, bool plan_only) {
-  ASSIGN_OR_RETURN(std::vector<std::string> patterns, params.GetStringList("paths"));
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& patterns,
+                                                     const Param& paths) {
   std::vector<std::string> files;
   for (const std::string& pattern : patterns) {
     glob_t g{};
     int rc = glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
     if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
       globfree(&g);
-      if (plan_only) continue;  // the files are on the workers, which check them
-      return params.Find("paths")->Error(absl::StrCat("no file matches '", pattern, "'"));
+      return paths.Error(absl::StrCat("no file matches '", pattern, "'"));
     }
     if (rc != 0) {
       globfree(&g);
-      return params.Find("paths")->Error(absl::StrCat("cannot expand '", pattern, "'"));
+      return paths.Error(absl::StrCat("cannot expand '", pattern, "'"));
     }
     std::vector<std::string> matched(g.gl_pathv, g.gl_pathv + g.gl_pathc);
     globfree(&g);
@@ -116,30 +144,12 @@ absl::StatusOr<std::vector<std::string>> ExpandPaths(const Param& params, bool p
 absl::StatusOr<std::unique_ptr<Source>> MakeFileSource(const OperatorConfig& config) {
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"paths", "batch_size", "split"}));
-  ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandPaths(p, config.plan_only));
+  ASSIGN_OR_RETURN(std::vector<std::string> patterns, p.GetStringList("paths"));  // checks the shape
   ASSIGN_OR_RETURN(int64_t batch_size, p.GetIntOr("batch_size", config.batch_size));
   ASSIGN_OR_RETURN(bool split, p.GetBoolOr("split", true));
   if (batch_size < 1) return p.Find("batch_size")->Error("must be at least 1");
-  const int par = config.parallelism;
-  const int me = config.subtask_index;
-  // Plain files split into one byte range per subtask; gzip files go whole, round robin.
-  std::vector<Split> mine;
-  int whole = 0;
-  for (const std::string& f : files) {
-    struct stat st;
-    if (stat(f.c_str(), &st) != 0) {
-      return p.Find("paths")->Error(absl::StrCat("cannot read '", f, "'"));
-    }
-    if (S_ISDIR(st.st_mode)) return p.Find("paths")->Error(absl::StrCat("'", f, "' is a directory"));
-    if (absl::EndsWith(f, ".gz") || !split || par == 1) {
-      if (whole++ % par == me) mine.push_back({f, 0, -1});
-      continue;
-    }
-    int64_t size = st.st_size;
-    int64_t start = size * me / par, end = size * (me + 1) / par;
-    if (start < end) mine.push_back({f, start, me + 1 == par ? -1 : end});
-  }
-  return std::make_unique<FileSource>(std::move(mine), static_cast<size_t>(batch_size));
+  return std::make_unique<FileSource>(std::move(patterns), *p.Find("paths"), split, config.parallelism, config.subtask_index,
+                                      static_cast<size_t>(batch_size));
 }
 
 absl::StatusOr<std::unique_ptr<Source>> MakeStdinSource(const OperatorConfig& config) {

@@ -285,9 +285,6 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHivePartitionsSource(const OperatorC
     const std::string schema_path = absl::StrCat(o.table_dir, "/_ddl/schema.tsv");
     auto text = o.fs->ReadFile(schema_path);
     if (!text.ok()) {
-      if (config.plan_only) {
-        return p.Error(absl::StrCat("cannot read ", schema_path, " to learn the table's columns; give `fields`"));
-      }
       return p.Find("table")->Error(absl::StrCat("table ", o.table_name, ": cannot read ", schema_path,
                                                  " (written by hive_sink) to learn its columns; give `fields` "
                                                  "for a table sluice did not write"));

@@ -273,9 +273,8 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& co
     return p.Find("format")->Error(absl::StrCat("expected json or raw, got '", format, "'"));
   }
   ASSIGN_OR_RETURN(o.flush_timeout_ms, p.GetDurationMsOr("flush_timeout", 60000));
-  if (!config.plan_only) {
-    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o.props, p));
-  }
+  // Catch bad librdkafka properties when the job is planned (MakeConf names the property).
+  ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o.props, p));
   return std::make_unique<KafkaSink>(std::move(o), config.node_id, config.subtask_index);
 }
 

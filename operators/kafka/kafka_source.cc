@@ -533,10 +533,8 @@ absl::StatusOr<std::unique_ptr<Source>> MakeKafkaSource(const OperatorConfig& co
   ASSIGN_OR_RETURN(int64_t batch, p.GetIntOr("batch_size", config.batch_size));
   if (batch < 1) return p.Find("batch_size")->Error("must be at least 1");
   o.batch_size = static_cast<size_t>(batch);
-  if (!config.plan_only) {
-    // Catch bad librdkafka properties at plan time (MakeConf names the property).
-    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o.props, p));
-  }
+  // Catch bad librdkafka properties when the job is planned (MakeConf names the property).
+  ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o.props, p));
   return std::make_unique<KafkaSource>(std::move(o), config.subtask_index, config.parallelism, config.node_id);
 }
 

@@ -69,7 +69,7 @@ OperatorConfig MakeOperatorConfig(const PlanNode& node, int subtask) {
   return config;
 }
 
-absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegistry& registry, bool plan_only) {
+absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegistry& registry) {
   RETURN_IF_ERROR(topology::ValidateTopology(t));
   JobPlan plan;
   plan.name = t.name();
@@ -145,7 +145,6 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
     // Probe instance: validates params, yields the output schema.
     OperatorConfig config = MakeOperatorConfig(pn, 0);
     config.batch_size = plan.batch_size;
-    config.plan_only = plan_only;
     if (pn.kind == OperatorRegistry::Kind::kSource) {
       auto src = (*registry.FindSource(n.type()))(config);
       if (!src.ok()) return src.status();

@@ -78,12 +78,11 @@ struct JobPlan {
 };
 
 // Builds the plan. Creates one probe instance of each operator (subtask 0) to validate
-// its params and learn its output schema. INVALID_ARGUMENT names the node, its line and
-// the field for bad specs; NOT_FOUND for unknown operator types.
-// `plan_only`: see OperatorConfig::plan_only (the coordinator plans jobs whose files
-// live on the workers).
-absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& topology, const OperatorRegistry& registry,
-                                     bool plan_only = false);
+// its params and learn its output schema; factories do not touch the job's files or
+// services (Open does), so a client can plan a job whose files live on the workers.
+// INVALID_ARGUMENT names the node, its line and the field for bad specs; NOT_FOUND for
+// unknown operator types.
+absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& topology, const OperatorRegistry& registry);
 
 // Input channels of a task of `vertex`: one per in-edge for a forward edge (from the
 // subtask with the same index), one per upstream subtask otherwise, in in-edge order.

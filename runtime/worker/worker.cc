@@ -196,7 +196,7 @@ absl::StatusOr<std::shared_ptr<const OperatorRegistry>> Worker::RegistryFor(cons
   auto registry = options_.operators != nullptr ? std::make_shared<OperatorRegistry>(*options_.operators)
                                                 : std::make_shared<OperatorRegistry>();
   std::lock_guard<std::mutex> lock(plugin_mu_);
-  for (const auto& ref : request.plugins()) {
+  for (const auto& ref : request.graph().plugins()) {
     // The hash names the cached file: anything but the shape ContentHash gives
     // ("../../x", say) could point the loader outside the cache.
     if (!IsContentHash(ref.hash())) {

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "runtime/plan/job_graph.h"
 
 namespace sluice::runtime {
 
@@ -35,7 +36,8 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
   job->attempt_ = request.attempt();
   job->exchange_ = exchange;
   job->registry_ = std::move(registry);
-  ASSIGN_OR_RETURN(JobPlan plan, BuildJobPlan(request.topology(), *job->registry_));
+  ASSIGN_OR_RETURN(JobPlan plan, BuildJobPlan(request.graph().topology(), *job->registry_));
+  RETURN_IF_ERROR(CheckPlanMatchesGraph(plan, request.graph()));
   job->plan_ = std::make_unique<JobPlan>(std::move(plan));
   const JobPlan& p = *job->plan_;
   std::string run_id = absl::StrCat(job->job_id_, "-", job->attempt_);

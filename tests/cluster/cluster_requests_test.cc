@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/content_hash.h"
 #include "common/testing/status_matchers.h"
 #include "coordinator/coordinator.h"
 #include "operators/builtins.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "runtime/plan/job_graph.h"
 #include "runtime/topology/yaml_loader.h"
 #include "runtime/worker/worker.h"
 
@@ -35,6 +37,15 @@ std::string TempDir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
+}
+
+// The graph `sluice submit` would send: planned here, as a client does.
+v1::JobGraph Graph(const v1::Topology& topology, std::vector<v1::PluginRef> plugins = {}) {
+  OperatorRegistry registry;
+  EXPECT_TRUE(operators::RegisterBuiltinOperators(registry).ok());
+  auto g = runtime::CompileJobGraph(topology, registry, std::move(plugins));
+  EXPECT_TRUE(g.ok()) << g.status();
+  return g.ok() ? *g : v1::JobGraph();
 }
 
 v1::Topology Topology(const std::string& yaml) {
@@ -86,9 +97,13 @@ class ClusterTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::string> Submit(const std::string& yaml) {
-    grpc::ClientContext ctx;
     v1::SubmitJobRequest req;
-    *req.mutable_topology() = Topology(yaml);
+    *req.mutable_graph() = Graph(Topology(yaml));
+    return Submit(req);
+  }
+
+  absl::StatusOr<std::string> Submit(const v1::SubmitJobRequest& req) {
+    grpc::ClientContext ctx;
     v1::SubmitJobResponse resp;
     grpc::Status st = coord_stub_->SubmitJob(&ctx, req, &resp);
     if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
@@ -133,9 +148,9 @@ class ClusterTest : public ::testing::Test {
     req.set_job_id("direct-1");
     req.set_attempt(attempt);
     req.set_worker_id("w1");
-    *req.mutable_topology() = Topology(absl::StrCat(
+    *req.mutable_graph() = Graph(Topology(absl::StrCat(
         "name: direct\noperators:\n  - id: gen\n    type: generator\n    count: 100000000\n"
-        "  - id: sink\n    type: file_sink\n    input: gen\n    path: ", dir_, "/direct.tsv\n"));
+        "  - id: sink\n    type: file_sink\n    input: gen\n    path: ", dir_, "/direct.tsv\n")));
     auto* p = req.add_placement();
     p->set_vertex(0);
     p->set_subtask(0);
@@ -182,8 +197,8 @@ TEST_F(ClusterTest, MalformedDeploymentsAreRefusedAndTheWorkerKeepsServing) {
   }
   {
     v1::DeployTasksRequest r = GoodDeployment(1);
-    r.clear_topology();
-    cases.push_back({"no topology", r, grpc::StatusCode::INVALID_ARGUMENT, ""});
+    r.clear_graph();
+    cases.push_back({"no graph", r, grpc::StatusCode::INVALID_ARGUMENT, ""});
   }
   {
     v1::DeployTasksRequest r = GoodDeployment(1);
@@ -197,19 +212,26 @@ TEST_F(ClusterTest, MalformedDeploymentsAreRefusedAndTheWorkerKeepsServing) {
   }
   {
     v1::DeployTasksRequest r = GoodDeployment(1);
-    r.mutable_topology()->mutable_nodes(0)->set_type("no_such_operator");
+    r.mutable_graph()->mutable_topology()->mutable_nodes(0)->set_type("no_such_operator");
     cases.push_back({"unknown operator", r, grpc::StatusCode::INVALID_ARGUMENT, "no_such_operator"});
   }
   {
+    // A client of another version compiled the job differently from this worker's planner.
     v1::DeployTasksRequest r = GoodDeployment(1);
-    auto* plugin = r.add_plugins();
+    r.mutable_graph()->mutable_nodes(1)->set_vertex(1);
+    cases.push_back({"graph the worker would not build", r, grpc::StatusCode::FAILED_PRECONDITION,
+                     "same sluice version"});
+  }
+  {
+    v1::DeployTasksRequest r = GoodDeployment(1);
+    auto* plugin = r.mutable_graph()->add_plugins();
     plugin->set_name("evil.so");
     plugin->set_hash("../../other_evil");
     cases.push_back({"plugin hash as a path", r, grpc::StatusCode::INVALID_ARGUMENT, "not a content hash"});
   }
   {
     v1::DeployTasksRequest r = GoodDeployment(1);
-    auto* plugin = r.add_plugins();
+    auto* plugin = r.mutable_graph()->add_plugins();
     plugin->set_name("missing.so");
     plugin->set_hash("0123456789abcdef0123456789abcdef");
     cases.push_back({"plugin the coordinator does not have", r, grpc::StatusCode::NOT_FOUND, "no artifact"});
@@ -244,7 +266,7 @@ TEST_F(ClusterTest, ACachedPluginThatDoesNotMatchItsHashIsNotLoaded) {
   const std::string hash = "0123456789abcdef0123456789abcdef";
   { std::ofstream(dir_ + "/w1/plugins/" + hash + ".so") << "not the plugin"; }
   v1::DeployTasksRequest r = GoodDeployment(1);
-  auto* plugin = r.add_plugins();
+  auto* plugin = r.mutable_graph()->add_plugins();
   plugin->set_name("p.so");
   plugin->set_hash(hash);
   grpc::Status st = Deploy(r);
@@ -374,6 +396,73 @@ TEST_F(ClusterTest, ACancelledJobKeepsItsTasksFiguresAndWhoCancelled) {
     for (const auto& t : d.tasks()) cancelled &= t.state() == v1::TASK_CANCELLED;
   }
   EXPECT_TRUE(cancelled) << d.DebugString();
+}
+
+// Issue #11: the coordinator runs no user code. A plugin whose static initialiser aborts
+// is stored by hash and never loaded (this test process would die if it were); a graph
+// that does not hold together, or artifacts that are not the graph's, are refused.
+TEST(CoordinatorAlone, StoresAPluginThatCrashesWhenLoadedAndRefusesBadGraphs) {
+  std::string dir = TempDir("coordinator-alone");
+  coordinator::CoordinatorOptions co;
+  co.listen = "127.0.0.1:0";
+  co.data_dir = dir + "/coordinator";
+  coordinator::Coordinator coordinator(co);
+  ASSERT_OK(coordinator.Start());
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(coordinator.address(), grpc::InsecureChannelCredentials()));
+  auto submit = [&](const v1::SubmitJobRequest& req) {
+    grpc::ClientContext ctx;
+    v1::SubmitJobResponse resp;
+    return stub->SubmitJob(&ctx, req, &resp);
+  };
+  std::ifstream in(SLUICE_CRASH_PLUGIN, std::ios::binary);
+  ASSERT_TRUE(in) << SLUICE_CRASH_PLUGIN;
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  v1::PluginRef ref;
+  ref.set_name("crash_plugin.so");
+  ref.set_hash(ContentHash(content));
+  v1::SubmitJobRequest req;
+  *req.mutable_graph() = Graph(Topology("name: crashy\noperators:\n  - id: gen\n    type: generator\n"
+                                        "  - id: sink\n    type: file_sink\n    input: gen\n    path: /tmp/x\n"),
+                               {ref});
+  auto* artifact = req.add_plugins();
+  artifact->set_name("crash_plugin.so");
+  artifact->set_content(content);
+  grpc::Status st = submit(req);
+  ASSERT_TRUE(st.ok()) << st.error_message();  // stored, not loaded: we are still here
+
+  v1::SubmitJobRequest stranger = req;  // an artifact the graph does not name
+  stranger.mutable_plugins(0)->set_content("something else");
+  st = submit(stranger);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("not one of the job graph's plugins"));
+
+  v1::SubmitJobRequest missing = req;  // a plugin named but neither uploaded nor stored
+  missing.clear_plugins();
+  missing.mutable_graph()->mutable_plugins(0)->set_hash("0123456789abcdef0123456789abcdef");
+  st = submit(missing);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("neither uploaded nor stored"));
+
+  v1::SubmitJobRequest old_client;  // protocol 1 sent a topology, which is now an unknown field
+  st = submit(old_client);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("compiles"));
+
+  v1::SubmitJobRequest cyclic = req;
+  auto* e = cyclic.mutable_graph()->add_edges();
+  e->set_from_vertex(0);
+  e->set_to_vertex(0);
+  e->set_partitioning(v1::SHUFFLE);
+  st = submit(cyclic);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext ctx;
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(stub->ListJobs(&ctx, v1::ListJobsRequest(), &jobs).ok());
+  ASSERT_EQ(jobs.jobs_size(), 1);
+  EXPECT_EQ(jobs.jobs(0).state(), v1::JOB_SCHEDULING);  // no worker: it waits, with its reason
+  coordinator.Shutdown();
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -11,13 +11,14 @@ Suites (--only):
   wait_restart  `submit --wait` outlives a coordinator restart (8 s down) and exits 0 when
                 the job finishes
   bad           invalid topology, unknown operator, wrong plugin API version, plugin
-                without entry points, worker of another protocol version: refused clearly
+                without entry points, worker of another protocol version: refused clearly;
+                a plugin that aborts when loaded kills the submitting client, not the cluster
   plugin        a job using the example plugin operator, shipped with --plugin
   local         `sluice local`: with a topology it runs it and stops; without, it serves
                 until Ctrl-C, which stops the coordinator and every worker
 
 Usage: test_cluster.py --bin BUILD/bin --repo ROOT --workdir DIR --only SUITE
-       [--example-plugin SO] [--wrong-version-plugin SO] [--no-symbols-plugin SO]
+       [--example-plugin SO] [--wrong-version-plugin SO] [--no-symbols-plugin SO] [--crash-plugin SO]
 Prints one line per check and ends with 'N passed, N failed'; exits 1 on any failure.
 """
 import argparse
@@ -459,6 +460,14 @@ def suite_bad(args, work):
         p = cluster.cli(["submit", good, "--plugin", args.no_symbols_plugin], check_rc=False)
         check("plugin without entry points: exit 2, names the missing symbol",
               p.returncode == 2 and "sluice_plugin_api_version" in p.stderr, p.stderr)
+        # The client loads plugins to compile the job graph; the coordinator never does. A
+        # plugin that aborts when loaded takes down the client that loads it, not the cluster.
+        p = cluster.cli(["submit", good, "--plugin", args.crash_plugin], check_rc=False)
+        check("plugin that aborts in its static initialiser: the submitting client dies",
+              p.returncode not in (0, 2) and p.returncode != 1, (p.returncode, p.stderr))
+        p = cluster.cli(["workers"], check_rc=False)
+        check("... and the coordinator and workers still serve", p.returncode == 0 and p.stdout.count(" yes ") == 2,
+              (p.returncode, p.stdout, p.stderr))
         w = cluster.start_worker("worker-old", extra=["--protocol-version", "99"])
         try:
             rc = w.wait(timeout=30)
@@ -590,12 +599,13 @@ def main():
     ap.add_argument("--only", required=True,
                     choices=["jobs", "backpressure", "failover", "restart", "wait_restart", "bad", "plugin", "local"])
     ap.add_argument("--example-plugin")
+    ap.add_argument("--crash-plugin", help="a plugin whose static initialiser aborts")
     ap.add_argument("--wrong-version-plugin")
     ap.add_argument("--no-symbols-plugin")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     args.repo = os.path.abspath(args.repo)
-    for k in ("example_plugin", "wrong_version_plugin", "no_symbols_plugin"):
+    for k in ("example_plugin", "wrong_version_plugin", "no_symbols_plugin", "crash_plugin"):
         if getattr(args, k):
             setattr(args, k, os.path.abspath(getattr(args, k)))
     shutil.rmtree(args.workdir, ignore_errors=True)
