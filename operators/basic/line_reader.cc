@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -97,6 +98,11 @@ absl::Status LineReader::OpenFile(const std::string& path, int64_t start, int64_
     }
   }
   return absl::OkStatus();
+}
+
+int64_t LineReader::position() const {
+  if (mapping_ != nullptr) return static_cast<int64_t>(std::min(map_pos_, mapping_->size));
+  return line_offset_;
 }
 
 absl::Status LineReader::OpenFd(int fd, std::string name) {

@@ -39,6 +39,10 @@ class LineReader {
   absl::StatusOr<std::shared_ptr<const void>> ReadLines(size_t max_lines,
                                                         std::vector<std::string_view>* lines);
   int64_t bytes_read() const { return bytes_read_; }
+  // Plain files: the offset where the next line starts (past the end once all is read),
+  // so a restart can OpenFile(path, position(), end) and read on from the same line. Not
+  // an offset for gzip files or descriptors (decompressed or piped bytes).
+  int64_t position() const;
 
  private:
   // Fills the chunk after any carried-over partial line. Returns bytes added (0 at EOF).

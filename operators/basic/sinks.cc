@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "operators/basic/part_files.h"
 #include "sluice/filesystem.h"
 #include "sluice/output_fence.h"
 
@@ -70,8 +71,15 @@ enum class Format { kTsv, kJsonl };
 
 class FileSink : public Operator {
  public:
-  FileSink(std::string path, Format format, bool header) : path_(std::move(path)), format_(format), header_(header) {}
+  FileSink(std::string path, Format format, bool header)
+      : path_(std::move(path)), format_(format), header_(header), parts_(*LocalFileSystem(), path_) {}
   SchemaPtr output_schema() const override { return nullptr; }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string state;
+    if (!reader.Read("file_sink", &state)) return absl::OkStatus();
+    return parts_.Restore(state);
+  }
 
   absl::Status Open(Context& ctx) override {
     std::error_code ec;
@@ -86,6 +94,16 @@ class FileSink : public Operator {
     // overwrite the output of the attempt that replaced it). The file appears whole
     // (sluice::AtomicFile: fsync, rename, fsync of the directory).
     ASSIGN_OR_RETURN(fence_, OutputFence::Claim(path_, ctx));
+    checkpointing_ = ctx.checkpointing();
+    if (checkpointing_) {
+      // Part files, each published when the checkpoint covering it completes (part_files.h).
+      Logger log = ctx.logger();
+      RETURN_IF_ERROR(parts_.Recover(ctx, *fence_, log));
+      wrote_header_ = parts_.next_part() > 0;  // the header went into part 0
+      log.Info("writing %s.part-NNNNN: each part is published when the checkpoint that closes it completes%s", path_,
+               parts_.next_part() > 0 ? absl::StrCat(" (resuming at part ", parts_.next_part(), ")") : "");
+      return absl::OkStatus();
+    }
     ASSIGN_OR_RETURN(file_, AtomicFile::Create(fs, path_, OutputFence::InProgressPath(path_, ctx)));
     return absl::OkStatus();
   }
@@ -110,7 +128,27 @@ class FileSink : public Operator {
     return absl::OkStatus();
   }
 
+  // With checkpoints: the part being written becomes pending for this checkpoint.
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    if (!checkpointing_) return absl::OkStatus();
+    RETURN_IF_ERROR(Flush());
+    ASSIGN_OR_RETURN(std::string state, parts_.Snapshot(writer.checkpoint_id(), finished_));
+    writer.Write("file_sink", state);
+    return absl::OkStatus();
+  }
+
+  absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) override {
+    if (!checkpointing_ || fence_ == nullptr) return absl::OkStatus();
+    return parts_.Commit(checkpoint_id, *fence_);
+  }
+
   absl::Status Close() override {
+    if (checkpointing_) {
+      // Only completed checkpoints publish: rows after the last one are written again
+      // after a restart, and pending parts wait for it to roll them forward.
+      parts_.Abandon();
+      return absl::OkStatus();
+    }
     if (file_ == nullptr) return absl::OkStatus();
     std::unique_ptr<AtomicFile> file = std::move(file_);
     // Failed or cancelled: the in-progress file stays (closed) for a look; the next
@@ -124,7 +162,14 @@ class FileSink : public Operator {
   }
 
  private:
-  absl::Status Flush() { return Flush(*file_); }
+  absl::Status Flush() {
+    if (checkpointing_) {
+      if (!buf_.empty()) RETURN_IF_ERROR(parts_.Append(buf_));
+      buf_.clear();
+      return absl::OkStatus();
+    }
+    return Flush(*file_);
+  }
   absl::Status Flush(AtomicFile& file) {
     if (!buf_.empty()) RETURN_IF_ERROR(file.Append(buf_));
     buf_.clear();
@@ -136,7 +181,9 @@ class FileSink : public Operator {
   bool header_;
   bool wrote_header_ = false;
   bool finished_ = false;
-  std::unique_ptr<AtomicFile> file_;  // from Open until Close
+  bool checkpointing_ = false;
+  std::unique_ptr<AtomicFile> file_;  // without checkpoints: from Open until Close
+  PartFiles parts_;                   // with checkpoints
   std::unique_ptr<OutputFence> fence_;
   std::string buf_;
 };
@@ -145,6 +192,14 @@ class ConsoleSink : public Operator {
  public:
   ConsoleSink(int64_t limit, Format format) : limit_(limit), format_(format) {}
   SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override {
+    // Nothing printed can be taken back: a restart from a checkpoint prints again what
+    // came after it.
+    if (ctx.checkpointing()) {
+      ctx.logger().Warn("console_sink prints at least once: lines after the last checkpoint repeat after a restore");
+    }
+    return absl::OkStatus();
+  }
   absl::Status Process(int, BatchPtr batch, Collector&) override {
     static std::mutex mu;  // subtasks share stdout
     std::string buf;

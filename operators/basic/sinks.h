@@ -1,7 +1,15 @@
-// Built-in sinks: `file_sink` (TSV with a header line, or JSON lines; written as
-// <path>.inprogress and renamed into place on success, so a reader never sees half a
-// file; with parallelism N > 1 subtask i writes <path>-<i>) and `console_sink`
+// Built-in sinks: `file_sink` (TSV with a header line, or JSON lines) and `console_sink`
 // (TSV rows to stdout, optionally limited).
+//
+// file_sink without checkpoints writes <path>.inprogress.<run id> and renames it onto
+// <path> once the input has ended, so a reader never sees half a file; with parallelism
+// N > 1 subtask i writes <path>-<i>. When the job takes checkpoints it writes part files
+// instead, <path>.part-00000, <path>.part-00001, ... (<path>-<i>.part-NNNNN per subtask
+// with N > 1), each published when the checkpoint covering it completes; concatenated in
+// order they are what the sink writes into <path> without checkpoints (part_files.h).
+//
+// console_sink cannot take back what it printed: with checkpoints it prints at least
+// once (the lines after the last checkpoint repeat after a restore), and says so at Open.
 #pragma once
 
 #include <memory>

@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "operators/basic/line_reader.h"
+#include "operators/basic/snapshot_state.h"
 
 namespace sluice::operators {
 namespace {
@@ -25,9 +29,11 @@ struct Split {
   std::string path;
   int64_t start = 0;
   int64_t end = -1;
+  int64_t size = 0;  // of the file, when the source opened
+  bool gzip = false;
 };
 
-// Emits batches of lines from a LineReader.
+// Emits a batch of lines from a LineReader (`scratch` then holds them); false at the end.
 absl::StatusOr<bool> EmitLines(LineReader& reader, size_t batch_size, Collector& out,
                                std::vector<std::string_view>& scratch) {
   scratch.clear();
@@ -42,8 +48,23 @@ absl::StatusOr<bool> EmitLines(LineReader& reader, size_t batch_size, Collector&
   return true;
 }
 
+// Identifies a subtask's splits (paths, ranges, file sizes): a restart must find the
+// same ones.
+std::string SplitsFingerprint(const std::vector<Split>& splits) {
+  std::string all;
+  for (const Split& s : splits) absl::StrAppend(&all, s.path.size(), ":", s.path, ":", s.start, ":", s.end, ":", s.size, ";");
+  return absl::StrCat(splits.size(), " ", absl::Hex(Fnv1a64(all), absl::kZeroPad16));
+}
+
 absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& patterns, const Param& at);
 
+// With checkpoints, a snapshot says how far this subtask got: how many of its splits it
+// read to the end, and where in the next one it is. A plain file resumes at the byte
+// offset of the next line; a .gz file has no offset to seek to, so the restart
+// decompresses it again from the start and skips the lines the checkpoint counts. The
+// batches after a restore hold the same lines in the same order as an undisturbed run
+// (a plain file's batches even break at the same lines: a checkpoint is taken between
+// two batches).
 class FileSource : public Source {
  public:
   FileSource(std::vector<std::string> patterns, Param paths, bool split, int parallelism, int subtask,
@@ -52,6 +73,36 @@ class FileSource : public Source {
         batch_size_(batch_size) {}
   SchemaPtr output_schema() const override { return LineSchema(); }
   bool bounded() const override { return true; }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string blob;
+    if (!reader.Read(kKind, &blob)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<StateLine> lines, ParseState(blob, kKind, 1));
+    Position pos;
+    bool have_splits = false, have_done = false;
+    for (const StateLine& line : lines) {
+      if (line.key == "splits") {
+        pos.fingerprint = line.value;
+        have_splits = true;
+      } else if (line.key == "done") {
+        ASSIGN_OR_RETURN(pos.done, StateInt(kKind, line));
+        if (pos.done < 0) return BadState(kKind, "negative done");
+        have_done = true;
+      } else if (line.key == "offset") {
+        ASSIGN_OR_RETURN(pos.offset, StateInt(kKind, line));
+        if (pos.offset < 0) return BadState(kKind, "negative offset");
+      } else if (line.key == "lines") {
+        ASSIGN_OR_RETURN(pos.lines, StateInt(kKind, line));
+        if (pos.lines < 0) return BadState(kKind, "negative line count");
+      } else {
+        return BadState(kKind, absl::StrCat("unknown key '", line.key.substr(0, 40), "'"));
+      }
+    }
+    if (!have_splits || !have_done) return BadState(kKind, "splits or done missing");
+    if ((pos.offset < 0) != (pos.lines < 0)) return BadState(kKind, "offset without lines, or lines without offset");
+    restored_ = pos;
+    return absl::OkStatus();
+  }
 
   // The files are found here, on the machine that runs the task (the job may have been
   // planned elsewhere). Plain files split into one byte range per subtask; gzip files go
@@ -63,14 +114,16 @@ class FileSource : public Source {
       struct stat st;
       if (stat(f.c_str(), &st) != 0) return paths_.Error(absl::StrCat("cannot read '", f, "'"));
       if (S_ISDIR(st.st_mode)) return paths_.Error(absl::StrCat("'", f, "' is a directory"));
-      if (absl::EndsWith(f, ".gz") || !split_ || parallelism_ == 1) {
-        if (whole++ % parallelism_ == subtask_) splits_.push_back({f, 0, -1});
+      const bool gzip = absl::EndsWith(f, ".gz");
+      if (gzip || !split_ || parallelism_ == 1) {
+        if (whole++ % parallelism_ == subtask_) splits_.push_back({f, 0, -1, st.st_size, gzip});
         continue;
       }
       int64_t size = st.st_size;
       int64_t start = size * subtask_ / parallelism_, end = size * (subtask_ + 1) / parallelism_;
-      if (start < end) splits_.push_back({f, start, subtask_ + 1 == parallelism_ ? -1 : end});
+      if (start < end) splits_.push_back({f, start, subtask_ + 1 == parallelism_ ? -1 : end, size, false});
     }
+    if (restored_) return Resume(*restored_);
     return absl::OkStatus();
   }
 
@@ -81,23 +134,88 @@ class FileSource : public Source {
         const Split& s = splits_[next_++];
         reader_ = std::make_unique<LineReader>();
         RETURN_IF_ERROR(reader_->OpenFile(s.path, s.start, s.end));
+        lines_ = 0;
       }
       ASSIGN_OR_RETURN(bool more, EmitLines(*reader_, batch_size_, out, scratch_));
+      lines_ += static_cast<int64_t>(scratch_.size());
       if (more) return true;
       reader_.reset();
     }
   }
 
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    StateWriter state(kKind, 1);
+    state.Add("splits", SplitsFingerprint(splits_));
+    state.Add("done", static_cast<int64_t>(next_) - (reader_ != nullptr ? 1 : 0));
+    if (reader_ != nullptr) {
+      state.Add("offset", splits_[next_ - 1].gzip ? 0 : reader_->position());
+      state.Add("lines", lines_);
+    }
+    writer.Write(kKind, std::move(state).Finish());
+    return absl::OkStatus();
+  }
+
  private:
+  static constexpr std::string_view kKind = "file_source";
+  struct Position {
+    std::string fingerprint;
+    int64_t done = 0;     // splits read to the end
+    int64_t offset = -1;  // in split `done`, if it was being read: where its next line starts
+    int64_t lines = -1;   // and how many of its lines were read
+  };
+
+  // Continues where the checkpoint left off. FAILED_PRECONDITION if the files changed.
+  absl::Status Resume(const Position& pos) {
+    const std::string now = SplitsFingerprint(splits_);
+    if (pos.fingerprint != now) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "file_source: the files matching ", absl::StrJoin(patterns_, ", "),
+          " are not those the checkpoint was taken on (split count and fingerprint then: ", pos.fingerprint,
+          ", now: ", now, "): a restart must find the same files with the same sizes; restore them, or start "
+          "without the checkpoint"));
+    }
+    if (pos.done > static_cast<int64_t>(splits_.size()) ||
+        (pos.offset >= 0 && pos.done >= static_cast<int64_t>(splits_.size()))) {
+      return BadState(kKind, absl::StrCat("split ", pos.done, " of ", splits_.size()));
+    }
+    next_ = static_cast<size_t>(pos.done);
+    if (pos.offset < 0) return absl::OkStatus();
+    const Split& s = splits_[next_++];
+    reader_ = std::make_unique<LineReader>();
+    if (!s.gzip) {
+      if (pos.offset < s.start || pos.offset > s.size) {
+        return BadState(kKind, absl::StrCat("offset ", pos.offset, " outside ", s.path, " [", s.start, ", ", s.size, "]"));
+      }
+      RETURN_IF_ERROR(reader_->OpenFile(s.path, pos.offset, s.end));
+      lines_ = pos.lines;
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(reader_->OpenFile(s.path, s.start, s.end));
+    for (lines_ = 0; lines_ < pos.lines;) {
+      scratch_.clear();
+      const size_t want = static_cast<size_t>(std::min<int64_t>(pos.lines - lines_, 65536));
+      ASSIGN_OR_RETURN(auto chunk, reader_->ReadLines(want, &scratch_));
+      if (scratch_.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat("file_source: ", s.path, " has ", lines_,
+                                                          " lines, fewer than the ", pos.lines,
+                                                          " the checkpoint says were read"));
+      }
+      lines_ += static_cast<int64_t>(scratch_.size());
+    }
+    return absl::OkStatus();
+  }
+
   const std::vector<std::string> patterns_;
   const Param paths_;  // located, for errors
   const bool split_;
   const int parallelism_, subtask_;
   std::vector<Split> splits_;  // this subtask's, found by Open
   size_t batch_size_;
-  size_t next_ = 0;
-  std::unique_ptr<LineReader> reader_;
+  size_t next_ = 0;                     // the split to open next
+  std::unique_ptr<LineReader> reader_;  // of split next_ - 1
+  int64_t lines_ = 0;                   // lines read from it
   std::vector<std::string_view> scratch_;
+  std::optional<Position> restored_;
 };
 
 class StdinSource : public Source {
@@ -106,7 +224,14 @@ class StdinSource : public Source {
   SchemaPtr output_schema() const override { return LineSchema(); }
   // A pipe may never end (tail -f | sluice run): stdin jobs run in streaming mode.
   bool bounded() const override { return false; }
-  absl::Status Open(Context& ctx) override { return reader_.OpenFd(STDIN_FILENO, "stdin"); }
+  absl::Status Open(Context& ctx) override {
+    // A pipe cannot be read again: nothing to snapshot, and a restart reads on from
+    // wherever the new process's stdin is.
+    if (ctx.checkpointing()) {
+      ctx.logger().Warn("stdin_source cannot be replayed: records read before a failure are lost on restore");
+    }
+    return reader_.OpenFd(STDIN_FILENO, "stdin");
+  }
   absl::StatusOr<bool> Poll(Collector& out) override {
     return EmitLines(reader_, batch_size_, out, scratch_);
   }
@@ -165,11 +290,15 @@ absl::StatusOr<std::unique_ptr<Source>> MakeStdinSource(const OperatorConfig& co
 
 namespace {
 
+// Record i is the i-th draw of the subtask's seeded engine. A snapshot keeps the next
+// sequence number and the engine's state (std::mt19937_64's standard text form: its 312
+// state words and position), so the records after a restore are those of an undisturbed
+// run.
 class GeneratorSource : public Source {
  public:
   GeneratorSource(int64_t first, int64_t count, int64_t keys, int64_t start_ms, double per_ms,
                   int64_t disorder_ms, size_t batch_size, uint64_t seed)
-      : next_(first), end_(first + count), start_ms_(start_ms), per_ms_(per_ms),
+      : first_(first), next_(first), end_(first + count), start_ms_(start_ms), per_ms_(per_ms),
         disorder_ms_(disorder_ms), batch_size_(batch_size), rng_(seed) {
     auto names = std::make_shared<std::vector<std::string>>();
     for (int64_t k = 0; k < keys; ++k) names->push_back(absl::StrCat("key-", k));
@@ -208,8 +337,54 @@ class GeneratorSource : public Source {
     return true;
   }
 
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    std::ostringstream engine;
+    engine << rng_;
+    StateWriter state(kKind, 1);
+    state.Add("range", absl::StrCat(first_, " ", end_));
+    state.Add("next", next_);
+    state.Add("rng", engine.str());
+    writer.Write(kKind, std::move(state).Finish());
+    return absl::OkStatus();
+  }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string blob;
+    if (!reader.Read(kKind, &blob)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<StateLine> lines, ParseState(blob, kKind, 1));
+    std::optional<int64_t> next;
+    std::optional<std::mt19937_64> rng;
+    bool have_range = false;
+    for (const StateLine& line : lines) {
+      if (line.key == "range") {
+        if (line.value != absl::StrCat(first_, " ", end_)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "generator: the checkpoint was taken generating seq from/to ", line.value.substr(0, 60),
+              ", this subtask now generates ", first_, " ", end_,
+              "; restore with the same count and parallelism, or start without the checkpoint"));
+        }
+        have_range = true;
+      } else if (line.key == "next") {
+        ASSIGN_OR_RETURN(next, StateInt(kKind, line));
+        if (*next < first_ || *next > end_) return BadState(kKind, absl::StrCat("next ", *next, " outside the range"));
+      } else if (line.key == "rng") {
+        std::istringstream in(line.value);
+        rng.emplace();
+        in >> *rng;
+        if (in.fail() || !(in >> std::ws).eof()) return BadState(kKind, "bad random engine state");
+      } else {
+        return BadState(kKind, absl::StrCat("unknown key '", line.key.substr(0, 40), "'"));
+      }
+    }
+    if (!have_range || !next || !rng) return BadState(kKind, "range, next or rng missing");
+    next_ = *next;
+    rng_ = *rng;
+    return absl::OkStatus();
+  }
+
  private:
-  int64_t next_, end_, start_ms_;
+  static constexpr std::string_view kKind = "generator";
+  int64_t first_, next_, end_, start_ms_;
   double per_ms_;
   int64_t disorder_ms_;
   size_t batch_size_;

@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "operators/hive/hive_partitions_source.h"
+#include "operators/basic/snapshot_state.h"
 #include "operators/hive/hive_sink.h"
 #include "operators/testing/operator_harness.h"
 
@@ -38,6 +39,14 @@ std::vector<std::string> VisibleFiles(const fs::path& dir) {
     if (n[0] != '.' && n[0] != '_') names.push_back(n);
   }
   return names;
+}
+
+// Hidden in-progress files anywhere under `dir`.
+int InProgressFiles(const fs::path& dir) {
+  int n = 0;
+  if (!fs::exists(dir)) return n;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) n += e.path().filename().string().ends_with(".inprogress");
+  return n;
 }
 
 std::string ReadAll(const fs::path& p) {
@@ -410,6 +419,156 @@ TEST_F(HiveTest, AStaleAttemptPublishesNothingIntoTheTable) {
   // And an attempt older than the claim cannot even start.
   auto older = Sink();
   EXPECT_EQ(older->Open(ctx1).code(), absl::StatusCode::kAborted);
+}
+
+// A checkpoint whose notify never comes (it timed out, or was declined elsewhere) is
+// covered by the next one: each snapshot names every file and finished partition not
+// yet committed, also those an earlier checkpoint prepared, and a restore from it
+// commits them all, idempotently. A restore from the earlier checkpoint commits only
+// what that one named and drops the rest (the source replays it).
+TEST_F(HiveTest, ARestoreCommitsWhatEarlierCheckpointsWithoutANotifyPrepared) {
+  using Blobs = std::map<std::string, std::string>;
+  auto row = [&](const std::string& user, int64_t t) {
+    return BatchOf(schema_, {{user, std::string("/p"), int64_t{1}}}, {t});
+  };
+  const fs::path d20 = Table() / "dt=2026-11-20", d21 = Table() / "dt=2026-11-21";
+  // First life: "a" on the 20th, the watermark passes the 20th (its file and _SUCCESS
+  // wait for checkpoint 1), checkpoint 1 (no notify), "b" on the 21st, checkpoint 2,
+  // then a crash; with `late_notify`, notify(1) comes after checkpoint 2 was taken.
+  auto first_life = [&](bool late_notify, Blobs* cp1, Blobs* cp2) {
+    fs::remove_all(root_);
+    auto sink = Sink();
+    TestContext ctx(false);
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    ASSERT_TRUE(sink->Open(ctx).ok());
+    ASSERT_TRUE(sink->Process(0, row("a", kDay20 + 1), out).ok());
+    ASSERT_TRUE(sink->OnWatermark(kDay20 + kDay, out).ok());
+    MapWriter w1(1);
+    ASSERT_TRUE(sink->Snapshot(w1).ok());
+    *cp1 = w1.blobs;
+    ASSERT_TRUE(sink->Process(0, row("b", kDay20 + kDay + 1), out).ok());
+    MapWriter w2(2);
+    ASSERT_TRUE(sink->Snapshot(w2).ok());
+    *cp2 = w2.blobs;
+    if (late_notify) {
+      ASSERT_TRUE(sink->NotifyCheckpointComplete(1).ok());
+      EXPECT_EQ(VisibleFiles(d20).size(), 1u);
+    } else {
+      EXPECT_TRUE(VisibleFiles(d20).empty());
+    }
+    EXPECT_TRUE(VisibleFiles(d21).empty());
+  };
+  // Second life: restore from `blobs`, check what Open committed, replay `replay`, end
+  // with a final checkpoint, and read the table back.
+  auto second_life = [&](const Blobs& blobs, size_t want_d21_files, const std::string& replay) {
+    auto sink = Sink();
+    MapReader reader(blobs);
+    absl::Status st = sink->Restore(reader);
+    ASSERT_TRUE(st.ok()) << st;
+    TestContext ctx(false);
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    st = sink->Open(ctx);
+    ASSERT_TRUE(st.ok()) << st;
+    EXPECT_EQ(VisibleFiles(d20).size(), 1u);
+    EXPECT_TRUE(fs::exists(d20 / "_SUCCESS"));
+    EXPECT_EQ(VisibleFiles(d21).size(), want_d21_files);
+    EXPECT_EQ(InProgressFiles(Table()), 0);
+    if (!replay.empty()) {
+      ASSERT_TRUE(sink->Process(0, row(replay, kDay20 + kDay + 1), out).ok());
+    }
+    ASSERT_TRUE(sink->OnEndOfInput(out).ok());
+    MapWriter w(3);
+    ASSERT_TRUE(sink->Snapshot(w).ok());
+    ASSERT_TRUE(sink->NotifyCheckpointComplete(3).ok());
+    ASSERT_TRUE(sink->Close().ok());
+    EXPECT_EQ(ReadBack("dt=2026-11-20..2026-11-21"),
+              (std::vector<std::string>{"a|/p|1|2026-11-20", "b|/p|1|2026-11-21"}));
+    EXPECT_EQ(InProgressFiles(Table()), 0);
+  };
+  Blobs cp1, cp2;
+  {
+    SCOPED_TRACE("restore from checkpoint 2; notify(1) never came");
+    first_life(false, &cp1, &cp2);
+    second_life(cp2, 1, "");
+  }
+  {
+    SCOPED_TRACE("restore from checkpoint 2; notify(1) came after checkpoint 2");
+    first_life(true, &cp1, &cp2);
+    second_life(cp2, 1, "");
+  }
+  {
+    SCOPED_TRACE("restore from checkpoint 1: b is dropped, and replayed");
+    first_life(false, &cp1, &cp2);
+    second_life(cp1, 0, "b");
+  }
+}
+
+// A checkpoint blob cut short or damaged anywhere fails the restore with DATA_LOSS
+// naming the sink, and one whose files were removed behind the job's back fails Open
+// the same way; nothing is renamed on the strength of a bad blob.
+TEST_F(HiveTest, ADamagedOrTruncatedCheckpointFailsTheRestoreClearly) {
+  std::string blob;
+  {
+    auto sink = Sink();
+    TestContext ctx(false);
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    ASSERT_TRUE(sink->Open(ctx).ok());
+    ASSERT_TRUE(sink->Process(0, BatchOf(schema_, {{std::string("a"), std::string("/p"), int64_t{1}}}, {kDay20 + 1}), out)
+                    .ok());
+    ASSERT_TRUE(sink->OnWatermark(kDay20 + kDay, out).ok());
+    ASSERT_TRUE(sink->Process(0, BatchOf(schema_, {{std::string("b"), std::string("/p"), int64_t{1}}},
+                                         {kDay20 + kDay + 1}),
+                              out)
+                    .ok());
+    MapWriter w(1);
+    ASSERT_TRUE(sink->Snapshot(w).ok());
+    blob = w.blobs.at("hive");
+  }
+  auto restore = [&](const std::string& bytes) {
+    auto sink = Sink();
+    MapReader reader({{"hive", bytes}});
+    return sink->Restore(reader);
+  };
+  for (size_t n = 0; n < blob.size(); ++n) {
+    absl::Status st = restore(blob.substr(0, n));
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "cut to " << n << " bytes: " << st;
+    EXPECT_NE(st.message().find("hive_sink"), std::string_view::npos) << st;
+  }
+  for (size_t i = 0; i < blob.size(); ++i) {
+    std::string bad = blob;
+    bad[i] ^= 0x21;
+    absl::Status st = restore(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "byte " << i << " changed: " << st;
+  }
+  // Well formed, but naming a file outside the table.
+  fs::create_directories(root_ / "outside");
+  std::ofstream(root_ / "outside" / ".part-x.inprogress") << "x\n";
+  for (const char* rel : {"../../outside/part-x", "/etc/part-x", "dt=2026-11-20/../../../outside/part-x",
+                          "dt=2026-11-20/passwd"}) {
+    operators::StateWriter w("hive_sink", 1);
+    w.Add("table", Table().string());
+    w.Add("owner", "o");
+    w.Add("seq", 3);
+    w.Add("pending", rel);
+    absl::Status st = restore(std::move(w).Finish());
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << rel << ": " << st;
+  }
+  EXPECT_TRUE(fs::exists(root_ / "outside" / ".part-x.inprogress"));
+  // Intact, but its in-progress files are gone: Open says the output cannot be completed.
+  for (const auto& e : fs::recursive_directory_iterator(Table())) {
+    if (e.path().filename().string().ends_with(".inprogress")) fs::remove(e.path());
+  }
+  auto sink = Sink();
+  MapReader reader({{"hive", blob}});
+  ASSERT_TRUE(sink->Restore(reader).ok());
+  TestContext ctx(false);
+  ctx.checkpointing_enabled = true;
+  absl::Status st = sink->Open(ctx);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("neither"), std::string_view::npos) << st;
 }
 }  // namespace
 }  // namespace sluice::hive

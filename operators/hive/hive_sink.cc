@@ -19,6 +19,7 @@
 #include "common/strings.h"
 #include "operators/hive/encoded_file.h"
 #include "operators/hive/filesystem.h"
+#include "operators/hive/hive_sink_state.h"
 #include "operators/hive/hive_text.h"
 #include "operators/hive/table.h"
 #include "sluice/output_fence.h"
@@ -66,33 +67,27 @@ class HiveSink : public Operator {
 
   SchemaPtr output_schema() const override { return nullptr; }
 
+  // The checkpoint names every file and finished partition not committed when it was
+  // taken, also those of earlier checkpoints whose notify never came: Open commits them
+  // all (Recover). Errors: see DecodeHiveSinkState.
   absl::Status Restore(SnapshotReader& reader) override {
-    std::string state;
-    if (!reader.Read("hive", &state)) return absl::OkStatus();
-    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
-      std::vector<std::string> f = absl::StrSplit(line, '\t');
-      if (f[0] == "seq" && f.size() == 2 && absl::SimpleAtoi(f[1], &seq_)) continue;
-      if (f[0] == "owner" && f.size() == 2 && !f[1].empty()) {
-        owner_ = f[1];
-        continue;
-      }
-      if (f[0] == "pending" && f.size() == 3) {
-        restored_pending_.push_back({f[1], f[2]});
-        continue;
-      }
-      if (f[0] == "touched" && f.size() == 3) {
-        Partition p;
-        p.path = f[1];
-        if (!absl::SimpleAtoi(f[2], &p.end_ms)) return absl::DataLossError("hive_sink state: bad partition end");
-        touched_[p.path] = p;
-        continue;
-      }
-      if (f[0] == "complete" && f.size() == 2) {
-        restored_complete_.push_back(f[1]);
-        continue;
-      }
-      return absl::DataLossError(absl::StrCat("hive_sink state: bad line '", line, "'"));
+    std::string blob;
+    if (!reader.Read("hive", &blob)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(HiveSinkState state, DecodeHiveSinkState(blob, table_dir_));
+    owner_ = state.owner;
+    seq_ = state.seq;
+    for (const auto& [path, end_ms] : state.touched) {
+      Partition& p = touched_[path];
+      p.path = path;
+      p.end_ms = end_ms;
     }
+    for (const std::string& rel : state.pending) {
+      const size_t slash = rel.rfind('/');
+      restored_pending_.push_back({absl::StrCat(table_dir_, "/", rel.substr(0, slash), "/.", rel.substr(slash + 1),
+                                                ".inprogress"),
+                                   absl::StrCat(table_dir_, "/", rel)});
+    }
+    restored_complete_ = std::move(state.complete);
     return absl::OkStatus();
   }
 
@@ -193,14 +188,29 @@ class HiveSink : public Operator {
     std::vector<std::string> all;
     for (const auto& [path, f] : open_) all.push_back(path);
     for (const auto& path : all) RETURN_IF_ERROR(CloseFile(path));
-    std::string state = absl::StrCat("owner\t", owner_, "\n", "seq\t", seq_, "\n");
-    for (const auto& [path, p] : touched_) absl::StrAppend(&state, "touched\t", path, "\t", p.end_ms, "\n");
-    for (const Pending& p : pending_) absl::StrAppend(&state, "pending\t", p.tmp, "\t", p.final, "\n");
-    for (const auto& c : complete_) absl::StrAppend(&state, "complete\t", c, "\n");
-    writer.Write("hive", state);
-    by_checkpoint_[writer.checkpoint_id()] = {std::move(pending_), std::move(complete_)};
-    pending_.clear();
-    complete_.clear();
+    if (!pending_.empty() || !complete_.empty()) {
+      auto& [pending, complete] = by_checkpoint_[writer.checkpoint_id()];
+      pending.insert(pending.end(), pending_.begin(), pending_.end());
+      complete.insert(complete.end(), complete_.begin(), complete_.end());
+      pending_.clear();
+      complete_.clear();
+    }
+    HiveSinkState state;
+    state.table_dir = table_dir_;
+    state.owner = owner_;
+    state.seq = seq_;
+    for (const auto& [path, p] : touched_) state.touched[path] = p.end_ms;
+    // Everything not committed yet, also what earlier checkpoints prepared: their notify
+    // may never come (a checkpoint that failed), and a restore from this one commits it.
+    std::set<std::string> complete;
+    for (const auto& [id, prepared] : by_checkpoint_) {
+      for (const Pending& p : prepared.first) {
+        state.pending.push_back(std::string(absl::StripPrefix(p.final, absl::StrCat(table_dir_, "/"))));
+      }
+      complete.insert(prepared.second.begin(), prepared.second.end());
+    }
+    state.complete.assign(complete.begin(), complete.end());
+    writer.Write("hive", EncodeHiveSinkState(state));
     return absl::OkStatus();
   }
 
@@ -237,15 +247,25 @@ class HiveSink : public Operator {
                            CreateTableDdl(o_.table, o_.schema, "file://" + location));
   }
 
-  // Append mode, at Open: commit what the restored checkpoint named, drop this writer's
-  // other in-progress files (written after it), finish partitions it closed. Files of
-  // other writers of the table (another job, another agent) are never touched; a writer
-  // that starts without a checkpoint has no files yet (what a run that crashed before
-  // its first checkpoint left stays hidden, under that run's identity).
+  // Append mode, at Open: commit what the restored checkpoint named (idempotent: a file
+  // already renamed is left alone; DATA_LOSS if it is in neither place), drop this
+  // writer's other in-progress files (written after it), finish partitions it closed.
+  // Files of other writers of the table (another job, another agent) are never touched;
+  // a writer that starts without a checkpoint has no files yet (what a run that crashed
+  // before its first checkpoint left stays hidden, under that run's identity).
   absl::Status Recover() {
     for (const Pending& p : restored_pending_) {
       ASSIGN_OR_RETURN(bool tmp_exists, o_.fs->Exists(p.tmp));
-      if (tmp_exists) RETURN_IF_ERROR(Publish(p));
+      if (tmp_exists) {
+        RETURN_IF_ERROR(Publish(p));
+        continue;
+      }
+      ASSIGN_OR_RETURN(bool published, o_.fs->Exists(p.final));
+      if (!published) {
+        return absl::DataLossError(absl::StrCat("hive_sink: the restored checkpoint says ", p.final, " is pending in ",
+                                                p.tmp, ", but neither file exists (were they removed?): its rows "
+                                                "cannot be committed; remove the job's checkpoint to write them again"));
+      }
     }
     const std::string hidden = "." + FilePrefix();
     ASSIGN_OR_RETURN(bool exists, o_.fs->Exists(table_dir_));
@@ -469,6 +489,8 @@ class HiveSink : public Operator {
   std::set<std::string> announced_;       // partitions whose DDL was written
   std::vector<Pending> pending_;          // finished since the last checkpoint
   std::vector<std::string> complete_;     // partitions finished since the last checkpoint
+  // What each checkpoint prepared and no notify has committed yet; every snapshot names
+  // all of it.
   std::map<int64_t, std::pair<std::vector<Pending>, std::vector<std::string>>> by_checkpoint_;
   std::vector<Pending> restored_pending_;
   std::vector<std::string> restored_complete_;

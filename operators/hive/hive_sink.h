@@ -7,8 +7,10 @@
 // PARTITION) and _ddl/schema.tsv next to the data.
 //
 // append (streaming default): files are added to partitions; with checkpoints they are
-// committed when the checkpoint completes. overwrite (batch default): each partition the
-// job wrote is replaced atomically at the end, so re-running a day is safe.
+// committed when the checkpoint completes (or a later one: each checkpoint names all
+// that is not committed yet, and a restore from it commits that). overwrite (batch
+// default, refused with checkpoints): each partition the job wrote is replaced
+// atomically at the end, so re-running a day is safe.
 #pragma once
 
 #include <memory>

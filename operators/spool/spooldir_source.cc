@@ -20,9 +20,14 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "operators/basic/line_reader.h"
+#include "operators/basic/snapshot_state.h"
 
 namespace sluice::operators {
 namespace {
+
+// The snapshot blob "spool" (operators/basic/snapshot_state.h: versioned, checksummed).
+constexpr std::string_view kKind = "spooldir_source";
+constexpr int kVersion = 1;
 
 SchemaPtr SpoolSchema() {
   static const SchemaPtr schema =
@@ -41,9 +46,11 @@ struct FileId {
   std::string Encode() const { return absl::StrCat(inode, "\t", size, "\t", mtime_ns, "\t", name); }
   static bool Decode(absl::string_view text, FileId* id) {
     std::vector<absl::string_view> parts = absl::StrSplit(text, absl::MaxSplits('\t', 3));
+    // A name in the spool directory itself, never a path elsewhere.
     return parts.size() == 4 && absl::SimpleAtoi(parts[0], &id->inode) &&
            absl::SimpleAtoi(parts[1], &id->size) && absl::SimpleAtoi(parts[2], &id->mtime_ns) &&
-           !(id->name = std::string(parts[3])).empty();
+           !(id->name = std::string(parts[3])).empty() && id->name != "." && id->name != ".." &&
+           id->name.find('/') == std::string::npos;
   }
   bool SameAs(const FileId& o) const { return inode == o.inode && size == o.size && mtime_ns == o.mtime_ns; }
   std::string Describe() const { return absl::StrCat("inode ", inode, ", ", size, " bytes, mtime ", mtime_ns, " ns"); }
@@ -82,27 +89,27 @@ class SpoolDirSource : public Source {
   SchemaPtr output_schema() const override { return SpoolSchema(); }
   bool bounded() const override { return o_.stop_when_empty; }
 
+  // The checkpoint names the file being read (and how far) and every file read to its
+  // end and not yet marked done, also those of earlier checkpoints whose notify never
+  // came: Open marks them all. DATA_LOSS if the blob is damaged or cut short.
   absl::Status Restore(SnapshotReader& reader) override {
-    std::string state;
-    if (!reader.Read("spool", &state)) return absl::OkStatus();
-    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
-      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(' ', 1));
-      if (kv.first == "current") {
-        std::pair<absl::string_view, absl::string_view> nl = absl::StrSplit(kv.second, absl::MaxSplits(' ', 1));
-        FileId id;
-        int64_t lines = 0;
-        if (!absl::SimpleAtoi(nl.first, &lines) || !FileId::Decode(nl.second, &id)) {
-          return absl::DataLossError(absl::StrCat("spool state: bad line '", line, "'"));
+    std::string blob;
+    if (!reader.Read("spool", &blob)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<StateLine> lines, ParseState(blob, kKind, kVersion));
+    for (const StateLine& line : lines) {
+      FileId id;
+      if (line.key == "current" && !restored_current_) {  // "<lines read> <file id>"
+        std::pair<absl::string_view, absl::string_view> nl = absl::StrSplit(line.value, absl::MaxSplits(' ', 1));
+        int64_t lines_read = 0;
+        if (!absl::SimpleAtoi(nl.first, &lines_read) || lines_read < 0 || !FileId::Decode(nl.second, &id)) {
+          return BadState(kKind, absl::StrCat("bad current '", line.value.substr(0, 80), "'"));
         }
         restored_current_ = id;
-        restored_lines_ = lines;
-      } else if (kv.first == "done") {
-        FileId id;
-        if (!FileId::Decode(kv.second, &id)) return absl::DataLossError(absl::StrCat("spool state: bad line '", line, "'"));
-        // Read to the end before the checkpoint, maybe not marked yet: mark at Open.
-        to_mark_.push_back(id);
+        restored_lines_ = lines_read;
+      } else if (line.key == "done" && FileId::Decode(line.value, &id)) {
+        to_mark_.push_back(id);  // read to the end before the checkpoint, maybe not marked yet
       } else {
-        return absl::DataLossError(absl::StrCat("spool state: bad line '", line, "'"));
+        return BadState(kKind, absl::StrCat("bad ", line.key.substr(0, 40), " '", line.value.substr(0, 80), "'"));
       }
     }
     return absl::OkStatus();
@@ -171,12 +178,19 @@ class SpoolDirSource : public Source {
   }
 
   absl::Status Snapshot(SnapshotWriter& writer) override {
-    std::string state;
-    if (reader_ != nullptr) absl::StrAppend(&state, "current ", current_lines_, " ", current_.Encode(), "\n");
-    for (const FileId& id : finished_) absl::StrAppend(&state, "done ", id.Encode(), "\n");
-    writer.Write("spool", state);
-    pending_[writer.checkpoint_id()] = std::move(finished_);
-    finished_.clear();
+    if (!finished_.empty()) {
+      std::vector<FileId>& pending = pending_[writer.checkpoint_id()];
+      pending.insert(pending.end(), finished_.begin(), finished_.end());
+      finished_.clear();
+    }
+    StateWriter state(kKind, kVersion);
+    if (reader_ != nullptr) state.Add("current", absl::StrCat(current_lines_, " ", current_.Encode()));
+    // Every file not marked done yet, also those of earlier checkpoints: their notify may
+    // never come (a checkpoint that failed), and a restore from this one marks them.
+    for (const auto& [id, files] : pending_) {
+      for (const FileId& f : files) state.Add("done", f.Encode());
+    }
+    writer.Write("spool", std::move(state).Finish());
     return absl::OkStatus();
   }
 
@@ -313,13 +327,24 @@ class SpoolDirSource : public Source {
     return MarkDone(current_, false);
   }
 
+  // After a restart (`after_restart`), `id` comes from the checkpoint: marked already
+  // if it is gone and its done name exists; FAILED_PRECONDITION if the file there now is
+  // another one (it is not marked in its place).
   absl::Status MarkDone(const FileId& id, bool after_restart) {
     const std::string from = absl::StrCat(o_.dir, "/", id.name);
     const std::string to = o_.done_dir.empty() ? from + o_.completed_suffix : absl::StrCat(o_.done_dir, "/", id.name);
     in_flight_.erase(id.name);
     struct stat st;
+    if (after_restart) {
+      auto now = Stat(o_.dir, id.name);
+      if ((!now.ok() || !now->SameAs(id)) && ::stat(to.c_str(), &st) == 0) return absl::OkStatus();  // marked before
+      if (now.ok() && !now->SameAs(id)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "spool: ", from, " was read to its end before the job stopped (", id.Describe(), ") and is now ",
+            now->Describe(), ": a file must not change after it appears in the spool directory"));
+      }
+    }
     if (::stat(from.c_str(), &st) != 0) {
-      if (after_restart && ::stat(to.c_str(), &st) == 0) return absl::OkStatus();  // marked before the stop
       return absl::FailedPreconditionError(absl::StrCat("spool: ", from, " disappeared before it was marked done"));
     }
     if (::stat(to.c_str(), &st) == 0) {
@@ -353,7 +378,8 @@ class SpoolDirSource : public Source {
   std::set<std::string> skip_;       // unreadable: not retried by this process
   std::set<std::string> in_flight_;  // read or being read, not marked done yet
   std::vector<FileId> finished_;     // read to the end since the last checkpoint
-  std::map<int64_t, std::vector<FileId>> pending_;  // by checkpoint id: mark done once it completes
+  // By checkpoint id: mark done once it (or a later one) completes. Every snapshot names all of it.
+  std::map<int64_t, std::vector<FileId>> pending_;
   std::optional<FileId> restored_current_;
   int64_t restored_lines_ = 0;
   std::vector<FileId> to_mark_;

@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +13,9 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "operators/basic/snapshot_state.h"
 #include "operators/testing/operator_harness.h"
 
 namespace sluice::operators {
@@ -258,6 +261,153 @@ TEST_F(SpoolTest, TruncatedOrNonGzipFilesAreLeftInPlaceAndCounted) {
     EXPECT_TRUE(fs::exists(dir_ / "good.log.COMPLETED"));
     for (const auto& l : Lines(out)) EXPECT_NE(l.rfind("p", 0), 0u) << "plain text named .gz was read: " << l;
   }
+}
+
+// A checkpoint whose notify never comes is covered by the next one: each snapshot names
+// every file read to the end and not yet marked done, also those of earlier checkpoints,
+// and a restore from it marks them all, so none is read again. A restore from the
+// earlier checkpoint marks only what that one named; the rest is read again (its output
+// after that checkpoint was never committed).
+TEST_F(SpoolTest, ARestoreMarksWhatEarlierCheckpointsWithoutANotifyFinished) {
+  using Blobs = std::map<std::string, std::string>;
+  // First life: a.log read to its end, checkpoint 1 (no notify), b.log read to its end
+  // and 2 lines of c.log, checkpoint 2, then a crash. Returns the lines read up to each
+  // checkpoint.
+  auto first_life = [&](bool late_notify, Blobs* cp1, Blobs* cp2, std::vector<std::string>* by1,
+                        std::vector<std::string>* by2) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const auto t0 = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    WriteLines(dir_ / "a.log", "a", 5);
+    WriteLines(dir_ / "b.log", "b", 5);
+    WriteLines(dir_ / "c.log", "c", 5);
+    fs::last_write_time(dir_ / "a.log", t0);
+    fs::last_write_time(dir_ / "b.log", t0 + std::chrono::seconds(1));
+    fs::last_write_time(dir_ / "c.log", t0 + std::chrono::seconds(2));
+    auto src = Make(true, 2);
+    TestContext ctx;
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    ASSERT_TRUE(src->Open(ctx).ok());
+    while (out.num_rows() < 5) ASSERT_TRUE(src->Poll(out).ok());
+    ASSERT_TRUE(src->Poll(out).ok());  // the end of a.log
+    ASSERT_EQ(out.num_rows(), 5u);
+    MapWriter w1(1);
+    ASSERT_TRUE(src->Snapshot(w1).ok());
+    *cp1 = w1.blobs;
+    *by1 = Lines(out);
+    while (out.num_rows() < 12) ASSERT_TRUE(src->Poll(out).ok());
+    ASSERT_EQ(out.num_rows(), 12u);  // b0..b4, c0, c1
+    MapWriter w2(2);
+    ASSERT_TRUE(src->Snapshot(w2).ok());
+    *cp2 = w2.blobs;
+    *by2 = Lines(out);
+    if (late_notify) {
+      ASSERT_TRUE(src->NotifyCheckpointComplete(1).ok());
+    }
+    EXPECT_EQ(fs::exists(dir_ / "a.log.COMPLETED"), late_notify);
+    EXPECT_TRUE(fs::exists(dir_ / "b.log"));
+  };
+  // Second life: restore from `blobs`, check what Open marked, read to the end, and check
+  // that the lines before the checkpoint and after the restore are each line once.
+  auto second_life = [&](const Blobs& blobs, std::vector<std::string> lines, bool want_b_marked) {
+    auto src = Make(true, 2);
+    MapReader reader(blobs);
+    absl::Status st = src->Restore(reader);
+    ASSERT_TRUE(st.ok()) << st;
+    TestContext ctx;
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    st = src->Open(ctx);
+    ASSERT_TRUE(st.ok()) << st;
+    EXPECT_TRUE(fs::exists(dir_ / "a.log.COMPLETED"));
+    EXPECT_EQ(fs::exists(dir_ / "b.log.COMPLETED"), want_b_marked);
+    ASSERT_TRUE(Drain(*src, out).ok());
+    MapWriter w(3);
+    ASSERT_TRUE(src->Snapshot(w).ok());
+    ASSERT_TRUE(src->NotifyCheckpointComplete(3).ok());
+    ASSERT_TRUE(src->Close().ok());
+    for (const auto& l : Lines(out)) lines.push_back(l);
+    std::sort(lines.begin(), lines.end());
+    EXPECT_EQ(lines, (std::vector<std::string>{"a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4", "c0",
+                                               "c1", "c2", "c3", "c4"}));
+    for (const char* name : {"a.log", "b.log", "c.log"}) {
+      EXPECT_TRUE(fs::exists(dir_ / (std::string(name) + ".COMPLETED"))) << name;
+      EXPECT_FALSE(fs::exists(dir_ / name)) << name;
+    }
+  };
+  Blobs cp1, cp2;
+  std::vector<std::string> by1, by2;
+  {
+    SCOPED_TRACE("restore from checkpoint 2; notify(1) never came");
+    first_life(false, &cp1, &cp2, &by1, &by2);
+    second_life(cp2, by2, true);
+  }
+  {
+    SCOPED_TRACE("restore from checkpoint 2; notify(1) came after checkpoint 2");
+    first_life(true, &cp1, &cp2, &by1, &by2);
+    second_life(cp2, by2, true);
+  }
+  {
+    SCOPED_TRACE("restore from checkpoint 1");
+    first_life(false, &cp1, &cp2, &by1, &by2);
+    second_life(cp1, by1, false);
+  }
+}
+
+// A checkpoint blob cut short or damaged anywhere fails the restore with DATA_LOSS
+// naming the source; a well-formed one naming a path outside the directory too, and a
+// file it names that changed since is not marked done.
+TEST_F(SpoolTest, ADamagedOrTruncatedCheckpointFailsTheRestoreClearly) {
+  WriteLines(dir_ / "a.log", "a", 3);
+  WriteLines(dir_ / "b.log", "b", 5);
+  fs::last_write_time(dir_ / "b.log", fs::last_write_time(dir_ / "a.log") + std::chrono::seconds(1));
+  std::string blob;
+  {
+    auto src = Make(true, 2);
+    TestContext ctx;
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    ASSERT_TRUE(src->Open(ctx).ok());
+    while (out.num_rows() < 5) ASSERT_TRUE(src->Poll(out).ok());  // a.log done, b.log at line 2
+    MapWriter w(1);
+    ASSERT_TRUE(src->Snapshot(w).ok());
+    blob = w.blobs.at("spool");
+  }
+  auto restore = [&](const std::string& bytes) {
+    auto src = Make(true, 2);
+    MapReader reader({{"spool", bytes}});
+    return src->Restore(reader);
+  };
+  for (size_t n = 0; n < blob.size(); ++n) {
+    absl::Status st = restore(blob.substr(0, n));
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "cut to " << n << " bytes: " << st;
+    EXPECT_NE(st.message().find("spooldir_source"), std::string_view::npos) << st;
+  }
+  for (size_t i = 0; i < blob.size(); ++i) {
+    std::string bad = blob;
+    bad[i] ^= 0x21;
+    absl::Status st = restore(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "byte " << i << " changed: " << st;
+  }
+  for (const char* name : {"../a.log", "..", "sub/a.log"}) {
+    operators::StateWriter w("spooldir_source", 1);
+    w.Add("done", absl::StrCat("1\t3\t4\t", name));
+    absl::Status st = restore(std::move(w).Finish());
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << name << ": " << st;
+  }
+  // Intact, but a.log was replaced by another file of that name: not marked done.
+  fs::remove(dir_ / "a.log");
+  WriteLines(dir_ / "a.log", "other", 7);
+  auto src = Make(true, 2);
+  MapReader reader({{"spool", blob}});
+  ASSERT_TRUE(src->Restore(reader).ok());
+  TestContext ctx;
+  ctx.checkpointing_enabled = true;
+  absl::Status st = src->Open(ctx);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("a.log"), std::string_view::npos) << st;
+  EXPECT_FALSE(fs::exists(dir_ / "a.log.COMPLETED"));
 }
 
 }  // namespace

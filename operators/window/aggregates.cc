@@ -11,12 +11,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "operators/window/snapshot_codec.h"
 
 namespace sluice::operators::window {
 
 namespace {
-
-bool IsIntLike(Type t) { return t == Type::kInt64 || t == Type::kTimestamp || t == Type::kBool; }
 
 // Calls fn(row, slot) for every pair whose row is not null in `c`.
 template <typename Fn>
@@ -30,6 +29,19 @@ inline void ForEachNonNull(const Column& c, const uint32_t* rows, const uint32_t
       if (nulls[rows[i]] == 0) fn(rows[i], slots[i]);
     }
   }
+}
+
+// Checkpoints of per-slot state columns: for each slot, its value in every column.
+template <typename... Columns>
+void SaveColumns(const uint32_t* slots, size_t n, std::string& out, const Columns&... cols) {
+  for (size_t i = 0; i < n; ++i) (PutValue(out, cols[slots[i]]), ...);
+}
+template <typename... Columns>
+bool LoadColumns(const uint32_t* slots, size_t n, SnapshotDecoder& in, Columns&... cols) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!(GetValue(in, &cols[slots[i]]) && ...)) return false;
+  }
+  return true;
 }
 
 // How min/max read, keep and write values of one column representation.
@@ -83,6 +95,12 @@ class CountAgg final : public Aggregator {
   void Append(uint32_t slot, Column& col, Arena&, size_t) const override {
     AppendInt(col, counts_[slot]);
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, counts_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, counts_);
+  }
 
  private:
   int field_;
@@ -123,6 +141,12 @@ class SumAgg final : public Aggregator {
     } else {
       AppendDouble(col, sums_[slot]);
     }
+  }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, sums_, has_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, sums_, has_);
   }
 
  private:
@@ -185,6 +209,12 @@ class MinMaxAgg final : public Aggregator {
       AppendNull(col, row);
     }
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, values_, has_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, values_, has_);
+  }
 
  private:
   static bool Better(const typename Traits::In& v, const typename Traits::In& cur) {
@@ -235,6 +265,12 @@ class AvgAgg final : public Aggregator {
       AppendDouble(col, sums_[slot] / static_cast<double>(counts_[slot]));
     }
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, sums_, counts_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, sums_, counts_);
+  }
 
  private:
   int field_;
@@ -271,6 +307,12 @@ class CountDistinctStringAgg final : public Aggregator {
   void Append(uint32_t slot, Column& col, Arena&, size_t) const override {
     AppendInt(col, static_cast<int64_t>(sets_[slot].size()));
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, sets_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, sets_);
+  }
 
  private:
   int field_;
@@ -299,6 +341,12 @@ class CountDistinctIntAgg final : public Aggregator {
   }
   void Append(uint32_t slot, Column& col, Arena&, size_t) const override {
     AppendInt(col, static_cast<int64_t>(sets_[slot].size()));
+  }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, sets_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, sets_);
   }
 
  private:
@@ -355,6 +403,12 @@ class TopKStringAgg final : public Aggregator {
     }
     AppendString(col, arena, out);
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, counts_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, counts_);
+  }
 
  private:
   int field_;
@@ -391,6 +445,12 @@ class TopKIntAgg final : public Aggregator {
     }
     AppendString(col, arena, out);
   }
+  void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const override {
+    SaveColumns(slots, n, out, counts_);
+  }
+  bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) override {
+    return LoadColumns(slots, n, in, counts_);
+  }
 
  private:
   int field_;
@@ -400,89 +460,6 @@ class TopKIntAgg final : public Aggregator {
 };
 
 }  // namespace
-
-bool ParseAggFn(std::string_view name, AggFn* fn) {
-  static constexpr std::pair<std::string_view, AggFn> kFns[] = {
-      {"count", AggFn::kCount}, {"count_distinct", AggFn::kCountDistinct},
-      {"sum", AggFn::kSum},     {"min", AggFn::kMin},
-      {"max", AggFn::kMax},     {"avg", AggFn::kAvg},
-      {"top_k", AggFn::kTopK},
-  };
-  for (const auto& [n, f] : kFns) {
-    if (n == name) {
-      *fn = f;
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view AggFnName(AggFn fn) {
-  switch (fn) {
-    case AggFn::kCount:
-      return "count";
-    case AggFn::kCountDistinct:
-      return "count_distinct";
-    case AggFn::kSum:
-      return "sum";
-    case AggFn::kMin:
-      return "min";
-    case AggFn::kMax:
-      return "max";
-    case AggFn::kAvg:
-      return "avg";
-    case AggFn::kTopK:
-      return "top_k";
-  }
-  return "?";
-}
-
-std::string_view AggFnNames() { return "count, count_distinct, sum, min, max, avg, top_k"; }
-
-bool AggAcceptsType(AggFn fn, Type type) {
-  switch (fn) {
-    case AggFn::kCount:
-    case AggFn::kCountDistinct:
-    case AggFn::kMin:
-    case AggFn::kMax:
-      return type != Type::kNull;
-    case AggFn::kSum:
-    case AggFn::kAvg:
-      return type == Type::kInt64 || type == Type::kDouble;
-    case AggFn::kTopK:
-      return type == Type::kString || IsIntLike(type);
-  }
-  return false;
-}
-
-std::string_view AggAcceptedTypes(AggFn fn) {
-  switch (fn) {
-    case AggFn::kSum:
-    case AggFn::kAvg:
-      return "an int64 or double field";
-    case AggFn::kTopK:
-      return "a string, int64, timestamp or bool field";
-    default:
-      return "a field of a non-null type";
-  }
-}
-
-Type AggOutputType(AggFn fn, Type field_type) {
-  switch (fn) {
-    case AggFn::kCount:
-    case AggFn::kCountDistinct:
-      return Type::kInt64;
-    case AggFn::kSum:
-    case AggFn::kMin:
-    case AggFn::kMax:
-      return field_type;
-    case AggFn::kAvg:
-      return Type::kDouble;
-    case AggFn::kTopK:
-      return Type::kString;
-  }
-  return Type::kNull;
-}
 
 std::unique_ptr<Aggregator> NewAggregator(AggFn fn, int field, Type field_type, int64_t k) {
   const bool is_double = field_type == Type::kDouble;

@@ -8,6 +8,9 @@
 // seen for the first time in a window). Field aggregates skip null values; count without
 // a field counts rows.
 //
+// For checkpoints an aggregator writes the state of given slots to a byte string and
+// reads it back (SaveSlots / LoadSlots, in the codec of snapshot_codec.h).
+//
 // Threading: an Aggregator belongs to one operator instance and is used from its task
 // thread only.
 #pragma once
@@ -21,7 +24,11 @@
 
 namespace sluice::operators::window {
 
+class SnapshotDecoder;
+
 enum class AggFn : uint8_t { kCount, kCountDistinct, kSum, kMin, kMax, kAvg, kTopK };
+
+// Names and types (defined in window_params.cc, their user).
 
 /// Parses "count", "count_distinct", "sum", "min", "max", "avg", "top_k".
 bool ParseAggFn(std::string_view name, AggFn* fn);
@@ -52,6 +59,13 @@ class Aggregator {
   /// Appends the result for `slot` as row `row` of `col` (of AggOutputType), copying
   /// strings into `arena`.
   virtual void Append(uint32_t slot, Column& col, Arena& arena, size_t row) const = 0;
+  /// Appends the state of slots[i], for i in [0, n), to `out`, in a format only LoadSlots
+  /// reads (the aggregator's parameters are not written).
+  virtual void SaveSlots(const uint32_t* slots, size_t n, std::string& out) const = 0;
+  /// Reads what SaveSlots wrote for n slots into slots[i]. Returns false if `in` is short
+  /// or malformed (the slots are then unspecified). REQUIRES: the slots are empty (after
+  /// Resize, never updated), and the aggregator has the parameters of the one that saved.
+  virtual bool LoadSlots(const uint32_t* slots, size_t n, SnapshotDecoder& in) = 0;
 };
 
 /// A new aggregator. `field` is the input column index (-1 for count without a field);

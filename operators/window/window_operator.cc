@@ -35,7 +35,8 @@ bool IsIntLike(Type t) { return t == Type::kInt64 || t == Type::kTimestamp || t 
 
 }  // namespace
 
-WindowOperator::WindowOperator(WindowSpec spec) : spec_(std::move(spec)) {
+WindowOperator::WindowOperator(WindowSpec spec, std::string node_id)
+    : spec_(std::move(spec)), node_id_(std::move(node_id)) {
   if (spec_.key_fields.empty()) {
     key_mode_ = KeyMode::kGlobal;
   } else if (spec_.key_fields.size() == 1) {

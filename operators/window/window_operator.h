@@ -11,8 +11,13 @@
 // the windows it fires; fired windows wait in a second queue until their allowed
 // lateness has passed.
 //
-// State lives in the operator (the in-memory backend). Snapshot/Restore: TODO, with the
-// checkpoint issue.
+// State lives in the operator (the in-memory backend). Snapshot writes all of it as one
+// blob, "window" (window_snapshot.cc: the format and what is in it): the watermark, the
+// creation counter that orders ties, every live key and window with its queue state
+// (pending, or fired and kept for allowed lateness), and the aggregates' per-window
+// state. Restore reads it into a fresh instance, keeping key ids and slots, so the
+// restored operator emits exactly what the snapshotted one would have. The window
+// registers no timers and has no side effects to commit.
 //
 // Threading: like every operator, an instance is used from its task thread only.
 #pragma once
@@ -21,6 +26,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -74,14 +80,20 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateWindowOperator(const OperatorCon
 
 class WindowOperator final : public Operator {
  public:
-  explicit WindowOperator(WindowSpec spec);
+  /// `node_id` names the node in errors.
+  explicit WindowOperator(WindowSpec spec, std::string node_id = "window");
 
   SchemaPtr output_schema() const override { return spec_.output_schema; }
   absl::Status Open(Context& ctx) override;
   absl::Status Process(int input, BatchPtr batch, Collector& out) override;
   absl::Status OnWatermark(int64_t watermark, Collector& out) override;
   absl::Status OnEndOfInput(Collector& out) override;
-  // TODO(checkpoints): Snapshot/Restore of keys, windows and aggregate state.
+  /// Writes the blob "window" (never fails). REQUIRES: between two calls, not in one.
+  absl::Status Snapshot(SnapshotWriter& writer) override;
+  /// Reads the blob "window", if there is one (none: the operator stays empty). DATA_LOSS
+  /// naming the node if it is truncated or malformed, INVALID_ARGUMENT if it was written
+  /// with other window parameters; the operator is then empty. REQUIRES: before Open.
+  absl::Status Restore(SnapshotReader& reader) override;
 
   /// Live (key, window) pairs and keys, for tests and metrics.
   size_t num_windows() const { return windows_.size() - free_windows_.size(); }
@@ -177,7 +189,15 @@ class WindowOperator final : public Operator {
   void AppendKey(const Key& key, int key_index, Column& col, Arena& arena, size_t row) const;
   void FlushOutput(Collector& out);
 
+  // Checkpoints (window_snapshot.cc).
+  void ResetState();
+  absl::Status DecodeSnapshot(std::string_view blob);
+  template <typename Fn>
+  void ForEachShapeField(Fn&& fn) const;
+  bool ValidMultiKey(std::string_view encoded) const;
+
   WindowSpec spec_;
+  std::string node_id_;
   KeyMode key_mode_ = KeyMode::kGlobal;
   // Aggregates other than `count` without a field (which reads Window::rows), and for
   // each of spec_.aggregates its index in aggs_ or -1.

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "operators/testing/operator_harness.h"
 #include "operators/window/register.h"
 
@@ -47,7 +50,9 @@ Param Tumbling(std::string size) {
 // interleaving of emitted batches and watermarks.
 class OpRun {
  public:
-  OpRun(Param params, SchemaPtr schema, bool batch_mode = false)
+  // With `restore`, the instance restores those checkpoint blobs before Open.
+  OpRun(Param params, SchemaPtr schema, bool batch_mode = false,
+        const std::map<std::string, std::string>* restore = nullptr)
       : params_(std::move(params)), schema_(std::move(schema)), ctx_(batch_mode) {
     OperatorConfig config;
     config.node_id = "w";
@@ -57,6 +62,11 @@ class OpRun {
     EXPECT_TRUE(op.ok()) << op.status();
     if (!op.ok()) return;
     op_ = std::move(op).value();
+    if (restore != nullptr) {
+      st::MapSnapshotReader reader(*restore);
+      absl::Status restored = op_->Restore(reader);
+      EXPECT_TRUE(restored.ok()) << restored;
+    }
     absl::Status open = op_->Open(ctx_);
     EXPECT_TRUE(open.ok()) << open;
   }
@@ -87,6 +97,13 @@ class OpRun {
     for (const auto& b : out_.batches)
       ts.insert(ts.end(), b->timestamps().begin(), b->timestamps().end());
     return ts;
+  }
+  // The blobs of a checkpoint taken now.
+  std::map<std::string, std::string> Snapshot() {
+    st::MapSnapshotWriter writer(1);
+    absl::Status st = op_->Snapshot(writer);
+    EXPECT_TRUE(st.ok()) << st;
+    return writer.blobs;
   }
   WindowOperator& op() { return static_cast<WindowOperator&>(*op_); }
   st::TestCollector& out() { return out_; }
@@ -777,6 +794,383 @@ TEST(WindowRegisterTest, RegistersWindow) {
   WINDOW_ASSERT_OK(RegisterWindowOperators(registry));
   EXPECT_NE(registry.FindOperator("window"), nullptr);
   EXPECT_EQ(RegisterWindowOperators(registry).code(), absl::StatusCode::kAlreadyExists);
+}
+
+// --- Checkpoints -----------------------------------------------------------------------------
+
+// A test input: batches and watermarks in order.
+struct Step {
+  Rows rows;
+  std::vector<int64_t> ts;
+  int64_t watermark = kNoTimestamp;  // set: a watermark, not a batch
+};
+using Script = std::vector<Step>;
+Step Batch(Rows rows, std::vector<int64_t> ts) { return {std::move(rows), std::move(ts)}; }
+Step Wm(int64_t watermark) { return {{}, {}, watermark}; }
+
+// Plays steps [from, to) of `script` on `run` (to == script.size() + 1: then the end of
+// input). Returns what each step emitted, labelled by step: rows as JSON, dead letters and
+// watermarks.
+std::vector<std::string> Play(OpRun& run, const Script& script, size_t from, size_t to) {
+  std::vector<std::string> got;
+  for (size_t i = from; i < to; ++i) {
+    const size_t dead = run.out().dead_letters.size();
+    const size_t wms = run.out().watermarks.size();
+    if (i == script.size()) {
+      run.End();
+    } else if (script[i].watermark != kNoTimestamp) {
+      run.Watermark(script[i].watermark);
+    } else {
+      run.Feed(script[i].rows, script[i].ts);
+    }
+    const std::string step = absl::StrCat(i, " ");
+    for (const std::string& row : run.Take()) got.push_back(step + row);
+    for (size_t d = dead; d < run.out().dead_letters.size(); ++d) {
+      const st::DeadLetter& dl = run.out().dead_letters[d];
+      got.push_back(absl::StrCat(step, "dead ", dl.reason, " ", dl.record));
+    }
+    for (size_t w = wms; w < run.out().watermarks.size(); ++w) {
+      got.push_back(absl::StrCat(step, "wm ", run.out().watermarks[w]));
+    }
+  }
+  return got;
+}
+
+void Append(std::vector<std::string>& to, const std::vector<std::string>& more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
+
+// Plays `script` and the end of input on an undisturbed instance A. Then, for every cut:
+// the steps before it on B, a checkpoint of B restored into a fresh C, the rest on C. B's
+// output then C's must be A's; B continued after the checkpoint also gives A's. Returns
+// A's output.
+std::vector<std::string> CheckEveryCut(const Param& params, const SchemaPtr& schema,
+                                       const Script& script) {
+  const size_t n = script.size() + 1;
+  OpRun a(params, schema);
+  EXPECT_TRUE(a.ok());
+  if (!a.ok()) return {};
+  const std::vector<std::string> want = Play(a, script, 0, n);
+  for (size_t cut = 0; cut < n; ++cut) {
+    SCOPED_TRACE(absl::StrCat("checkpoint before step ", cut));
+    OpRun b(params, schema);
+    std::vector<std::string> got = Play(b, script, 0, cut);
+    const std::map<std::string, std::string> blobs = b.Snapshot();
+    EXPECT_EQ(blobs.size(), 1u);
+    OpRun c(params, schema, /*batch_mode=*/false, &blobs);
+    // Restore keeps everything: a checkpoint of C at once has the same size (the same
+    // bytes, but for the order of distinct values and top_k counts: hash sets and maps).
+    EXPECT_EQ(c.Snapshot().at("window").size(), blobs.at("window").size());
+    EXPECT_EQ(c.op().num_windows(), b.op().num_windows());
+    EXPECT_EQ(c.op().num_keys(), b.op().num_keys());
+    std::vector<std::string> b_rest = got;
+    Append(got, Play(c, script, cut, n));
+    EXPECT_EQ(got, want);
+    Append(b_rest, Play(b, script, cut, n));
+    EXPECT_EQ(b_rest, want);
+    EXPECT_EQ(c.op().num_windows(), 0u);
+  }
+  return want;
+}
+
+size_t CountContaining(const std::vector<std::string>& lines, std::string_view part) {
+  return std::count_if(lines.begin(), lines.end(),
+                       [part](const std::string& l) { return l.find(part) != std::string::npos; });
+}
+
+// Every aggregate, over string, int64 and double fields.
+Param AllAggregates() {
+  auto top_k = [](std::string field, std::string as) {
+    return M({{"fn", S("top_k")},
+              {"field", S(std::move(field))},
+              {"k", N(2)},
+              {"as", S(std::move(as))}});
+  };
+  return L({Agg("count", "", "n"), Agg("count", "item", "n_item"),
+            Agg("count_distinct", "item", "d_item"), Agg("count_distinct", "uid", "d_uid"),
+            Agg("count_distinct", "amount", "d_amount"), Agg("sum", "qty", "sum_qty"),
+            Agg("sum", "amount", "sum_amount"), Agg("min", "item", "min_item"),
+            Agg("max", "item", "max_item"), Agg("min", "amount", "min_amount"),
+            Agg("max", "qty", "max_qty"), Agg("avg", "amount", "avg_amount"),
+            top_k("item", "top_item"), top_k("uid", "top_uid")});
+}
+SchemaPtr ShopSchema() {
+  return st::MakeSchema({{"user", Type::kString},
+                         {"uid", Type::kInt64},
+                         {"amount", Type::kDouble},
+                         {"item", Type::kString},
+                         {"qty", Type::kInt64}});
+}
+Param ShopParams(std::vector<Param> key_by, Param window, std::string lateness) {
+  std::vector<std::pair<std::string, Param>> e;
+  if (!key_by.empty()) e.push_back({"key_by", L(std::move(key_by))});
+  e.push_back({"window", std::move(window)});
+  e.push_back({"allowed_lateness", S(std::move(lateness))});
+  e.push_back({"aggregates", AllAggregates()});
+  return M(std::move(e));
+}
+
+const st::Value kNull;
+int64_t I(int64_t v) { return v; }
+
+TEST(WindowSnapshotTest, TumblingRestoresAtEveryCut) {
+  Script script = {
+      Batch({{"a", I(1), 1.5, "x", I(3)},
+             {"b", I(2), 0.25, "y", kNull},
+             {"a", I(1), kNull, "y", I(4)}},
+            {1000, 2000, 12000}),
+      Batch({{"a", I(3), 2.5, "x", I(5)}, {"c", kNull, -1.0, kNull, I(1)}}, {5000, 15000}),
+      Wm(9999),                                      // fires a and b of [0s, 10s)
+      Batch({{"a", I(4), 0.1, "z", I(2)}}, {3000}),  // within lateness: a [0s, 10s) again
+      Batch({{"b", I(5), 0.3, "y", I(1)}, {"a", I(6), 0.7, "x", I(9)}}, {25000, 11000}),
+      Wm(14999),                                     // [0s, 10s) is dropped
+      Batch({{"a", I(7), 1.0, "q", I(1)}}, {4000}),  // late
+      Wm(19999),
+      Batch({{"c", I(8), 2.0, "x", I(2)}}, {19000}),  // within lateness
+      Wm(40000),
+      Batch({{"d", I(9), 1.0, "x", I(1)}, {"a", I(9), 1.0, "x", I(1)}}, {45000, kNoTimestamp}),
+  };
+  std::vector<std::string> want =
+      CheckEveryCut(ShopParams({S("user")}, Tumbling("10s"), "5s"), ShopSchema(), script);
+  EXPECT_EQ(CountContaining(want, R"({"user":"a","window_start":0,)"), 2u);  // re-emitted
+  EXPECT_EQ(CountContaining(want, "dead late"), 1u);
+  EXPECT_EQ(CountContaining(want, "dead no_timestamp"), 1u);
+  EXPECT_THAT(want, ::testing::Contains(HasSubstr(R"("top_item":"x:2,z:1")")));
+}
+
+TEST(WindowSnapshotTest, SlidingRestoresAtEveryCut) {
+  // Keyed by an int64 field, with a null key.
+  Script script = {
+      Batch({{"a", I(1), 1.5, "x", I(3)},
+             {"b", kNull, 0.25, "y", kNull},
+             {"a", I(1), 2.0, "y", I(4)}},
+            {1000, 2000, 7000}),
+      Batch({{"a", I(2), 2.5, "x", I(5)}, {"c", kNull, -1.0, kNull, I(1)}}, {5000, 12000}),
+      Wm(9999),  // fires [-5s, 5s) and [0s, 10s)
+      Batch({{"a", I(1), 0.1, "z", I(2)}, {"x", kNull, 0.5, "z", I(2)}}, {8000, 9500}),  // re-emit
+      Wm(13000),  // [-5s, 5s) dropped (4999 + 3000 <= 13000)
+      Batch({{"a", I(1), 1.0, "q", I(1)}, {"a", I(1), 1.0, "q", I(1)}},
+            {3000, 6000}),  // late, partly
+      Wm(30000),
+      Batch({{"a", I(2), 1.0, "w", I(1)}}, {31000}),
+  };
+  std::vector<std::string> want = CheckEveryCut(
+      ShopParams({S("uid")}, M({{"type", S("sliding")}, {"size", S("10s")}, {"slide", S("5s")}}),
+                 "3s"),
+      ShopSchema(), script);
+  EXPECT_EQ(CountContaining(want, "dead late"), 1u);
+  EXPECT_EQ(CountContaining(want, R"({"uid":null,"window_start":0,)"), 2u);  // re-emitted
+}
+
+// Keyed by two fields; late records bridge a fired and a pending session, and sessions
+// merge within one batch.
+Param SessionShopParams() {
+  return ShopParams({S("user"), S("uid")}, M({{"type", S("session")}, {"gap", S("5s")}}), "10s");
+}
+Script SessionScript() {
+  return {
+      Batch(
+          {{"a", I(1), 1.5, "x", I(3)}, {"a", I(1), 0.1, "y", I(1)}, {"b", kNull, 0.2, "y", kNull}},
+          {0, 3000, 1000}),
+      Batch({{"a", I(1), 2.5, "x", I(5)}}, {20000}),
+      Wm(9000),  // fires (a, 1) [0s, 8s) and (b, null) [1s, 6s)
+      Batch({{"a", I(1), 0.3, "z", I(2)}}, {12000}),
+      Batch({{"a", I(1), 0.7, "x", I(9)}}, {8000}),  // joins [12s, 17s)
+      Batch({{"a", I(1), 1.1, "q", I(1)}, {"b", kNull, 0.4, "z", I(1)}}, {7000, 2000}),  // bridge
+      Wm(16999),
+      // [26s, 31s) and [32s, 37s), bridged by 29s; then 24s joins [20s, 25s) to them.
+      Batch({{"a", I(1), 0.5, "x", I(1)},
+             {"a", I(1), 0.25, "x", I(1)},
+             {"a", I(1), 0.125, "x", I(1)},
+             {"a", I(1), 0.0625, "w", I(1)}},
+            {26000, 32000, 29000, 24000}),
+      Wm(40000),
+      Batch({{"a", I(1), 1.0, "x", I(1)}}, {1000}),  // late
+      Batch({{"a", I(2), 1.0, "x", I(1)}}, {41000}),
+  };
+}
+
+TEST(WindowSnapshotTest, SessionRestoresAtEveryCut) {
+  std::vector<std::string> want = CheckEveryCut(SessionShopParams(), ShopSchema(), SessionScript());
+  EXPECT_EQ(CountContaining(want, "dead late"), 1u);
+  EXPECT_EQ(CountContaining(want, R"({"user":"a","uid":1,"window_start":0,"window_end":8000,)"),
+            1u);
+  EXPECT_EQ(CountContaining(want, R"({"user":"a","uid":1,"window_start":0,"window_end":17000,)"),
+            1u);
+  EXPECT_EQ(CountContaining(
+                want, R"({"user":"a","uid":1,"window_start":20000,"window_end":37000,"n":5,)"),
+            1u);
+  EXPECT_EQ(CountContaining(want, R"({"user":"b","uid":null,"window_start":1000,)"), 2u);
+}
+
+// Pseudo-random rows with more disorder than the watermark allows for: some records are
+// within the allowed lateness, some late.
+Script RandomScript(uint64_t seed, int batches) {
+  uint64_t x = seed;
+  auto next = [&x] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  Script script;
+  int64_t max_ts = 0;
+  for (int b = 0; b < batches; ++b) {
+    Rows rows;
+    std::vector<int64_t> ts;
+    for (int i = 0; i < 40; ++i) {
+      int64_t t = std::max<int64_t>(0, (b * 40 + i) * 50 - static_cast<int64_t>(next() % 6000));
+      max_ts = std::max(max_ts, t);
+      st::Value uid = next() % 5 == 0 ? kNull : st::Value(static_cast<int64_t>(next() % 6));
+      rows.push_back({"u" + std::to_string(next() % 4), uid,
+                      static_cast<double>(next() % 1000) / 7.0, "i" + std::to_string(next() % 9),
+                      static_cast<int64_t>(next() % 10)});
+      ts.push_back(t);
+    }
+    script.push_back(Batch(std::move(rows), std::move(ts)));
+    script.push_back(Wm(max_ts - 1000));
+  }
+  return script;
+}
+
+TEST(WindowSnapshotTest, RandomInputRestoresAtEveryCut) {
+  const std::vector<std::pair<std::vector<Param>, Param>> cases = {
+      {{S("user")}, Tumbling("1s")},
+      {{}, M({{"type", S("sliding")}, {"size", S("2s")}, {"slide", S("500ms")}})},
+      {{S("uid")}, M({{"type", S("session")}, {"gap", S("60ms")}})},
+      {{S("user"), S("uid")}, M({{"type", S("session")}, {"gap", S("200ms")}})},
+  };
+  for (const auto& [key_by, window] : cases) {
+    SCOPED_TRACE(window.ToString());
+    std::vector<std::string> want =
+        CheckEveryCut(ShopParams(key_by, window, "1s"), ShopSchema(), RandomScript(7, 12));
+    EXPECT_GT(CountContaining(want, "dead late"), 0u);
+    EXPECT_GT(want.size(), 50u);
+  }
+}
+
+TEST(WindowSnapshotTest, RestoringBeforeEveryStepChangesNothing) {
+  const Param params =
+      ShopParams({S("user")}, M({{"type", S("session")}, {"gap", S("100ms")}}), "1s");
+  const Script script = RandomScript(11, 10);
+  OpRun a(params, ShopSchema());
+  ASSERT_TRUE(a.ok());
+  const std::vector<std::string> want = Play(a, script, 0, script.size() + 1);
+  std::vector<std::string> got;
+  auto run = std::make_unique<OpRun>(params, ShopSchema());
+  for (size_t i = 0; i <= script.size(); ++i) {
+    const std::map<std::string, std::string> blobs = run->Snapshot();
+    run = std::make_unique<OpRun>(params, ShopSchema(), false, &blobs);
+    Append(got, Play(*run, script, i, i + 1));
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST(WindowSnapshotTest, NoBlobLeavesAnEmptyOperator) {
+  const Param params = ShopParams({S("user")}, Tumbling("10s"), "0s");
+  const std::map<std::string, std::string> none;
+  OpRun c(params, ShopSchema(), false, &none);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.op().num_windows(), 0u);
+  EXPECT_EQ(c.op().num_keys(), 0u);
+  OpRun fresh(params, ShopSchema());
+  EXPECT_TRUE(c.Snapshot() == fresh.Snapshot());
+  const Script script = RandomScript(3, 4);
+  EXPECT_EQ(Play(c, script, 0, script.size() + 1), Play(fresh, script, 0, script.size() + 1));
+}
+
+TEST(WindowSnapshotTest, CheckpointAfterTheEndIsEmpty) {
+  const Param params = ShopParams({S("user")}, Tumbling("1s"), "1s");
+  OpRun b(params, ShopSchema());
+  ASSERT_TRUE(b.ok());
+  const Script script = RandomScript(5, 3);
+  Play(b, script, 0, script.size() + 1);
+  const std::map<std::string, std::string> blobs = b.Snapshot();
+  OpRun c(params, ShopSchema(), false, &blobs);
+  EXPECT_EQ(c.op().num_windows(), 0u);
+  EXPECT_EQ(c.op().num_keys(), 0u);
+}
+
+// Restores `blob` into a fresh instance of `params`, then checks that the instance works
+// whatever the blob was: it plays the session script from step 6 to the end of input.
+absl::Status RestoreBlob(const Param& params, std::string blob) {
+  OperatorConfig config;
+  config.node_id = "w";
+  config.params = &params;
+  config.input_schemas = {ShopSchema()};
+  auto op = CreateWindowOperator(config);
+  EXPECT_TRUE(op.ok()) << op.status();
+  st::MapSnapshotReader reader({{"window", std::move(blob)}});
+  absl::Status restored = (*op)->Restore(reader);
+  st::TestContext ctx;
+  st::TestCollector out;
+  EXPECT_TRUE((*op)->Open(ctx).ok());
+  const Script script = SessionScript();
+  for (size_t i = 6; i < script.size(); ++i) {
+    const Step& step = script[i];
+    absl::Status s = step.watermark != kNoTimestamp
+                         ? (*op)->OnWatermark(step.watermark, out)
+                         : (*op)->Process(0, st::BatchOf(ShopSchema(), step.rows, step.ts), out);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  EXPECT_TRUE((*op)->OnEndOfInput(out).ok());
+  EXPECT_EQ(static_cast<WindowOperator&>(**op).num_windows(), 0u);
+  return restored;
+}
+
+// The session script's checkpoint before step 6: fired and pending sessions of two keys.
+std::string SmallCheckpoint() {
+  OpRun b(SessionShopParams(), ShopSchema());
+  Play(b, SessionScript(), 0, 6);
+  EXPECT_EQ(b.op().num_windows(), 3u);
+  return b.Snapshot().at("window");
+}
+
+TEST(WindowSnapshotTest, TruncatedBlobIsAnErrorNeverACrash) {
+  const Param params = SessionShopParams();
+  const std::string blob = SmallCheckpoint();
+  EXPECT_TRUE(RestoreBlob(params, blob).ok());
+  for (size_t len = 0; len < blob.size(); ++len) {
+    absl::Status s = RestoreBlob(params, blob.substr(0, len));
+    ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << "prefix of " << len << " bytes: " << s;
+    EXPECT_THAT(s.message(), HasSubstr("window node 'w': checkpoint blob 'window'"));
+  }
+  EXPECT_THAT(RestoreBlob(params, blob + "x").message(), HasSubstr("1 bytes after the end"));
+  EXPECT_THAT(RestoreBlob(params, "").message(), HasSubstr("cannot read the format version"));
+}
+
+TEST(WindowSnapshotTest, DamagedBytesNeverCrash) {
+  const Param params = SessionShopParams();
+  const std::string blob = SmallCheckpoint();
+  for (size_t pos = 0; pos < blob.size(); ++pos) {
+    for (uint8_t flip : {0x01, 0x10, 0x80, 0xff}) {
+      std::string damaged = blob;
+      damaged[pos] = static_cast<char>(damaged[pos] ^ flip);
+      absl::Status s = RestoreBlob(params, damaged);
+      EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kDataLoss ||
+                  s.code() == absl::StatusCode::kInvalidArgument)
+          << s;
+    }
+  }
+}
+
+TEST(WindowSnapshotTest, OtherParametersOrVersionAreClearErrors) {
+  const Param params = ShopParams({S("user")}, Tumbling("10s"), "1s");
+  OpRun b(params, ShopSchema());
+  b.Feed({{"a", I(1), 1.5, "x", I(3)}}, {1000});
+  const std::string blob = b.Snapshot().at("window");
+  absl::Status s = RestoreBlob(ShopParams({S("user")}, Tumbling("20s"), "1s"), blob);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("window node 'w': the checkpoint was taken with other window "
+                                     "parameters (size_ms was 10000, is 20000)"));
+  s = RestoreBlob(ShopParams({S("user")}, M({{"type", S("session")}, {"gap", S("10s")}}), "1s"),
+                  blob);
+  EXPECT_THAT(s.message(), HasSubstr("window type was tumbling, is session"));
+  s = RestoreBlob(ShopParams({S("uid")}, Tumbling("10s"), "1s"), blob);
+  EXPECT_THAT(s.message(), HasSubstr("key field type [0] was"));
+  std::string other_version = blob;
+  other_version[0] = 9;
+  s = RestoreBlob(params, other_version);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("format version 9, but this build reads version 1"));
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 // The `window` node's parameters: ParseWindowSpec validates them against the input
 // schema (window shape, aggregates, key fields, output columns; every error located),
-// and CreateWindowOperator, the factory registered as `window`, builds the operator.
+// and CreateWindowOperator, the factory registered as `window`, builds the operator. Also
+// the aggregate functions' names and accepted types (declared in aggregates.h).
 
 #include "operators/window/window_operator.h"
+
+#include <string_view>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +22,8 @@ constexpr std::string_view kWindowStartName = "window_start";
 constexpr std::string_view kWindowEndName = "window_end";
 constexpr int64_t kDefaultTopK = 10;
 constexpr int64_t kMaxWindowsPerRecord = 10000;  // sliding size / slide
+
+bool IsIntLike(Type t) { return t == Type::kInt64 || t == Type::kTimestamp || t == Type::kBool; }
 
 absl::Status UnknownField(const Param& at, std::string_view name, const Schema& schema) {
   return at.Error(
@@ -145,6 +151,91 @@ Type OutputTypeOf(const WindowSpec& spec, const OutputColumnSpec& c) {
 
 }  // namespace
 
+// --- Aggregate functions: names and accepted types (declared in aggregates.h) ----------
+
+bool ParseAggFn(std::string_view name, AggFn* fn) {
+  static constexpr std::pair<std::string_view, AggFn> kFns[] = {
+      {"count", AggFn::kCount}, {"count_distinct", AggFn::kCountDistinct},
+      {"sum", AggFn::kSum},     {"min", AggFn::kMin},
+      {"max", AggFn::kMax},     {"avg", AggFn::kAvg},
+      {"top_k", AggFn::kTopK},
+  };
+  for (const auto& [n, f] : kFns) {
+    if (n == name) {
+      *fn = f;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view AggFnName(AggFn fn) {
+  switch (fn) {
+    case AggFn::kCount:
+      return "count";
+    case AggFn::kCountDistinct:
+      return "count_distinct";
+    case AggFn::kSum:
+      return "sum";
+    case AggFn::kMin:
+      return "min";
+    case AggFn::kMax:
+      return "max";
+    case AggFn::kAvg:
+      return "avg";
+    case AggFn::kTopK:
+      return "top_k";
+  }
+  return "?";
+}
+
+std::string_view AggFnNames() { return "count, count_distinct, sum, min, max, avg, top_k"; }
+
+bool AggAcceptsType(AggFn fn, Type type) {
+  switch (fn) {
+    case AggFn::kCount:
+    case AggFn::kCountDistinct:
+    case AggFn::kMin:
+    case AggFn::kMax:
+      return type != Type::kNull;
+    case AggFn::kSum:
+    case AggFn::kAvg:
+      return type == Type::kInt64 || type == Type::kDouble;
+    case AggFn::kTopK:
+      return type == Type::kString || IsIntLike(type);
+  }
+  return false;
+}
+
+std::string_view AggAcceptedTypes(AggFn fn) {
+  switch (fn) {
+    case AggFn::kSum:
+    case AggFn::kAvg:
+      return "an int64 or double field";
+    case AggFn::kTopK:
+      return "a string, int64, timestamp or bool field";
+    default:
+      return "a field of a non-null type";
+  }
+}
+
+Type AggOutputType(AggFn fn, Type field_type) {
+  switch (fn) {
+    case AggFn::kCount:
+    case AggFn::kCountDistinct:
+      return Type::kInt64;
+    case AggFn::kSum:
+    case AggFn::kMin:
+    case AggFn::kMax:
+      return field_type;
+    case AggFn::kAvg:
+      return Type::kDouble;
+    case AggFn::kTopK:
+      return Type::kString;
+  }
+  return Type::kNull;
+}
+
 absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr& input) {
   RETURN_IF_ERROR(params.CheckKeys({"key_by", "window", "allowed_lateness", "aggregates", "emit"}));
   WindowSpec spec;
@@ -250,10 +341,12 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateWindowOperator(const OperatorCon
                      params.path().empty() ? "key_by" : params.path() + ".key_by");
     keyed.Set("key_by", std::move(list));
     ASSIGN_OR_RETURN(WindowSpec spec, ParseWindowSpec(keyed, config.input_schemas[0]));
-    return std::unique_ptr<Operator>(std::make_unique<WindowOperator>(std::move(spec)));
+    return std::unique_ptr<Operator>(
+        std::make_unique<WindowOperator>(std::move(spec), config.node_id));
   }
   ASSIGN_OR_RETURN(WindowSpec spec, ParseWindowSpec(params, config.input_schemas[0]));
-  return std::unique_ptr<Operator>(std::make_unique<WindowOperator>(std::move(spec)));
+  return std::unique_ptr<Operator>(
+      std::make_unique<WindowOperator>(std::move(spec), config.node_id));
 }
 
 }  // namespace sluice::operators::window
