@@ -41,6 +41,21 @@ std::string DescribeText(const v1::DescribeJobResponse& d) {
                           Human(n.rate_out()), dead, n.metrics().backpressure_ns() / 1e9);
   }
   absl::StrAppendFormat(&out, "  exchange between workers: %s bytes\n", Human(static_cast<double>(d.exchange_bytes())));
+  if (!d.checkpoint_storage().empty()) {
+    absl::StrAppendFormat(&out, "  checkpoints in %s: %d completed, %d failed; this attempt restored %s\n",
+                          d.checkpoint_storage(), d.checkpoints_completed(), d.checkpoints_failed(),
+                          d.restored_checkpoint() > 0 ? absl::StrCat("checkpoint ", d.restored_checkpoint())
+                                                      : std::string("none (it started from the beginning)"));
+    if (d.checkpoints_size() > 0) {
+      absl::StrAppendFormat(&out, "  %8s %7s %-11s %9s %10s %11s %11s  %s\n", "id", "attempt", "state", "took(ms)",
+                            "size", "pause(ms)", "align(ms)", "failure");
+    }
+    for (const auto& c : d.checkpoints()) {
+      absl::StrAppendFormat(&out, "  %8d %7d %-11s %9d %10s %11.2f %11.2f  %s\n", c.id(), c.attempt(), c.state(),
+                            c.duration_ms(), Human(static_cast<double>(c.size_bytes())), c.max_sync_us() / 1e3,
+                            c.max_align_us() / 1e3, c.failure());
+    }
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_util.h"
+#include "common/checkpoint_storage.h"
 #include "common/log.h"
 #include "common/content_hash.h"
 #include "coordinator/job_graph_check.h"
@@ -19,6 +20,20 @@ int64_t NowMs() {
 }
 
 std::string AttemptKey(const std::string& job_id, int64_t attempt) { return absl::StrCat(job_id, "/", attempt); }
+
+// Checkpoint storage on a cluster: a URI or an absolute path every worker and the
+// coordinator reach (a relative one would name a different directory on each).
+absl::Status CheckClusterCheckpointStorage(const v1::JobGraph& graph) {
+  const std::string& dir = graph.topology().checkpoint_dir();
+  if (dir.find("://") == std::string::npos && (dir.empty() || dir.front() != '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint.dir: '", dir, "' is relative; on a cluster it must be an absolute path or a file:/// URI of a "
+        "directory every worker and the coordinator can reach (a shared volume)"));
+  }
+  auto storage = CheckpointStorage::Open(dir);
+  if (!storage.ok()) return absl::InvalidArgumentError(absl::StrCat("checkpoint.dir: ", storage.status().message()));
+  return absl::OkStatus();
+}
 
 bool AllEnded(const v1::WorkerJobStatus& s) {
   for (const auto& t : s.tasks()) {
@@ -141,17 +156,34 @@ void Coordinator::Execute(std::vector<WorkerCall> calls) {
   auto log = GetLogger("coordinator");
   for (WorkerCall& c : calls) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(c.deploy ? 60 : 10));
+    const bool deploy = c.kind == WorkerCall::Kind::kDeploy;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deploy ? 60 : 10));
     grpc::Status st;
-    if (c.deploy) {
-      v1::DeployTasksResponse resp;
-      st = c.stub->DeployTasks(&ctx, c.request, &resp);
-    } else {
-      v1::CancelTasksRequest req;
-      req.set_job_id(c.job_id);
-      req.set_attempt(c.attempt);
-      v1::CancelTasksResponse resp;
-      st = c.stub->CancelTasks(&ctx, req, &resp);
+    switch (c.kind) {
+      case WorkerCall::Kind::kDeploy: {
+        v1::DeployTasksResponse resp;
+        st = c.stub->DeployTasks(&ctx, c.request, &resp);
+        break;
+      }
+      case WorkerCall::Kind::kCancel: {
+        v1::CancelTasksRequest req;
+        req.set_job_id(c.job_id);
+        req.set_attempt(c.attempt);
+        v1::CancelTasksResponse resp;
+        st = c.stub->CancelTasks(&ctx, req, &resp);
+        break;
+      }
+      case WorkerCall::Kind::kTrigger:
+      case WorkerCall::Kind::kNotify: {
+        v1::CheckpointRequest req;
+        req.set_job_id(c.job_id);
+        req.set_attempt(c.attempt);
+        req.set_checkpoint_id(c.checkpoint_id);
+        v1::CheckpointResponse resp;
+        st = c.kind == WorkerCall::Kind::kTrigger ? c.stub->TriggerCheckpoint(&ctx, req, &resp)
+                                                  : c.stub->NotifyCheckpointComplete(&ctx, req, &resp);
+        break;
+      }
     }
     if (st.ok()) continue;
     std::vector<WorkerCall> more;
@@ -162,9 +194,13 @@ void Coordinator::Execute(std::vector<WorkerCall> calls) {
         SLUICE_LOG_WARN(log, "worker {} ({}) lost: unreachable ({})", c.worker_id, members_.Find(c.worker_id)->address,
                         st.error_message());
       }
-      if (!c.deploy) {
-        SLUICE_LOG_WARN(log, "cancelling job {} attempt {} on {}: {}", c.job_id, c.attempt, c.worker_id,
-                        st.error_message());
+      if (!deploy) {
+        // A lost trigger or notification: the checkpoint times out, or a later one covers it.
+        SLUICE_LOG_WARN(log, "{} job {} attempt {} on {}: {}",
+                        c.kind == WorkerCall::Kind::kCancel    ? "cancelling"
+                        : c.kind == WorkerCall::Kind::kTrigger ? absl::StrCat("triggering checkpoint ", c.checkpoint_id, " of")
+                                                               : absl::StrCat("notifying checkpoint ", c.checkpoint_id, " of"),
+                        c.job_id, c.attempt, c.worker_id, st.error_message());
         continue;
       }
       auto it = jobs_.find(c.job_id);
@@ -272,13 +308,7 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
   // The client compiled the graph; nothing here runs the planner or user code.
   const v1::JobGraph& graph = req->graph();
   absl::Status valid = ValidateJobGraph(graph);
-  if (valid.ok() && !graph.topology().checkpoint_dir().empty()) {
-    // Each worker would checkpoint to its own disk, and a task failed over to another
-    // worker would not find its checkpoint: refuse rather than half-work.
-    valid = absl::InvalidArgumentError(
-        "checkpoint: local checkpoints run with `sluice run` or `sluice ingest` on one machine; checkpoints on "
-        "a cluster are not built yet");
-  }
+  if (valid.ok() && !graph.topology().checkpoint_dir().empty()) valid = CheckClusterCheckpointStorage(graph);
   if (valid.ok()) valid = StorePlugins(*req);
   if (!valid.ok()) {
     SLUICE_LOG_WARN(log, "refused a job: {}", std::string(valid.message()));
@@ -359,6 +389,19 @@ grpc::Status Coordinator::ListWorkers(grpc::ServerContext*, const v1::ListWorker
     wi->set_alive(w.alive);
     wi->set_last_heartbeat_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now - w.last_heartbeat).count());
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::ReportCheckpoint(grpc::ServerContext*, const v1::ReportCheckpointRequest* req,
+                                           v1::ReportCheckpointResponse*) {
+  std::vector<WorkerCall> calls;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(req->job_id());
+    if (it == jobs_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such job: " + req->job_id());
+    it->second.OnCheckpointReport(*req, Clock::now(), members_, &calls);
+  }
+  Execute(std::move(calls));
   return grpc::Status::OK;
 }
 

@@ -54,6 +54,8 @@ class Coordinator final : public v1::Coordinator::Service {
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::CancelJobResponse*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
   grpc::Status FetchArtifact(grpc::ServerContext*, const v1::FetchArtifactRequest*, v1::FetchArtifactResponse*) override;
+  grpc::Status ReportCheckpoint(grpc::ServerContext*, const v1::ReportCheckpointRequest*,
+                                v1::ReportCheckpointResponse*) override;
 
  private:
   void SchedulerLoop();

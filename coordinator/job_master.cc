@@ -85,6 +85,7 @@ void JobMaster::QueueCancels(const Membership& members, std::vector<WorkerCall>*
 
 void JobMaster::Failover(const std::string& reason, const Membership& members, std::vector<WorkerCall>* calls) {
   auto log = GetLogger("coordinator");
+  StopCheckpoints(absl::StrCat("the attempt failed: ", reason));
   QueueCancels(members, calls);
   RecordFinal();
   status_.clear();
@@ -96,8 +97,12 @@ void JobMaster::Failover(const std::string& reason, const Membership& members, s
     rec_.set_restarts(rec_.restarts() + 1);
     rec_.set_state(v1::JOB_RESTARTING);
     restart_at_ = Clock::now() + std::chrono::milliseconds(rs.delay_ms());
-    SLUICE_LOG_WARN(log, "job {} attempt {} failed over: {}; restart {}/{} from the beginning in {} ms", rec_.job_id(),
-                    rec_.attempt(), reason, rec_.restarts(), rs.max_attempts(), rs.delay_ms());
+    SLUICE_LOG_WARN(log, "job {} attempt {} failed over: {}; restart {}/{} {} in {} ms", rec_.job_id(),
+                    rec_.attempt(), reason, rec_.restarts(), rs.max_attempts(),
+                    rec_.checkpoints_size() > 0
+                        ? absl::StrCat("from checkpoint ", rec_.checkpoints(rec_.checkpoints_size() - 1).id())
+                        : std::string("from the beginning"),
+                    rs.delay_ms());
   } else {
     rec_.set_state(v1::JOB_FAILED);
     rec_.set_ended_ms(NowMs());
@@ -106,8 +111,23 @@ void JobMaster::Failover(const std::string& reason, const Membership& members, s
   Persist();
 }
 
+int64_t JobMaster::SourceRecords() const {
+  std::set<int> heads;
+  for (const auto& v : rec_.graph().vertices()) {
+    if (v.is_source() && v.chain_size() > 0) heads.insert(v.chain(0));
+  }
+  int64_t n = 0;
+  for (const auto& [wid, s] : status_) {
+    for (const auto& m : s.nodes()) {
+      if (heads.count(m.node()) > 0) n += m.records_out();
+    }
+  }
+  return n;
+}
+
 void JobMaster::RecordFinal() {
   if (status_.empty()) return;  // nothing reported for this attempt: keep what was
+  rec_.set_source_records_ended_attempts(rec_.source_records_ended_attempts() + SourceRecords());
   std::map<int, v1::NodeMetricsProto> sum;
   rec_.clear_final_tasks();
   rec_.clear_final_task_workers();
@@ -171,6 +191,20 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
     return;
   }
   rec_.clear_pending_reason();
+  std::optional<v1::CompletedCheckpointProto> restore;
+  if (checkpointing()) {
+    absl::StatusOr<std::optional<v1::CompletedCheckpointProto>> chosen = ChooseRestore();
+    if (!chosen.ok()) {
+      rec_.set_state(v1::JOB_FAILED);
+      rec_.set_ended_ms(NowMs());
+      rec_.set_error(std::string(chosen.status().message()));
+      SLUICE_LOG_ERROR(log, "job {} failed: {}", rec_.job_id(), rec_.error());
+      Persist();
+      return;
+    }
+    restore = std::move(*chosen);
+  }
+  rec_.set_restored_checkpoint(restore ? restore->id() : 0);
   rec_.clear_placement();
   for (const Placement& pl : *placement) {
     auto* p = rec_.add_placement();
@@ -187,11 +221,13 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
   Persist();
   std::set<std::string> targets;
   for (const auto& p : rec_.placement()) targets.insert(p.worker_id());
-  SLUICE_LOG_INFO(log, "deploying job {} attempt {}: {} task(s) on {}", rec_.job_id(), rec_.attempt(),
-                  NumTasks(), absl::StrJoin(targets, ", "));
+  SLUICE_LOG_INFO(log, "deploying job {} attempt {}: {} task(s) on {}{}", rec_.job_id(), rec_.attempt(),
+                  NumTasks(), absl::StrJoin(targets, ", "),
+                  restore ? absl::StrCat(", restoring checkpoint ", restore->id()) : std::string());
+  StartCheckpoints(now);
   for (const std::string& wid : targets) {
     WorkerCall c;
-    c.deploy = true;
+    c.kind = WorkerCall::Kind::kDeploy;
     c.stub = members.Find(wid)->stub;
     c.worker_id = wid;
     c.job_id = rec_.job_id();
@@ -201,6 +237,11 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
     *c.request.mutable_graph() = rec_.graph();
     *c.request.mutable_placement() = rec_.placement();
     c.request.set_worker_id(wid);
+    if (ckpt_storage_ != nullptr) c.request.set_checkpoint_storage(ckpt_storage_->location());
+    if (restore) {
+      c.request.set_restore_checkpoint_id(restore->id());
+      *c.request.mutable_restore_state() = restore->tasks();
+    }
     calls->push_back(std::move(c));
   }
 }
@@ -224,6 +265,7 @@ void JobMaster::Check(const Membership& members, std::vector<WorkerCall>* calls)
   }
   if (finished < NumTasks()) return;
   // Every task finished: keep the final states and metrics.
+  StopCheckpoints("the job finished");
   RecordFinal();
   rec_.set_state(v1::JOB_FINISHED);
   rec_.set_ended_ms(NowMs());
@@ -248,6 +290,7 @@ void JobMaster::Tick(Clock::time_point now, const Membership& members, const std
       Failover("its workers did not report its tasks after the coordinator restarted", members, calls);
     }
   }
+  if (rec_.state() == v1::JOB_RUNNING) CheckpointTick(now, members, calls);
   if (rec_.state() == v1::JOB_RESTARTING && now >= restart_at_) rec_.set_state(v1::JOB_SCHEDULING);
   if (rec_.state() == v1::JOB_SCHEDULING) TryPlace(now, members, used, calls);
 }
@@ -294,6 +337,9 @@ bool JobMaster::OnStatus(const std::string& worker_id, const v1::WorkerJobStatus
     r.at = now;
     for (const auto& n : s.nodes()) r.totals[n.node()] = {n.records_in(), n.records_out()};
   }
+  for (const auto& t : s.tasks()) {
+    if (t.state() == v1::TASK_FINISHED) TaskFinished(t.vertex(), t.subtask(), now, members, calls);
+  }
   Check(members, calls);
   return true;
 }
@@ -309,6 +355,7 @@ absl::Status JobMaster::Cancel(const std::string& who, const Membership& members
     return absl::FailedPreconditionError(
         absl::StrCat("job ", rec_.job_id(), " already ended (", v1::JobState_Name(rec_.state()), ")"));
   }
+  StopCheckpoints("the job was cancelled");
   QueueCancels(members, calls);
   RecordFinal();
   rec_.set_state(v1::JOB_CANCELLED);
@@ -408,6 +455,14 @@ void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
   }
   if (rec_.state() == v1::JOB_FINISHED || rec_.state() == v1::JOB_RUNNING) resp->set_elapsed_s(elapsed);
   resp->set_exchange_bytes(bytes);
+  *resp->mutable_checkpoints() = rec_.checkpoint_history();
+  resp->set_restored_checkpoint(rec_.restored_checkpoint());
+  resp->set_checkpoints_completed(rec_.checkpoints_completed());
+  resp->set_checkpoints_failed(rec_.checkpoints_failed());
+  resp->set_source_records_all_attempts(rec_.source_records_ended_attempts() + (is_ended ? 0 : SourceRecords()));
+  if (checkpointing()) {
+    resp->set_checkpoint_storage(JoinStorageLocation(rec_.graph().topology().checkpoint_dir(), rec_.job_id()));
+  }
 }
 
 }  // namespace sluice::coordinator

@@ -11,18 +11,28 @@
 //   RESTARTING -restart delay passed------------------------------> SCHEDULING
 //   any state that has not ended --cancel-------------------------> CANCELLED
 //
-// It performs no I/O besides persisting its record in the JobStore: the calls to workers
-// it decides (deploy, cancel) are returned as WorkerCalls for the coordinator to send
-// without its lock. A lost worker matters only while RUNNING on it; in SCHEDULING it simply
+// With `checkpoint:` in the topology it also runs the job's checkpoint coordinator
+// (common/checkpoint_coordinator.h) for the current attempt: it triggers checkpoints on
+// the workers of source tasks, collects their reports, records each completed
+// checkpoint in the job's record before telling the workers, and deploys a restarted
+// attempt with the newest retained checkpoint whose files are whole.
+//
+// Its I/O is persisting its record in the JobStore and, with checkpoints, reading and
+// writing checkpoint metadata in the checkpoint storage: the calls to workers it
+// decides (deploy, cancel, trigger, notify) are returned as WorkerCalls for the
+// coordinator to send without its lock. A lost worker matters only while RUNNING on it; in SCHEDULING it simply
 // has no slots to offer, and in RESTARTING the next placement will not use it.
 // Not thread-safe: the Coordinator holds its lock around every call.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "common/checkpoint_coordinator.h"
 #include "coordinator/job_store.h"
 #include "coordinator/membership.h"
 #include "sluice/v1/cluster.grpc.pb.h"
@@ -31,12 +41,14 @@ namespace sluice::coordinator {
 
 // A call to a worker, decided under the coordinator's lock and sent without it.
 struct WorkerCall {
-  bool deploy = false;
+  enum class Kind { kCancel, kDeploy, kTrigger, kNotify };
+  Kind kind = Kind::kCancel;
   std::shared_ptr<v1::Worker::Stub> stub;
   std::string worker_id;
   v1::DeployTasksRequest request;  // deploy
-  std::string job_id;              // cancel
+  std::string job_id;              // the others
   int64_t attempt = 0;
+  int64_t checkpoint_id = 0;       // trigger, notify
 };
 
 struct JobMasterOptions {
@@ -83,6 +95,10 @@ class JobMaster {
                       const Membership& members, std::vector<WorkerCall>* calls);
   // FAILED_PRECONDITION if the job already ended.
   absl::Status Cancel(const std::string& who, const Membership& members, std::vector<WorkerCall>* calls);
+  // A worker's report of a task's part in checkpointing (ignored unless of the running
+  // current attempt).
+  void OnCheckpointReport(const v1::ReportCheckpointRequest& req, Clock::time_point now, const Membership& members,
+                          std::vector<WorkerCall>* calls);
 
   v1::JobSummaryProto Summary() const;
   void Describe(v1::DescribeJobResponse* resp) const;
@@ -107,10 +123,32 @@ class JobMaster {
   std::string SilentWorkers(const Membership& members) const;
   // Tasks of the graph (subtasks of every vertex), and a vertex's name ("parse -> views").
   int NumTasks() const;
+  // Records the current attempt's sources emitted, as last reported.
+  int64_t SourceRecords() const;
   std::string VertexName(int vertex) const;
+
+  // Checkpoints (job_checkpoints.cc).
+  bool checkpointing() const { return !rec_.graph().topology().checkpoint_dir().empty(); }
+  absl::Status OpenCheckpointStorage();
+  // The newest retained checkpoint whose files are whole (damaged ones are dropped with
+  // a warning naming the file), or nullopt when none was taken. FAILED_PRECONDITION
+  // when there were checkpoints and none is usable.
+  absl::StatusOr<std::optional<v1::CompletedCheckpointProto>> ChooseRestore();
+  void StartCheckpoints(Clock::time_point now);
+  void StopCheckpoints(const std::string& reason);
+  void CheckpointTick(Clock::time_point now, const Membership& members, std::vector<WorkerCall>* calls);
+  void CheckpointCompleted(const CheckpointMetadata& m, const Membership& members, std::vector<WorkerCall>* calls);
+  void TaskFinished(int vertex, int subtask, Clock::time_point now, const Membership& members,
+                    std::vector<WorkerCall>* calls);
+  // Copies the coordinator's figures into the record; true if they changed.
+  bool SaveCheckpointStats();
 
   v1::JobRecord rec_;
   JobStore* store_;
+  std::unique_ptr<CheckpointStorage> ckpt_storage_;
+  std::unique_ptr<CheckpointCoordinator> ckpt_;  // the current attempt's, while RUNNING
+  int64_t ckpt_completed_seen_ = 0;  // of ckpt_, already added to the record's totals
+  int64_t ckpt_failed_seen_ = 0;
   JobMasterOptions options_;
   std::map<std::string, v1::WorkerJobStatus> status_;  // current attempt, by worker
   std::map<std::string, Rate> rates_;                  // by worker

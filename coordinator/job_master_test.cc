@@ -73,7 +73,7 @@ class JobMasterTest : public ::testing::Test {
   std::set<std::string> Targets(const std::vector<WorkerCall>& calls, bool deploy) {
     std::set<std::string> out;
     for (const auto& c : calls) {
-      if (c.deploy == deploy) out.insert(c.worker_id);
+      if ((c.kind == WorkerCall::Kind::kDeploy) == deploy) out.insert(c.worker_id);
     }
     return out;
   }

@@ -235,7 +235,16 @@ void RecordBatch::AppendRows(const RecordBatch& src, const std::vector<uint32_t>
       }
     }
   }
-  GatherVec(timestamps_, src.timestamps_, rows);
+  // Timestamps are optional (a source without event time sets none): rows without one
+  // get kNoTimestamp when the other side has them, and nothing is read past the end.
+  if (!src.timestamps_.empty()) {
+    timestamps_.resize(num_rows_, kNoTimestamp);
+    timestamps_.reserve(num_rows_ + rows.size());
+    const size_t have = src.timestamps_.size();
+    for (uint32_t r : rows) timestamps_.push_back(r < have ? src.timestamps_[r] : kNoTimestamp);
+  } else if (!timestamps_.empty()) {
+    timestamps_.resize(num_rows_ + rows.size(), kNoTimestamp);
+  }
   num_rows_ += rows.size();
 }
 

@@ -76,6 +76,27 @@ TEST(RecordBatchTest, AdoptMemoryKeepsViewsAlive) {
   EXPECT_EQ(v, std::string(100, 'q'));
 }
 
+TEST(RecordBatchTest, AppendRowsWithAndWithoutTimestampsNeverReadsPastThem) {
+  // A source that assigns no event time sets no timestamps; batches with and without
+  // them meet in key-by routing.
+  auto schema = TestSchema();
+  RecordBatch none(schema);
+  AddRow(none, "a", 1, 1, 1);
+  AddRow(none, "b", 2, 2, 2);
+  none.timestamps().clear();
+  RecordBatch with(schema);
+  AddRow(with, "c", 3, 3, 3);
+  with.timestamps() = {30};
+  RecordBatch out(schema);
+  out.AppendRows(none, {1, 0});
+  EXPECT_TRUE(out.timestamps().empty());
+  out.AppendRows(with, {0});
+  EXPECT_EQ(out.timestamps(), (std::vector<int64_t>{kNoTimestamp, kNoTimestamp, 30}));
+  out.AppendRows(none, {0});
+  EXPECT_EQ(out.timestamps().size(), 4u);
+  EXPECT_EQ(out.timestamps()[3], kNoTimestamp);
+}
+
 TEST(RecordBatchTest, AppendRowsSharesBuffersOrCopies) {
   auto schema = TestSchema();
   // Strings in a shared buffer: views are copied, the buffer is shared.

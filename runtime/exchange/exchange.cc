@@ -110,6 +110,16 @@ grpc::Status ExchangeService::Transfer(
         item.kind = MailboxItem::Kind::kWatermark;
         item.watermark = frame.watermark();
         break;
+      case v1::ExchangeFrame::END_OF_DATA:
+        item.kind = MailboxItem::Kind::kEndOfData;
+        break;
+      case v1::ExchangeFrame::BARRIER:
+        if (frame.checkpoint_id() <= 0) {
+          return refuse(grpc::StatusCode::INVALID_ARGUMENT, "a barrier frame without a checkpoint id");
+        }
+        item.kind = MailboxItem::Kind::kBarrier;
+        item.checkpoint_id = frame.checkpoint_id();
+        break;
       case v1::ExchangeFrame::END_OF_STREAM:
         item.kind = MailboxItem::Kind::kEndOfInput;
         end = true;
@@ -221,9 +231,18 @@ bool RemoteChannel::Push(MailboxItem item, int64_t* blocked_ns) {
       frame_.set_kind(v1::ExchangeFrame::WATERMARK);
       frame_.set_watermark(item.watermark);
       break;
+    case MailboxItem::Kind::kEndOfData:
+      frame_.set_kind(v1::ExchangeFrame::END_OF_DATA);
+      break;
+    case MailboxItem::Kind::kBarrier:
+      frame_.set_kind(v1::ExchangeFrame::BARRIER);
+      frame_.set_checkpoint_id(item.checkpoint_id);
+      break;
     case MailboxItem::Kind::kEndOfInput:
       frame_.set_kind(v1::ExchangeFrame::END_OF_STREAM);
       break;
+    case MailboxItem::Kind::kCheckpointComplete:
+      return true;  // control: never crosses the network (the coordinator tells each worker)
   }
   const int64_t bytes = FrameBytes(frame_);
   {

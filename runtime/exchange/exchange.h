@@ -9,7 +9,9 @@
 // more than the window in flight (one oversized frame may go when nothing else is), so a
 // slow task anywhere blocks its upstream across processes and memory stays bounded.
 //
-// Checkpoint barriers will be one more frame kind on the same streams.
+// Checkpoint barriers and the end of data are frames on the same streams, so they keep
+// their place among the batches; a receiving task holding a channel for alignment
+// stops taking its frames, its credit is not returned, and the sender blocks.
 #pragma once
 
 #include <atomic>

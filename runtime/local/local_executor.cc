@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "runtime/local/local_checkpoints.h"
 #include "runtime/task/task.h"
 
 namespace sluice::runtime {
@@ -49,6 +51,22 @@ JobSummary Summarize(JobShared& job, double elapsed) {
   return s;
 }
 
+// Checkpoint files of the chained-only local checkpoints before barrier checkpoints
+// (`<node>.<subtask>.ckpt`): refused rather than silently started over.
+absl::Status RefuseOldCheckpoints(const std::string& dir) {
+  if (dir.find("://") != std::string::npos) return absl::OkStatus();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".ckpt") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint dir ", dir, " holds ", e.path().filename().string(),
+          ", a checkpoint of an older sluice that this one cannot restore; finish that job with the sluice "
+          "that wrote it, or move the directory away to start from the beginning"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int64_t JobSummary::TotalDeadLetters() const {
@@ -76,6 +94,27 @@ std::string JobSummary::ToString() const {
     for (const auto& [name, value] : n.counters) {
       absl::StrAppendFormat(&out, "  counter %s.%s = %d\n", n.id, name, value);
     }
+  }
+  if (restored_checkpoint != 0) absl::StrAppendFormat(&out, "  restored checkpoint %d\n", restored_checkpoint);
+  if (!checkpoints.empty()) {
+    int completed = 0, failed = 0;
+    int64_t max_ms = 0, max_pause_ns = 0, max_align_ns = 0, last_size = 0;
+    for (const CheckpointStats& c : checkpoints) {
+      if (c.state == CheckpointStats::State::kCompleted) {
+        ++completed;
+        max_ms = std::max(max_ms, c.end_ms - c.trigger_ms);
+        max_pause_ns = std::max(max_pause_ns, c.max_sync_ns);
+        max_align_ns = std::max(max_align_ns, c.max_align_ns);
+        last_size = c.size_bytes;
+      } else if (c.state == CheckpointStats::State::kFailed) {
+        ++failed;
+      }
+    }
+    absl::StrAppendFormat(&out,
+                          "  checkpoints (last %d): %d completed, %d failed; longest %d ms, task pause max %.2f ms, "
+                          "alignment max %.2f ms, last size %d bytes\n",
+                          checkpoints.size(), completed, failed, max_ms, max_pause_ns / 1e6, max_align_ns / 1e6,
+                          last_size);
   }
   int64_t total_dead = TotalDeadLetters();
   if (total_dead > 0) {
@@ -106,7 +145,27 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   for (char& c : run_id) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
   }
+  // Checkpoints: the newest usable one is restored.
+  std::unique_ptr<LocalCheckpoints> checkpoints;
+  RestorePoint restore;
+  if (!plan_.checkpoint_dir.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStorage> storage, CheckpointStorage::Open(plan_.checkpoint_dir));
+    RETURN_IF_ERROR(RefuseOldCheckpoints(plan_.checkpoint_dir));
+    ASSIGN_OR_RETURN(restore, FindRestorePoint(plan_, *storage));
+    // Directories of checkpoints that never completed (the last run was killed).
+    ASSIGN_OR_RETURN(std::vector<int64_t> all, storage->ListAll());
+    for (int64_t id : all) {
+      bool complete = false;
+      for (const CheckpointMetadata& m : restore.completed) complete = complete || m.id == id;
+      if (!complete) RETURN_IF_ERROR(storage->Discard(id, restore.completed));
+    }
+    if (restore.id != 0) {
+      SLUICE_LOG_INFO(log, "job '{}' restores checkpoint {} from {}", plan_.name, restore.id, plan_.checkpoint_dir);
+    }
+    checkpoints = std::make_unique<LocalCheckpoints>(plan_, std::move(storage), restore.completed);
+  }
   JobShared job(&plan_, run_id, /*job_id=*/run_id, /*attempt=*/1);
+  job.set_checkpoint_listener(checkpoints.get());
   if (options_.log_sink != nullptr) job.set_log_sink(options_.log_sink);
   if (options_.clock != nullptr) job.set_clock(options_.clock);
   RETURN_IF_ERROR(
@@ -118,6 +177,7 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
     for (int s = 0; s < plan_.vertices[v].parallelism; ++s) {
       auto task = std::make_unique<Task>(&job, static_cast<int>(v), s);
       RETURN_IF_ERROR(task->Init(registry_));
+      if (restore.id != 0) task->SetRestoreState(std::move(restore.tasks[{static_cast<int>(v), s}]));
       tasks[v].push_back(std::move(task));
     }
   }
@@ -146,6 +206,13 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   job_.store(&job);
   if (cancel_requested_.load()) job.Cancel();
 
+  if (checkpoints != nullptr) {
+    std::vector<Task*> all;
+    for (auto& vt : tasks) {
+      for (auto& t : vt) all.push_back(t.get());
+    }
+    checkpoints->Start(&job, std::move(all));
+  }
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (auto& vt : tasks) {
@@ -185,6 +252,7 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   }
 
   for (auto& th : threads) th.join();
+  if (checkpoints != nullptr) checkpoints->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     done = true;
@@ -202,7 +270,10 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   }
   if (cancel_requested_.load()) return absl::CancelledError("job cancelled");
   RETURN_IF_ERROR(dl);
-  return Summarize(job, elapsed);
+  JobSummary summary = Summarize(job, elapsed);
+  summary.restored_checkpoint = restore.id;
+  if (checkpoints != nullptr) summary.checkpoints = checkpoints->history();
+  return summary;
 }
 
 }  // namespace sluice::runtime

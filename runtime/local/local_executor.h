@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/checkpoint_coordinator.h"
 #include "runtime/plan/job_plan.h"
 #include "sluice/operator.h"
 
@@ -49,6 +50,8 @@ struct JobSummary {
   double elapsed_s = 0;
   int64_t source_records = 0;  // records emitted by all sources
   std::vector<NodeSummary> nodes;
+  int64_t restored_checkpoint = 0;          // the checkpoint the run started from (0: none)
+  std::vector<CheckpointStats> checkpoints;  // the last few
   int64_t TotalDeadLetters() const;
   // Multi-line human-readable summary.
   std::string ToString() const;

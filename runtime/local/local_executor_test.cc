@@ -1,7 +1,6 @@
 // Engine tests with real threads and mailboxes: chaining, key-by routing, backpressure,
 // watermark propagation, end of input, and failure propagation.
 #include "runtime/local/local_executor.h"
-#include "runtime/task/checkpoint.h"
 
 #include <gtest/gtest.h>
 
@@ -318,55 +317,6 @@ operators:
 )", registry);
   ASSERT_FALSE(r4.ok());
   EXPECT_NE(r4.status().message().find("needs equal parallelism"), std::string::npos) << r4.status();
-  // Local checkpoints need one chain per subtask: an exchange is refused, naming it.
-  auto r5 = RunYaml(R"(
-name: x
-checkpoint: {dir: /tmp/never, interval: 1s}
-operators:
-  - {id: src, type: counting, parallelism: 2}
-  - {id: sink, type: recording, input: src, key_by: [key]}
-)", registry);
-  ASSERT_FALSE(r5.ok());
-  EXPECT_NE(r5.status().message().find("checkpoint: this job has an exchange between 'src' and 'sink'"),
-            std::string::npos)
-      << r5.status();
-}
-
-TEST(LocalExecutorTest, AChainedJobWritesACheckpointPerSubtaskAtTheEnd) {
-  OperatorRegistry registry = TestRegistry();
-  const std::string dir = ::testing::TempDir() + "/ckpt_" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  ASSERT_OK_AND_ASSIGN(JobSummary s, RunYaml(R"(
-name: ck
-parallelism: 2
-checkpoint: {dir: )" + dir + R"(, interval: 10ms}
-operators:
-  - {id: src, type: counting, count: 1000}
-  - {id: sink, type: recording, input: src}
-)", registry));
-  EXPECT_EQ(g.received.load(), 2000);
-  for (int i = 0; i < 2; ++i) {
-    CheckpointFile file(dir, "src", i);
-    ASSERT_OK_AND_ASSIGN(ChainCheckpoint cp, file.Load());
-    EXPECT_GE(cp.id, 1);
-    EXPECT_EQ(cp.parallelism, 2);
-  }
-  // A damaged checkpoint is refused with the file's name, not half-used.
-  {
-    std::ofstream damage(dir + "/src.0.ckpt", std::ios::app);
-    damage << "x";
-  }
-  auto again = RunYaml(R"(
-name: ck
-parallelism: 2
-checkpoint: {dir: )" + dir + R"(, interval: 10ms}
-operators:
-  - {id: src, type: counting, count: 1000}
-  - {id: sink, type: recording, input: src}
-)", registry);
-  ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("src.0.ckpt is damaged"), std::string::npos) << again.status();
-  std::filesystem::remove_all(dir);
 }
 
 // Logs through its Context in Open (with the time of the Context's clock), and sends one

@@ -253,15 +253,9 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
     v.name = absl::StrJoin(names, " -> ");
   }
   plan.checkpoint_dir = t.checkpoint_dir();
-  plan.checkpoint_interval_ms = t.checkpoint_interval_ms() > 0 ? t.checkpoint_interval_ms() : 10000;
-  if (!plan.checkpoint_dir.empty() && !plan.edges.empty()) {
-    const PlanEdge& e = plan.edges.front();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint: this job has an exchange between '", plan.vertices[e.from_vertex].name, "' and '",
-        plan.vertices[e.to_vertex].name,
-        "'; checkpoints need every operator chained into one task per subtask (same parallelism, forward "
-        "edges) until barrier-aligned checkpoints across exchanges are built"));
-  }
+  plan.checkpoint = MakeCheckpointConfig(t.checkpoint_interval_ms(), t.checkpoint_timeout_ms(),
+                                        t.checkpoint_min_pause_ms(), t.checkpoint_tolerable_failures(),
+                                        t.checkpoint_retain());
   return plan;
 }
 

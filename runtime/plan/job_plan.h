@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/checkpoint_coordinator.h"
 #include "sluice/operator.h"
 #include "sluice/v1/topology.pb.h"
 
@@ -66,9 +67,10 @@ struct JobPlan {
   int batch_size = 2048;
   bool batch_mode = true;
   std::string dead_letter_path;
-  // Local checkpoints ("" = off): see Topology.checkpoint_dir.
+  // Checkpoint storage ("" = off): see Topology.checkpoint_dir. The other settings are
+  // the checkpoint coordinator's (common/checkpoint_coordinator.h).
   std::string checkpoint_dir;
-  int64_t checkpoint_interval_ms = 10000;
+  CheckpointConfig checkpoint;
   std::vector<PlanNode> nodes;
   std::vector<Vertex> vertices;
   std::vector<PlanEdge> edges;

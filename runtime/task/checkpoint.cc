@@ -2,16 +2,16 @@
 
 #include <xxhash.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
-#include "sluice/filesystem.h"
 
 namespace sluice::runtime {
 namespace {
 
-constexpr std::string_view kMagic = "SLUICE-CKPT-1\n";
+constexpr std::string_view kMagic = "SLUICE-TASK-STATE-1\n";
 
 void PutU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), sizeof(v)); }
 void PutBytes(std::string* out, std::string_view b) {
@@ -41,25 +41,13 @@ class Reader {
   std::string_view data_;
 };
 
-// "checkpoint: " before a file system error, keeping its code.
-absl::Status Prefixed(const absl::Status& st) {
-  return absl::Status(st.code(), absl::StrCat("checkpoint: ", st.message()));
-}
 
 }  // namespace
 
-CheckpointFile::CheckpointFile(std::string dir, std::string head_node, int subtask)
-    : dir_(std::move(dir)), path_(absl::StrCat(dir_, "/", head_node, ".", subtask, ".ckpt")) {}
-
-absl::StatusOr<ChainCheckpoint> CheckpointFile::Load() const {
+absl::StatusOr<ChainCheckpoint> DecodeChainCheckpoint(std::string_view data, std::string_view name) {
   ChainCheckpoint cp;
-  absl::StatusOr<std::string> read = LocalFileSystem()->ReadFile(path_);
-  if (absl::IsNotFound(read.status())) return cp;
-  if (!read.ok()) return Prefixed(read.status());
-  const std::string& data = *read;
   auto damaged = [&](std::string_view why) {
-    return absl::DataLossError(absl::StrCat("checkpoint ", path_, " is damaged (", Sv(why),
-                                            "); move it away to start this subtask from scratch"));
+    return absl::DataLossError(absl::StrCat("checkpoint state ", Sv(name), " is damaged (", Sv(why), ")"));
   };
   if (data.size() < kMagic.size() + 8 || data.compare(0, kMagic.size(), kMagic) != 0) return damaged("bad header");
   uint64_t hash;
@@ -77,39 +65,81 @@ absl::StatusOr<ChainCheckpoint> CheckpointFile::Load() const {
     if (!r.Bytes(&node) || !r.U64(&entries)) return damaged("truncated");
     auto& blobs = cp.blobs[node];
     for (uint64_t e = 0; e < entries; ++e) {
-      std::string name, bytes;
-      if (!r.Bytes(&name) || !r.Bytes(&bytes)) return damaged("truncated");
-      blobs[name] = std::move(bytes);
+      std::string blob_name, bytes;
+      if (!r.Bytes(&blob_name) || !r.Bytes(&bytes)) return damaged("truncated");
+      blobs[blob_name] = std::move(bytes);
     }
   }
   if (!r.done()) return damaged("trailing bytes");
   return cp;
 }
 
-absl::Status CheckpointFile::Save(const ChainCheckpoint& cp) const {
-  std::string body;
-  PutU64(&body, static_cast<uint64_t>(cp.id));
-  PutU64(&body, static_cast<uint64_t>(cp.parallelism));
-  PutU64(&body, cp.blobs.size());
+std::string EncodeChainCheckpoint(const ChainCheckpoint& cp) {
+  std::string data(kMagic);
+  PutU64(&data, static_cast<uint64_t>(cp.id));
+  PutU64(&data, static_cast<uint64_t>(cp.parallelism));
+  PutU64(&data, cp.blobs.size());
   for (const auto& [node, blobs] : cp.blobs) {
-    PutBytes(&body, node);
-    PutU64(&body, blobs.size());
+    PutBytes(&data, node);
+    PutU64(&data, blobs.size());
     for (const auto& [name, bytes] : blobs) {
-      PutBytes(&body, name);
-      PutBytes(&body, bytes);
+      PutBytes(&data, name);
+      PutBytes(&data, bytes);
     }
   }
-  std::string data(kMagic);
-  data += body;
-  PutU64(&data, XXH3_64bits(body.data(), body.size()));
+  PutU64(&data, XXH3_64bits(data.data() + kMagic.size(), data.size() - kMagic.size()));
+  return data;
+}
 
-  // The SDK's atomic write (temporary, fsync, rename, fsync of the directory), with one
-  // fixed temporary name per subtask, so a crash mid-write leaves one file to overwrite.
-  auto file = AtomicFile::Create(*LocalFileSystem(), path_, path_ + ".tmp");
-  if (!file.ok()) return Prefixed(file.status());
-  if (absl::Status st = (*file)->Append(data); !st.ok()) return Prefixed(st);
-  if (absl::Status st = (*file)->Commit(); !st.ok()) return Prefixed(st);
-  return absl::OkStatus();
+AsyncCheckpointWriter::AsyncCheckpointWriter(CheckpointStorage* storage, AckFn on_ack, DeclineFn on_decline)
+    : storage_(storage), on_ack_(std::move(on_ack)), on_decline_(std::move(on_decline)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+AsyncCheckpointWriter::~AsyncCheckpointWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void AsyncCheckpointWriter::Submit(TaskKey task, ChainCheckpoint state, int64_t sync_ns, int64_t align_ns) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(Job{task, std::move(state), sync_ns, align_ns});
+  }
+  cv_.notify_one();
+}
+
+void AsyncCheckpointWriter::Loop() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    auto start = std::chrono::steady_clock::now();
+    const int64_t id = job.state.id;
+    std::string bytes = EncodeChainCheckpoint(job.state);
+    job.state.blobs.clear();
+    auto handle = storage_->WriteTaskState(id, job.task.first, job.task.second, bytes);
+    if (!handle.ok()) {
+      on_decline_(id, job.task, handle.status());
+      continue;
+    }
+    TaskAck ack;
+    ack.state = std::move(*handle);
+    ack.sync_ns = job.sync_ns;
+    ack.align_ns = job.align_ns;
+    ack.async_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+                       .count();
+    on_ack_(id, job.task, std::move(ack));
+  }
 }
 
 }  // namespace sluice::runtime

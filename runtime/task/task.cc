@@ -1,6 +1,8 @@
 #include "runtime/task/task.h"
 
 #include <chrono>
+#include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -153,7 +155,7 @@ int ChainLink::last_key_group() const {
   return ((subtask_ + 1) * maxp - 1) / p;
 }
 bool ChainLink::batch_mode() const { return task_->job().plan().batch_mode; }
-bool ChainLink::checkpointing() const { return !task_->job().plan().checkpoint_dir.empty(); }
+bool ChainLink::checkpointing() const { return task_->job().checkpoint_listener() != nullptr; }
 const std::string& ChainLink::run_id() const { return task_->job().run_id(); }
 const std::string& ChainLink::job_id() const { return task_->job().job_id(); }
 int64_t ChainLink::attempt() const { return task_->job().attempt(); }
@@ -202,7 +204,11 @@ void ChainLink::EndOfInput() {
 // Task
 
 Task::Task(JobShared* job, int vertex, int subtask)
-    : job_(job), vertex_(&job->plan().vertices[vertex]), subtask_(subtask) {
+    : job_(job),
+      vertex_(&job->plan().vertices[vertex]),
+      vertex_index_(vertex),
+      subtask_(subtask),
+      checkpoints_(job->checkpoint_listener()) {
   name_ = absl::StrCat(vertex_->name, "#", subtask);
   if (!vertex_->is_source) {
     mailbox_ = std::make_shared<Mailbox>(16);
@@ -271,95 +277,8 @@ void Task::CloseAll() {
   }
 }
 
-namespace {
-
-int64_t SteadyNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-class BlobWriter : public SnapshotWriter {
- public:
-  BlobWriter(int64_t id, std::map<std::string, std::string, std::less<>>* blobs) : id_(id), blobs_(blobs) {}
-  int64_t checkpoint_id() const override { return id_; }
-  void Write(std::string_view name, std::string_view bytes) override { (*blobs_)[std::string(name)] = bytes; }
-
- private:
-  int64_t id_;
-  std::map<std::string, std::string, std::less<>>* blobs_;
-};
-
-class BlobReader : public SnapshotReader {
- public:
-  explicit BlobReader(const std::map<std::string, std::string, std::less<>>* blobs) : blobs_(blobs) {}
-  bool Read(std::string_view name, std::string* bytes) override {
-    if (blobs_ == nullptr) return false;
-    auto it = blobs_->find(name);
-    if (it == blobs_->end()) return false;
-    *bytes = it->second;
-    return true;
-  }
-
- private:
-  const std::map<std::string, std::string, std::less<>>* blobs_;
-};
-
-}  // namespace
-
-absl::Status Task::RestoreAll() {
-  const JobPlan& plan = job_->plan();
-  checkpoint_file_ = std::make_unique<CheckpointFile>(plan.checkpoint_dir, links_.front()->node().id, subtask_);
-  ASSIGN_OR_RETURN(ChainCheckpoint cp, checkpoint_file_->Load());
-  next_checkpoint_ns_ = SteadyNs() + plan.checkpoint_interval_ms * 1'000'000;
-  if (cp.id == 0) return absl::OkStatus();
-  if (cp.parallelism != vertex_->parallelism) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint ", checkpoint_file_->path(), " was taken with parallelism ", cp.parallelism, ", the job now has ",
-        vertex_->parallelism, "; restore with the same parallelism (rescaling from a checkpoint is not built)"));
-  }
-  checkpoint_id_ = cp.id;
-  auto log = GetLogger("task");
-  SLUICE_LOG_INFO(log, "{}: restoring checkpoint {} from {}", name_, cp.id, checkpoint_file_->path());
-  for (auto& link : links_) {
-    auto it = cp.blobs.find(link->node().id);
-    BlobReader reader(it == cp.blobs.end() ? nullptr : &it->second);
-    absl::Status st = link->op ? link->op->Restore(reader) : source_->Restore(reader);
-    if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat("restoring '", link->node().id, "': ", st.message()));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Task::TakeCheckpoint() {
-  ChainCheckpoint cp;
-  cp.id = checkpoint_id_ + 1;
-  cp.parallelism = vertex_->parallelism;
-  for (auto& link : links_) {
-    link->FlushDeadLetters();
-    BlobWriter writer(cp.id, &cp.blobs[link->node().id]);
-    absl::Status st = link->op ? link->op->Snapshot(writer) : source_->Snapshot(writer);
-    if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat("checkpoint ", cp.id, " of '", link->node().id, "': ", st.message()));
-    }
-  }
-  job_->dead_letters().Flush();
-  RETURN_IF_ERROR(checkpoint_file_->Save(cp));
-  checkpoint_id_ = cp.id;
-  for (auto& link : links_) {
-    absl::Status st = link->op ? link->op->NotifyCheckpointComplete(cp.id) : source_->NotifyCheckpointComplete(cp.id);
-    if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat("committing checkpoint ", cp.id, " of '", link->node().id,
-                                                  "': ", st.message()));
-    }
-  }
-  metrics_.checkpoints.Add(1);
-  next_checkpoint_ns_ = SteadyNs() + job_->plan().checkpoint_interval_ms * 1'000'000;
-  return absl::OkStatus();
-}
-
 void Task::Run() {
-  if (!job_->plan().checkpoint_dir.empty()) {
+  if (restore_.has_value()) {
     absl::Status st = RestoreAll();
     if (!st.ok()) {
       job_->Fail(absl::Status(st.code(), absl::StrCat("task ", name_, ": ", st.message())));
@@ -375,55 +294,74 @@ void Task::Run() {
     RunMailbox();
   }
   CloseAll();
+  if (!failed() && checkpoints_ != nullptr) checkpoints_->Finished(*this);
 }
 
 void Task::RunSource() {
   ChainLink* head = links_.front().get();
-  const bool checkpoints = checkpoint_file_ != nullptr;
-  while (!failed()) {
-    auto more = source_->Poll(*head);
-    if (!more.ok()) {
-      Fail(head->node(), more.status());
-      return;
-    }
-    if (!*more) break;
-    if (checkpoints && !failed() && SteadyNs() >= next_checkpoint_ns_) {
-      absl::Status st = TakeCheckpoint();
-      if (!st.ok()) {
-        Fail(head->node(), st);
+  if (!data_ended_) {
+    while (!failed()) {
+      if (checkpoints_ != nullptr) PollCheckpointEvents();
+      auto more = source_->Poll(*head);
+      if (!more.ok()) {
+        Fail(head->node(), more.status());
         return;
       }
+      if (!*more) break;
     }
   }
-  if (!failed()) EndOfInput();
-  if (checkpoints && !failed()) {
-    // The last checkpoint covers everything: sinks commit their final files in it.
-    absl::Status st = TakeCheckpoint();
-    if (!st.ok()) Fail(head->node(), st);
+  if (failed()) return;
+  EndOfData();
+  if (checkpoints_ != nullptr && !failed()) {
+    // Sinks commit what the end of data flushed when a checkpoint taken after it
+    // completes: wait for one before closing the outputs.
+    const int64_t ended_at = snapshot_id_;
+    checkpoints_->SourceEnded(*this);
+    int64_t final_id = 0;
+    while (!failed()) {
+      PollCheckpointEvents();
+      if (final_id == 0 && snapshot_id_ > ended_at) final_id = snapshot_id_;
+      if (final_id != 0 && notified_id_ >= final_id) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (failed()) return;
   }
+  CloseOutputs();
 }
 
 void Task::RunMailbox() {
   const size_t channels = channel_ports_.size();
   std::vector<int64_t> channel_wm(channels, kNoTimestamp);
-  std::vector<bool> ended(channels, false);
-  size_t remaining = channels;
+  std::vector<bool> data_ended(channels, false);
+  closed_.assign(channels, false);
+  barrier_seen_.assign(channels, false);
+  size_t open = channels;
+  size_t data_open = channels;
   int64_t current_wm = kNoTimestamp;
   ChainLink* head = links_.front().get();
 
   auto update_watermark = [&] {
     int64_t min_wm = kMaxWatermark;
     for (size_t c = 0; c < channels; ++c) {
-      if (!ended[c] && channel_wm[c] < min_wm) min_wm = channel_wm[c];
+      if (!data_ended[c] && channel_wm[c] < min_wm) min_wm = channel_wm[c];
     }
     if (min_wm != kMaxWatermark && min_wm > current_wm) {
       current_wm = min_wm;
       head->AdvanceWatermark(current_wm);
     }
   };
+  auto end_data = [&](int c) {
+    if (data_ended[c]) return;
+    data_ended[c] = true;
+    if (--data_open == 0) {
+      EndOfData();
+    } else {
+      update_watermark();
+    }
+  };
 
   MailboxItem item;
-  while (remaining > 0 && !failed() && mailbox_->Pop(&item)) {
+  while (open > 0 && !failed() && mailbox_->Pop(&item)) {
     switch (item.kind) {
       case MailboxItem::Kind::kBatch:
         metrics_.records_in.Add(static_cast<int64_t>(item.batch->num_rows()));
@@ -435,27 +373,53 @@ void Task::RunMailbox() {
           update_watermark();
         }
         break;
+      case MailboxItem::Kind::kEndOfData:
+        end_data(item.channel);
+        break;
+      case MailboxItem::Kind::kBarrier:
+        if (checkpoints_ != nullptr) OnBarrier(item.channel, item.checkpoint_id);
+        break;
       case MailboxItem::Kind::kEndOfInput:
-        if (!ended[item.channel]) {
-          ended[item.channel] = true;
-          --remaining;
-          if (remaining > 0) update_watermark();
+        if (!closed_[item.channel]) {
+          closed_[item.channel] = true;
+          --open;
+          end_data(item.channel);
+          MaybeAligned();  // a closed channel counts as aligned
         }
+        break;
+      case MailboxItem::Kind::kCheckpointComplete:
+        NotifyComplete(item.checkpoint_id);
         break;
     }
   }
-  if (remaining == 0 && !failed()) EndOfInput();
+  if (open > 0 || failed()) return;
+  // The last checkpoint this task took (after its end of data) must complete before
+  // the outputs close, so its sinks commit.
+  while (checkpoints_ != nullptr && notified_id_ < snapshot_id_ && !failed() && mailbox_->Pop(&item)) {
+    if (item.kind == MailboxItem::Kind::kCheckpointComplete) NotifyComplete(item.checkpoint_id);
+  }
+  if (!failed()) CloseOutputs();
 }
 
-void Task::EndOfInput() {
-  for (auto& link : links_) link->EndOfInput();
+void Task::EndOfData() {
+  if (!data_ended_) {
+    for (auto& link : links_) link->EndOfInput();
+    data_ended_ = true;
+  }
   if (failed()) return;
   FlushPending(nullptr);
+  SendToAll(MailboxItem::Kind::kEndOfData, 0);
+}
+
+void Task::CloseOutputs() { SendToAll(MailboxItem::Kind::kEndOfInput, 0); }
+
+void Task::SendToAll(MailboxItem::Kind kind, int64_t checkpoint_id) {
   for (const OutEdge& e : out_edges_) {
     for (const OutTarget& t : e.targets) {
       MailboxItem item;
-      item.kind = MailboxItem::Kind::kEndOfInput;
+      item.kind = kind;
       item.channel = t.channel;
+      item.checkpoint_id = checkpoint_id;
       Push(t, std::move(item), nullptr);
     }
   }

@@ -8,13 +8,24 @@
 // time is assigned after a node with an `event_time` spec; watermarks flow in band; a
 // task with several input channels advances to the minimum watermark of the channels
 // that have not ended. Everything in a Task runs on its thread except Wire*() (before
-// start) and the JobShared hooks (any thread).
+// start), TriggerCheckpoint/CheckpointComplete and the JobShared hooks (any thread).
+//
+// Checkpoints (asynchronous barrier snapshots, docs/checkpoints.md): a source task, asked
+// by TriggerCheckpoint(n), snapshots its chain between two polls and sends barrier n on
+// every output channel; a task with several input channels holds each channel whose
+// barrier n arrived (Mailbox::Block) until all have (a closed channel counts as
+// arrived), then snapshots its chain and forwards the barrier. The task thread only
+// captures state; the CheckpointListener writes it elsewhere. The end of a job is two
+// steps: end of data (operators flush; kEndOfData downstream), then, with checkpoints,
+// a checkpoint taken after it must complete (sinks commit in its notification) before
+// the task closes its outputs (kEndOfInput) and ends.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +40,8 @@
 #include "sluice/operator.h"
 
 namespace sluice::runtime {
+
+class CheckpointListener;
 
 // What all tasks of a job share: the plan, metrics, dead letters, and failure.
 class JobShared {
@@ -48,6 +61,9 @@ class JobShared {
   const std::shared_ptr<LogSink>& log_sink() const { return log_sink_; }
   void set_clock(Clock* clock) { clock_ = clock; }
   Clock& clock() const { return *clock_; }
+  // Checkpoints are on when set (before tasks are created); not owned.
+  void set_checkpoint_listener(CheckpointListener* listener) { checkpoints_ = listener; }
+  CheckpointListener* checkpoint_listener() const { return checkpoints_; }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
   // Records the first failure, cancels every task and closes every mailbox.
@@ -69,6 +85,7 @@ class JobShared {
   DeadLetterOutput dead_letters_;
   std::shared_ptr<LogSink> log_sink_ = ProcessLogSink();
   Clock* clock_ = &SystemClock();
+  CheckpointListener* checkpoints_ = nullptr;
   std::atomic<bool> cancelled_{false};
   std::vector<Mailbox*> mailboxes_;  // set up before tasks start
   std::vector<std::function<void()>> cancel_hooks_;  // likewise
@@ -77,6 +94,22 @@ class JobShared {
 };
 
 class Task;
+
+// Where tasks hand their checkpoint work (the local executor, a worker). Calls come from
+// task threads.
+class CheckpointListener {
+ public:
+  virtual ~CheckpointListener() = default;
+  // The task captured its state for checkpoint `state.id` (sync_ns: its pause doing so;
+  // align_ns: how long its inputs were held).
+  virtual void Snapshotted(Task& task, ChainCheckpoint state, int64_t sync_ns, int64_t align_ns) = 0;
+  // The task could not take its part of checkpoint `id`.
+  virtual void Declined(Task& task, int64_t id, const absl::Status& why) = 0;
+  // A source task read all its input and waits for a checkpoint to end with.
+  virtual void SourceEnded(Task& task) = 0;
+  // The task ended normally (its last state is in a completed checkpoint).
+  virtual void Finished(Task& task) = 0;
+};
 
 // One operator instance inside a task's chain: its Context, and the Collector its
 // output goes to.
@@ -117,6 +150,9 @@ class ChainLink : public Collector, public Context {
   void AdvanceWatermark(int64_t watermark);
   // Fires all remaining timers, then OnEndOfInput.
   void EndOfInput();
+  // The runtime's state of this link (timers, event-time progress) as one blob.
+  std::string SnapshotRuntimeState() const;
+  bool RestoreRuntimeState(std::string_view bytes);
 
   const PlanNode& node() const { return *node_; }
   std::unique_ptr<Operator> op;  // null for a source head
@@ -161,8 +197,18 @@ class Task {
   void SetInputChannels(std::vector<int> channel_ports);
   void AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets);
 
+  // Before Start: the state of the checkpoint the job restores.
+  void SetRestoreState(ChainCheckpoint state) { restore_ = std::move(state); }
   // Thread body.
   void Run();
+
+  // Any thread. A source task takes checkpoint `id` between two polls.
+  void TriggerCheckpoint(int64_t id);
+  // Any thread. Checkpoint `id` completed: the task's operators commit what it covers.
+  void CheckpointComplete(int64_t id);
+  int vertex() const { return vertex_index_; }
+  int subtask() const { return subtask_; }
+  bool is_source() const { return source_ != nullptr; }
 
   JobShared& job() { return *job_; }
   // This task's own figures (the NodeMetrics sum over all subtasks of a node).
@@ -170,7 +216,7 @@ class Task {
     Counter records_in;   // into the head operator (from the mailbox)
     Counter records_out;  // out of the tail operator (to downstream tasks)
     Counter backpressure_ns;
-    Counter checkpoints;  // complete local checkpoints
+    Counter checkpoints;  // snapshots taken
   };
   const Metrics& metrics() const { return metrics_; }
   const std::string& name() const { return name_; }
@@ -196,20 +242,30 @@ class Task {
 
   void RunSource();
   void RunMailbox();
-  void EndOfInput();
+  // Operators flush (once), then kEndOfData on every output channel.
+  void EndOfData();
+  // kEndOfInput on every output channel.
+  void CloseOutputs();
+  void SendToAll(MailboxItem::Kind kind, int64_t checkpoint_id);
+  // Source tasks: takes a triggered checkpoint, delivers a completion.
+  void PollCheckpointEvents();
+  // Mailbox tasks: a barrier arrived on `channel`; or a channel closed during alignment.
+  void OnBarrier(int channel, int64_t id);
+  void MaybeAligned();
+  // Captures the chain's state for `id`, sends barrier `id` downstream, hands the state over.
+  void TakeSnapshot(int64_t id, int64_t align_ns);
+  void NotifyComplete(int64_t id);
   void Push(const OutTarget& target, MailboxItem item, NodeMetrics* metrics);
   void RouteKeyBy(OutEdge& edge, BatchPtr batch, NodeMetrics* metrics);
   // Sends every pending key-by batch (before a watermark or end of input).
   void FlushPending(NodeMetrics* metrics);
   absl::Status OpenAll();
   void CloseAll();
-  // Local checkpoints (plan().checkpoint_dir set): Restore from the last one before
-  // Open; Snapshot + save + NotifyCheckpointComplete every interval and at the end.
   absl::Status RestoreAll();
-  absl::Status TakeCheckpoint();
 
   JobShared* job_;
   const Vertex* vertex_;
+  int vertex_index_;
   int subtask_;
   std::string name_;
   std::unique_ptr<Source> source_;
@@ -219,9 +275,20 @@ class Task {
   std::vector<OutEdge> out_edges_;
   bool opened_ = false;
   Metrics metrics_;
-  std::unique_ptr<CheckpointFile> checkpoint_file_;
-  int64_t checkpoint_id_ = 0;  // of the last complete checkpoint
-  int64_t next_checkpoint_ns_ = 0;
+
+  // Checkpoints.
+  CheckpointListener* checkpoints_;  // null: off
+  std::optional<ChainCheckpoint> restore_;
+  std::atomic<int64_t> trigger_id_{0};   // source tasks: newest checkpoint asked for
+  std::atomic<int64_t> complete_id_{0};  // source tasks: newest completed
+  int64_t snapshot_id_ = 0;              // newest checkpoint this task took part in
+  int64_t notified_id_ = 0;              // newest completion its operators were told of
+  bool data_ended_ = false;              // EndOfData done (kept in checkpoints)
+  // Alignment (mailbox tasks).
+  int64_t aligning_id_ = 0;
+  int64_t align_start_ns_ = 0;
+  std::vector<bool> barrier_seen_;  // by channel
+  std::vector<bool> closed_;        // by channel
 };
 
 }  // namespace sluice::runtime

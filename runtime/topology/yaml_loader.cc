@@ -83,8 +83,22 @@ absl::Status Loader::LoadCheckpointKey(const std::string& ck, int ckline, const 
     ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
     if (ms <= 0) return Err(LineOf(cv), cpath, "must be positive");
     t->set_checkpoint_interval_ms(ms);
+  } else if (ck == "timeout") {
+    ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
+    if (ms <= 0) return Err(LineOf(cv), cpath, "must be positive");
+    t->set_checkpoint_timeout_ms(ms);
+  } else if (ck == "min_pause") {
+    ASSIGN_OR_RETURN(int64_t ms, DurationMs(cv, cpath));
+    if (ms < 0) return Err(LineOf(cv), cpath, "must not be negative");
+    t->set_checkpoint_min_pause_ms(ms);
+  } else if (ck == "tolerable_failures") {
+    ASSIGN_OR_RETURN(int n, IntAtLeast(cv, cpath, 0));
+    t->set_checkpoint_tolerable_failures(n);
+  } else if (ck == "retain") {
+    ASSIGN_OR_RETURN(int n, PositiveInt(cv, cpath));
+    t->set_checkpoint_retain(n);
   } else {
-    return Err(ckline, cpath, "unknown key; expected dir or interval");
+    return Err(ckline, cpath, "unknown key; expected dir, interval, timeout, min_pause, tolerable_failures or retain");
   }
   return absl::OkStatus();
 }

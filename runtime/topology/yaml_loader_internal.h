@@ -106,6 +106,7 @@ class Loader {
 
   absl::StatusOr<std::string> ScalarString(const YAML::Node& v, const std::string& path) const;
   absl::StatusOr<int> PositiveInt(const YAML::Node& v, const std::string& path) const;
+  absl::StatusOr<int> IntAtLeast(const YAML::Node& v, const std::string& path, int min) const;
   absl::StatusOr<int64_t> DurationMs(const YAML::Node& v, const std::string& path) const;
   // A field name or a non-empty list of field names.
   absl::StatusOr<std::vector<std::string>> KeyFields(const YAML::Node& v, const std::string& path) const;

@@ -84,12 +84,16 @@ absl::StatusOr<std::string> Loader::ScalarString(const YAML::Node& v, const std:
 }
 
 absl::StatusOr<int> Loader::PositiveInt(const YAML::Node& v, const std::string& path) const {
+  return IntAtLeast(v, path, 1);
+}
+
+absl::StatusOr<int> Loader::IntAtLeast(const YAML::Node& v, const std::string& path, int min) const {
   int n = 0;
   if (!v.IsScalar() || !absl::SimpleAtoi(v.Scalar(), &n)) {
     return Err(LineOf(v), path,
                absl::StrCat("expected an integer, got '", v.IsScalar() ? v.Scalar() : TypeName(v), "'"));
   }
-  if (n < 1) return Err(LineOf(v), path, absl::StrCat("must be at least 1, got ", n));
+  if (n < min) return Err(LineOf(v), path, absl::StrCat("must be at least ", min, ", got ", n));
   return n;
 }
 

@@ -281,7 +281,8 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const v1::DeployTasksRequ
   absl::StatusOr<std::unique_ptr<WorkerJob>> job = absl::UnknownError("not built");
   auto registry = RegistryFor(*request);
   if (registry.ok()) {
-    job = WorkerJob::Create(*request, std::move(*registry), &exchange_, &peers_);
+    job = WorkerJob::Create(*request, std::move(*registry), &exchange_, &peers_,
+                            [this](const v1::ReportCheckpointRequest& r) { ReportCheckpoint(r); });
   } else {
     job = registry.status();
   }
@@ -301,6 +302,43 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const v1::DeployTasksRequ
     report_now_ = true;
     wake_.notify_all();
   });
+  return grpc::Status::OK;
+}
+
+void Worker::ReportCheckpoint(const v1::ReportCheckpointRequest& report) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ReportCheckpointResponse resp;
+  grpc::Status st = coordinator_->ReportCheckpoint(&ctx, report, &resp);
+  if (!st.ok()) {
+    // The checkpoint then times out (or a heartbeat tells of a finished task).
+    SLUICE_LOG_WARN(GetLogger("worker"), "job {} attempt {}: reporting {} of task {}#{} (checkpoint {}): {}",
+                    report.job_id(), report.attempt(), v1::ReportCheckpointRequest::Kind_Name(report.kind()),
+                    report.vertex(), report.subtask(), report.checkpoint_id(), st.error_message());
+  }
+}
+
+grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*, const v1::CheckpointRequest* request,
+                                       v1::CheckpointResponse*) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(Key(request->job_id(), request->attempt()));
+  if (it == jobs_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("job ", request->job_id(), " attempt ", request->attempt(), " does not run here"));
+  }
+  it->second->TriggerCheckpoint(request->checkpoint_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status Worker::NotifyCheckpointComplete(grpc::ServerContext*, const v1::CheckpointRequest* request,
+                                              v1::CheckpointResponse*) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(Key(request->job_id(), request->attempt()));
+  if (it == jobs_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("job ", request->job_id(), " attempt ", request->attempt(), " does not run here"));
+  }
+  it->second->NotifyCheckpointComplete(request->checkpoint_id());
   return grpc::Status::OK;
 }
 

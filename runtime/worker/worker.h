@@ -54,9 +54,14 @@ class Worker final : public v1::Worker::Service {
                            v1::DeployTasksResponse* response) override;
   grpc::Status CancelTasks(grpc::ServerContext* context, const v1::CancelTasksRequest* request,
                            v1::CancelTasksResponse* response) override;
+  grpc::Status TriggerCheckpoint(grpc::ServerContext* context, const v1::CheckpointRequest* request,
+                                 v1::CheckpointResponse* response) override;
+  grpc::Status NotifyCheckpointComplete(grpc::ServerContext* context, const v1::CheckpointRequest* request,
+                                        v1::CheckpointResponse* response) override;
 
  private:
   absl::Status Register();
+  void ReportCheckpoint(const v1::ReportCheckpointRequest& report);
   absl::StatusOr<std::shared_ptr<const OperatorRegistry>> RegistryFor(const v1::DeployTasksRequest& request);
   std::vector<v1::WorkerJobStatus> Snapshot();
   // Cancels the job attempts named "job_id/attempt" that run here.

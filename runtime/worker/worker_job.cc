@@ -30,7 +30,8 @@ std::string PerWorkerPath(const std::string& path, const std::string& tag) {
 
 absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTasksRequest& request,
                                                              std::shared_ptr<const OperatorRegistry> registry,
-                                                             ExchangeService* exchange, PeerChannels* peers) {
+                                                             ExchangeService* exchange, PeerChannels* peers,
+                                                             WorkerCheckpoints::ReportFn report) {
   std::unique_ptr<WorkerJob> job(new WorkerJob());
   job->job_id_ = request.job_id();
   job->attempt_ = request.attempt();
@@ -45,6 +46,12 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
   }
   job->shared_ = std::make_unique<JobShared>(job->plan_.get(), std::move(run_id), job->job_id_, job->attempt_);
+  if (!request.checkpoint_storage().empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStorage> storage, CheckpointStorage::Open(request.checkpoint_storage()));
+    job->checkpoints_ = std::make_unique<WorkerCheckpoints>(std::move(storage), std::move(report),
+                                                            request.worker_id(), job->job_id_, job->attempt_);
+    job->shared_->set_checkpoint_listener(job->checkpoints_.get());
+  }
   std::string tag = request.worker_id();
   for (char& c : tag) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
@@ -76,6 +83,7 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
       lt->subtask = s;
       lt->task = std::make_unique<Task>(job->shared_.get(), static_cast<int>(v), s);
       RETURN_IF_ERROR(lt->task->Init(*job->registry_));
+      if (request.restore_checkpoint_id() > 0) RETURN_IF_ERROR(job->Restore(request, *lt));
       local[v][s] = lt->task.get();
       local_task[lt->task.get()] = lt.get();
       job->tasks_.push_back(std::move(lt));
@@ -128,6 +136,42 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
     shared->OnCancel([r] { r->Cancel(); });
   }
   return job;
+}
+
+absl::Status WorkerJob::Restore(const v1::DeployTasksRequest& request, LocalTask& lt) {
+  if (checkpoints_ == nullptr) {
+    return absl::InvalidArgumentError("a deployment restores a checkpoint but names no checkpoint storage");
+  }
+  for (const auto& h : request.restore_state()) {
+    if (h.vertex() != lt.vertex || h.subtask() != lt.subtask) continue;
+    TaskStateHandle handle;
+    handle.vertex = h.vertex();
+    handle.subtask = h.subtask();
+    handle.path = h.path();
+    handle.size = h.size();
+    handle.hash = h.hash();
+    ASSIGN_OR_RETURN(std::string bytes, checkpoints_->storage().ReadTaskState(handle));
+    ASSIGN_OR_RETURN(ChainCheckpoint state,
+                     DecodeChainCheckpoint(bytes, absl::StrCat(checkpoints_->storage().location(), "/", h.path())));
+    if (state.id > request.restore_checkpoint_id()) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", request.restore_checkpoint_id(), " names state ",
+                                              h.path(), " of a later checkpoint ", state.id));
+    }
+    lt.task->SetRestoreState(std::move(state));
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("checkpoint ", request.restore_checkpoint_id(),
+                                                 " has no state for task ", lt.vertex, "#", lt.subtask));
+}
+
+void WorkerJob::TriggerCheckpoint(int64_t id) {
+  for (auto& lt : tasks_) {
+    if (lt->task->is_source()) lt->task->TriggerCheckpoint(id);
+  }
+}
+
+void WorkerJob::NotifyCheckpointComplete(int64_t id) {
+  for (auto& lt : tasks_) lt->task->CheckpointComplete(id);
 }
 
 WorkerJob::~WorkerJob() {

@@ -17,6 +17,7 @@
 #include "runtime/exchange/exchange.h"
 #include "runtime/plan/job_plan.h"
 #include "runtime/task/task.h"
+#include "runtime/worker/worker_checkpoints.h"
 #include "sluice/v1/cluster.pb.h"
 
 namespace sluice::runtime {
@@ -34,11 +35,14 @@ class PeerChannels {
 class WorkerJob {
  public:
   // Builds the plan from `request.topology()` with `registry`, creates this worker's
-  // tasks (those placed on `request.worker_id()`) and registers their inputs with
-  // `exchange`. Does not start them.
+  // tasks (those placed on `request.worker_id()`), gives them their state when the
+  // request restores a checkpoint, and registers their inputs with `exchange`. Does not
+  // start them. With checkpoints, `report` sends the tasks' checkpoint reports to the
+  // coordinator.
   static absl::StatusOr<std::unique_ptr<WorkerJob>> Create(const v1::DeployTasksRequest& request,
                                                            std::shared_ptr<const OperatorRegistry> registry,
-                                                           ExchangeService* exchange, PeerChannels* peers);
+                                                           ExchangeService* exchange, PeerChannels* peers,
+                                                           WorkerCheckpoints::ReportFn report);
   ~WorkerJob();
 
   // Starts the task threads; `on_done` runs on the last one to end.
@@ -50,6 +54,9 @@ class WorkerJob {
   int64_t attempt() const { return attempt_; }
   // Task states and metrics for a heartbeat.
   v1::WorkerJobStatus Status() const;
+  // Any thread: source tasks here take checkpoint `id`; every task here commits it.
+  void TriggerCheckpoint(int64_t id);
+  void NotifyCheckpointComplete(int64_t id);
 
  private:
   WorkerJob() = default;
@@ -63,11 +70,14 @@ class WorkerJob {
     std::thread thread;
   };
 
+  absl::Status Restore(const v1::DeployTasksRequest& request, LocalTask& task);
+
   std::string job_id_;
   int64_t attempt_ = 0;
   ExchangeService* exchange_ = nullptr;
   std::shared_ptr<const OperatorRegistry> registry_;
   std::unique_ptr<JobPlan> plan_;
+  std::unique_ptr<WorkerCheckpoints> checkpoints_;  // null: off
   std::unique_ptr<JobShared> shared_;
   std::vector<std::unique_ptr<LocalTask>> tasks_;
   std::vector<std::unique_ptr<RemoteChannel>> remote_;

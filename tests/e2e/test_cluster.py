@@ -447,8 +447,14 @@ def suite_bad(args, work):
                      "name: ck\ncheckpoint: {dir: ckpt}\noperators:\n  - id: gen\n    type: generator\n"
                      "  - id: out\n    type: console_sink\n    input: gen\n")
         p = cluster.cli(["submit", ckpt], check_rc=False)
-        check("checkpoint: on a cluster: refused, exit 2, says why",
-              p.returncode == 2 and "checkpoints on a cluster are not built yet" in p.stderr, p.stderr)
+        check("a relative checkpoint dir on a cluster: refused, exit 2, says why",
+              p.returncode == 2 and "'ckpt' is relative" in p.stderr, p.stderr)
+        s3 = write(os.path.join(work, "ckpt_s3.yaml"),
+                   "name: ck\ncheckpoint: {dir: 's3://bucket/ck'}\noperators:\n  - id: gen\n    type: generator\n"
+                   "  - id: out\n    type: console_sink\n    input: gen\n")
+        p = cluster.cli(["submit", s3], check_rc=False)
+        check("checkpoint storage of an unknown scheme: refused, exit 2, naming it",
+              p.returncode == 2 and "unknown scheme 's3'" in p.stderr, p.stderr)
         bad_yaml = write(os.path.join(work, "bad_yaml.yaml"), "name: bad\noperators: [\n")
         p = cluster.cli(["submit", bad_yaml], check_rc=False)
         check("malformed YAML: exit 2 with the file name", p.returncode == 2 and "bad_yaml.yaml" in p.stderr,

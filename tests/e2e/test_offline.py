@@ -298,18 +298,18 @@ def suite_restart(args, work):
     yaml_path = os.path.join(work, "restart.yaml")
     with open(yaml_path, "w") as f:
         f.write(RESTART_YAML)
-    ckpt = os.path.join(work, "spool/.sluice/restart/spool.0.ckpt")
+    ckpt = os.path.join(work, "spool/.sluice/restart")
     log = open(os.path.join(work, "first.stderr"), "w")
     first = subprocess.Popen([os.path.join(args.bin, "sluice"), "ingest", yaml_path, "--checkpoint-interval", "0.5",
                               "--progress-interval", "0"], cwd=work, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 30
-    while time.time() < deadline and not os.path.exists(ckpt):
+    while time.time() < deadline and not completed_checkpoint(ckpt):
         time.sleep(0.05)
     time.sleep(1.2)  # a couple more checkpoints, and some lines after the last one
     killed = first.poll() is None
     first.send_signal(signal.SIGKILL)
     first.wait()
-    check("the agent was killed mid-file, after a checkpoint", killed and os.path.exists(ckpt))
+    check("the agent was killed mid-file, after a checkpoint", killed and completed_checkpoint(ckpt))
     check("the file is not marked done yet", os.path.exists(os.path.join(work, "spool", "access.2026-11-20.log")))
     r = sluice(args, ["ingest", yaml_path, "--once", "--checkpoint-interval", "0.5", "--progress-interval", "0"], work,
                timeout=120)
@@ -499,6 +499,11 @@ def suite_hive_text(args, work):
           (raw_rows, agents))
 
 
+def completed_checkpoint(state_dir):
+    """True once a checkpoint of the job in `state_dir` completed (its metadata exists)."""
+    return bool(glob.glob(os.path.join(state_dir, "chk-*", "_metadata")))
+
+
 def in_progress_files(table_dir):
     return sorted(p for p in glob.glob(os.path.join(table_dir, "*/.*")) if p.endswith(".inprogress"))
 
@@ -544,10 +549,10 @@ def suite_two_agents(args, work):
     with open(yaml_path, "w") as f:
         f.write(RESTART_YAML)  # throttled to 20,000 lines/s: the first agent runs ~5 s
     table = os.path.join(work, "warehouse/ods.db/access_log")
-    ckpt = os.path.join(work, "spool/.sluice/restart/spool.0.ckpt")
+    ckpt = os.path.join(work, "spool/.sluice/restart")
 
     first, first_log = start_agent(args, work, yaml_path, "first")
-    running = wait_for(lambda: os.path.exists(ckpt) and in_progress_files(table), 30)
+    running = wait_for(lambda: completed_checkpoint(ckpt) and in_progress_files(table), 30)
     check("the first agent is running: a checkpoint and in-progress files exist", running and first.poll() is None)
     # The same agent started again (a second cron run, a second operator's terminal).
     second = sluice(args, ["ingest", yaml_path, "--once", "--checkpoint-interval", "0.5", "--progress-interval", "0"],
@@ -596,7 +601,7 @@ def suite_two_agents(args, work):
         drop_into_spool([path], os.path.join(work, "spool_" + name))
         shared.append(path)
     web1, web1_log = start_agent(args, work, yaml_path, "web1", ["--spool-dir", "spool_web1"])
-    running = wait_for(lambda: os.path.exists(os.path.join(work, "spool_web1/.sluice/restart/spool.0.ckpt")) and
+    running = wait_for(lambda: completed_checkpoint(os.path.join(work, "spool_web1/.sluice/restart")) and
                        in_progress_files(table), 30)
     check("web1's agent is running with files in progress", running and web1.poll() is None)
     web2, web2_log = start_agent(args, work, yaml_path, "web2", ["--spool-dir", "spool_web2"])

@@ -1,0 +1,81 @@
+// Checkpoint storage: where tasks write the state of each checkpoint and where the
+// checkpoint coordinator writes its metadata (docs/checkpoints.md). Named by a URI:
+// `file:///path` (or a plain path) is a directory every worker can reach: a shared volume
+// on Kubernetes, NFS on hosts. Object storage (s3://, gs://) fits the same interface and
+// is not built; an unknown scheme is refused, naming it.
+//
+// Layout of one job's storage:
+//   chk-<id>/<vertex>-<subtask>.state   a task's state for checkpoint <id>
+//   chk-<id>/_metadata                  written last: the checkpoint is complete
+// A checkpoint's metadata names every task's state file with its size and hash, so a
+// damaged or truncated file is found when it is read, named, and never half-used. A
+// task that finished keeps the handle of its last state in later checkpoints, so a
+// file may be referenced by several checkpoints; Discard keeps what a retained one
+// references.
+//
+// Thread-safe: methods touch disjoint files or are idempotent; callers serialize
+// metadata writes (one checkpoint coordinator per job).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace sluice {
+
+struct TaskStateHandle {
+  int vertex = 0;
+  int subtask = 0;
+  std::string path;  // relative to the storage's root, e.g. "chk-4/2-0.state"
+  int64_t size = 0;
+  uint64_t hash = 0;  // XXH3-64 of the content
+};
+
+struct CheckpointMetadata {
+  int64_t id = 0;
+  int64_t timestamp_ms = 0;  // when it was triggered (wall clock)
+  std::vector<TaskStateHandle> tasks;
+  // The state of one task, or null.
+  const TaskStateHandle* Find(int vertex, int subtask) const;
+  int64_t TotalSize() const;
+};
+
+class CheckpointStorage {
+ public:
+  // `location`: "file:///abs/path", "/abs/path" or "relative/path". INVALID_ARGUMENT for
+  // another scheme, naming it. The directory is created on first write.
+  static absl::StatusOr<std::unique_ptr<CheckpointStorage>> Open(std::string_view location);
+  virtual ~CheckpointStorage() = default;
+
+  // As given to Open.
+  virtual const std::string& location() const = 0;
+  // Writes a task's state for checkpoint `id` (atomically: a reader sees all or nothing).
+  virtual absl::StatusOr<TaskStateHandle> WriteTaskState(int64_t id, int vertex, int subtask,
+                                                         std::string_view bytes) = 0;
+  // Reads a state file and checks its size and hash: DATA_LOSS naming the file otherwise.
+  virtual absl::StatusOr<std::string> ReadTaskState(const TaskStateHandle& handle) const = 0;
+  // Makes checkpoint `metadata.id` complete (atomically).
+  virtual absl::Status WriteMetadata(const CheckpointMetadata& metadata) = 0;
+  // DATA_LOSS naming the file if damaged, NOT_FOUND if absent.
+  virtual absl::StatusOr<CheckpointMetadata> ReadMetadata(int64_t id) const = 0;
+  // Ids of the checkpoints whose metadata exists, ascending.
+  virtual absl::StatusOr<std::vector<int64_t>> ListCompleted() const = 0;
+  // Ids of every checkpoint directory, complete or not, ascending.
+  virtual absl::StatusOr<std::vector<int64_t>> ListAll() const = 0;
+  // Deletes checkpoint `id` (its metadata, and its files that none of `keep` references).
+  virtual absl::Status Discard(int64_t id, const std::vector<CheckpointMetadata>& keep) = 0;
+};
+
+// `location` + "/" + `child` (a job's storage under the cluster's).
+std::string JoinStorageLocation(std::string_view location, std::string_view child);
+
+// The metadata file's encoding (a checked text format), for tests.
+std::string EncodeCheckpointMetadata(const CheckpointMetadata& metadata);
+absl::StatusOr<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view data, std::string_view name);
+
+}  // namespace sluice

@@ -1,0 +1,390 @@
+// Barrier checkpoints in one process (LocalExecutor): alignment across exchanges,
+// exactly-once results across failures and restores, damaged files, timeouts, failing
+// snapshots, backpressure, changed parallelism. Real threads, mailboxes and files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/testing/status_matchers.h"
+#include "operators/basic/register.h"
+#include "runtime/local/local_executor.h"
+#include "runtime/plan/job_plan.h"
+#include "runtime/task/mailbox.h"
+#include "runtime/topology/yaml_loader.h"
+
+namespace sluice::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What the test operators share (one job at a time).
+struct World {
+  std::mutex mu;
+  // Published by the committing sink on checkpoint completion: subtask -> key -> sum.
+  std::map<int, std::map<std::string, int64_t>> committed;
+  std::atomic<int64_t> rows_seen{0};     // by sinks, over all runs
+  std::atomic<int64_t> fail_at{-1};      // a sink fails when rows_seen reaches it (once)
+  std::atomic<int> slow_snapshot_ms{0};  // the sink's first Snapshot sleeps this long (once)
+  std::atomic<bool> snapshot_fails{false};
+  std::atomic<int> sink_sleep_us{0};  // per 50 rows
+  std::atomic<int64_t> source_rows{0};  // emitted, over all runs
+};
+World w;
+
+// Emits rows (key "k<i % 17>", v = i) for i in [0, count * (subtask + 1)) in batches of 50:
+// subtasks end at different times. Its position is its snapshot.
+class SeqSource : public Source {
+ public:
+  SeqSource(int64_t count, int subtask) : end_(count * (subtask + 1)) {
+    schema_ = std::make_shared<Schema>(std::vector<Field>{{"key", Type::kString}, {"v", Type::kInt64}});
+  }
+  SchemaPtr output_schema() const override { return schema_; }
+  bool bounded() const override { return true; }
+  absl::StatusOr<bool> Poll(Collector& out) override {
+    if (next_ >= end_) return false;
+    BatchPtr b = out.NewBatch(schema_);
+    int64_t n = std::min<int64_t>(50, end_ - next_);
+    for (int64_t i = 0; i < n; ++i, ++next_) {
+      b->column(0).strings.push_back(b->arena().Copy("k" + std::to_string(next_ % 17)));
+      b->column(1).ints.push_back(next_);
+    }
+    b->set_num_rows(n);
+    w.source_rows += n;
+    out.Emit(std::move(b));
+    return true;
+  }
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    writer.Write("next", std::to_string(next_));
+    return absl::OkStatus();
+  }
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string s;
+    if (!reader.Read("next", &s) || !absl::SimpleAtoi(s, &next_)) return absl::DataLossError("no position");
+    return absl::OkStatus();
+  }
+
+ private:
+  int64_t end_;
+  int64_t next_ = 0;
+  SchemaPtr schema_;
+};
+
+std::string Encode(const std::map<std::string, int64_t>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) absl::StrAppend(&out, k, "=", v, "\n");
+  return out;
+}
+
+// Sums v per key; its sums are its state. Publishes the sums of checkpoint n to
+// w.committed when n completes (a two-phase-commit sink in miniature).
+class CommittingSink : public Operator {
+ public:
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override {
+    subtask_ = ctx.subtask_index();
+    return absl::OkStatus();
+  }
+  absl::Status Process(int, BatchPtr b, Collector&) override {
+    if (int us = w.sink_sleep_us.load(); us > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b->num_rows()) / 50));
+    }
+    for (size_t r = 0; r < b->num_rows(); ++r) {
+      int64_t seen = ++w.rows_seen;
+      int64_t fail_at = w.fail_at.load();
+      if (fail_at >= 0 && seen >= fail_at && w.fail_at.compare_exchange_strong(fail_at, -1)) {
+        return absl::InternalError("injected failure");
+      }
+      sums_[std::string(b->column(0).strings[r])] += b->column(1).ints[r];
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    if (w.snapshot_fails.load()) return absl::UnavailableError("snapshot refused on purpose");
+    if (int ms = w.slow_snapshot_ms.exchange(0); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    writer.Write("sums", Encode(sums_));
+    prepared_[writer.checkpoint_id()] = sums_;
+    return absl::OkStatus();
+  }
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string s;
+    if (!reader.Read("sums", &s)) return absl::DataLossError("no sums");
+    for (absl::string_view line : absl::StrSplit(s, '\n', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+      int64_t v;
+      if (!absl::SimpleAtoi(kv.second, &v)) return absl::DataLossError("bad sums");
+      sums_[kv.first] = v;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status NotifyCheckpointComplete(int64_t id) override {
+    auto it = prepared_.upper_bound(id);
+    if (it == prepared_.begin()) return absl::OkStatus();
+    --it;
+    std::lock_guard<std::mutex> lock(w.mu);
+    w.committed[subtask_] = it->second;
+    prepared_.erase(prepared_.begin(), ++it);
+    return absl::OkStatus();
+  }
+
+ private:
+  int subtask_ = 0;
+  std::map<std::string, int64_t> sums_;
+  std::map<int64_t, std::map<std::string, int64_t>> prepared_;
+};
+
+OperatorRegistry Registry() {
+  OperatorRegistry r;
+  EXPECT_OK(operators::RegisterBasicOperators(r));
+  EXPECT_OK(r.RegisterSource("seq", [](const OperatorConfig& c) -> absl::StatusOr<std::unique_ptr<Source>> {
+    auto count = c.params->GetIntOr("count", 1000);
+    if (!count.ok()) return count.status();
+    return std::make_unique<SeqSource>(*count, c.subtask_index);
+  }));
+  EXPECT_OK(r.RegisterOperator("committing", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
+    return std::make_unique<CommittingSink>();
+  }));
+  return r;
+}
+
+std::string Yaml(const std::string& dir, int64_t count, int parallelism = 2, const std::string& extra = "") {
+  return absl::StrCat("name: ck\nparallelism: ", parallelism, "\nbatch_size: 50\ncheckpoint: {dir: ", dir,
+                      ", interval: 5ms, tolerable_failures: 5", extra, "}\noperators:\n",
+                      "  - {id: src, type: seq, count: ", count, "}\n",
+                      "  - {id: sink, type: committing, input: src, key_by: [key]}\n");
+}
+
+absl::StatusOr<JobSummary> RunJob(const std::string& yaml) {
+  {
+    std::lock_guard<std::mutex> lock(w.mu);
+    w.committed.clear();  // what a run published before it failed is not the job's output
+  }
+  OperatorRegistry registry = Registry();
+  auto topology = topology::LoadTopologyString(yaml, "ck.yaml");
+  if (!topology.ok()) return topology.status();
+  auto plan = BuildJobPlan(*topology, registry);
+  if (!plan.ok()) return plan.status();
+  RunOptions options;
+  options.progress_interval_s = 0;
+  LocalExecutor executor(*plan, registry, options);
+  return executor.Run();
+}
+
+// The sums an undisturbed run publishes: every row counted once.
+std::map<std::string, int64_t> Expected(int64_t count, int parallelism) {
+  std::map<std::string, int64_t> out;
+  for (int s = 0; s < parallelism; ++s) {
+    for (int64_t i = 0; i < count * (s + 1); ++i) out["k" + std::to_string(i % 17)] += i;
+  }
+  return out;
+}
+
+// The last published sums of every sink subtask, merged.
+std::map<std::string, int64_t> Committed() {
+  std::lock_guard<std::mutex> lock(w.mu);
+  std::map<std::string, int64_t> out;
+  for (const auto& [subtask, sums] : w.committed) {
+    for (const auto& [k, v] : sums) {
+      EXPECT_EQ(out.count(k), 0u) << "key " << k << " in two subtasks";
+      out[k] += v;
+    }
+  }
+  return out;
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / absl::StrCat("sluice-ckpt-", ::getpid(), "-",
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    fs::remove_all(dir_);
+    w.rows_seen = 0;
+    w.fail_at = -1;
+    w.slow_snapshot_ms = 0;
+    w.snapshot_fails = false;
+    w.sink_sleep_us = 0;
+    w.source_rows = 0;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CheckpointTest, AnUndisturbedRunCommitsEverythingOnce) {
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(Yaml(dir_, 20000)));
+  EXPECT_EQ(Committed(), Expected(20000, 2));
+  EXPECT_TRUE(std::any_of(s.checkpoints.begin(), s.checkpoints.end(), [](const CheckpointStats& c) {
+    return c.state == CheckpointStats::State::kCompleted;
+  }));
+  EXPECT_EQ(s.restored_checkpoint, 0);
+}
+
+TEST_F(CheckpointTest, FailuresAtManyPointsLoseNothingAndCountNothingTwice) {
+  const int64_t count = 60000;  // 180k rows through a key-by exchange of 2 x 2 channels
+  // A sink fails once at each of these rows seen (over all runs), then the job runs out.
+  w.sink_sleep_us = 20;
+  int restored = 0;
+  for (int64_t at : {9000, 40000, 41000, 90000, 150000}) {
+    w.fail_at = at;
+    auto r = RunJob(Yaml(dir_, count));
+    ASSERT_FALSE(r.ok()) << "the failure at " << at << " did not happen";
+    EXPECT_NE(r.status().message().find("injected failure"), std::string::npos) << r.status();
+  }
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(Yaml(dir_, count)));
+  restored = static_cast<int>(s.restored_checkpoint);
+  EXPECT_GT(restored, 0);
+  EXPECT_EQ(Committed(), Expected(count, 2));
+  // Restores resume near where each run stopped: far fewer rows than 6 full runs.
+  std::printf("source rows over 6 runs: %lld for an input of %lld\n", static_cast<long long>(w.source_rows.load()),
+              static_cast<long long>(3 * count));
+  EXPECT_LT(w.source_rows.load(), 3 * count * 3);
+}
+
+TEST_F(CheckpointTest, ADamagedStateFileFallsBackToThePreviousCheckpointAndNamesIt) {
+  w.fail_at = 50000;
+  w.sink_sleep_us = 100;  // several checkpoints complete before the failure
+  ASSERT_FALSE(RunJob(Yaml(dir_, 40000, 2, ", retain: 3")).ok());
+  std::vector<int64_t> ids;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    int64_t id;
+    std::string name = e.path().filename().string();
+    if (name.rfind("chk-", 0) == 0 && absl::SimpleAtoi(name.substr(4), &id) && fs::exists(e.path() / "_metadata")) {
+      ids.push_back(id);
+    }
+  }
+  ASSERT_GE(ids.size(), 2u) << "the failed run kept fewer than two checkpoints";
+  std::sort(ids.begin(), ids.end());
+  const fs::path newest = fs::path(dir_) / absl::StrCat("chk-", ids.back());
+  {
+    std::ofstream f(newest / "1-1.state", std::ios::binary | std::ios::in | std::ios::out);
+    ASSERT_TRUE(f.good());
+    f.seekp(30);
+    f << "garbage";
+  }
+  w.sink_sleep_us = 0;
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(Yaml(dir_, 40000)));
+  EXPECT_EQ(s.restored_checkpoint, ids[ids.size() - 2]);
+  EXPECT_EQ(Committed(), Expected(40000, 2));
+}
+
+TEST_F(CheckpointTest, ACheckpointThatTimesOutIsDroppedAndTheJobGoesOn) {
+  w.slow_snapshot_ms = 400;
+  w.sink_sleep_us = 200;
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(absl::StrCat("name: ck\nparallelism: 2\nbatch_size: 50\ncheckpoint: {dir: ",
+                                                         dir_, ", interval: 100ms, timeout: 100ms, "
+                                                         "tolerable_failures: 5}\noperators:\n",
+                                                         "  - {id: src, type: seq, count: 30000}\n",
+                                                         "  - {id: sink, type: committing, input: src, key_by: [key]}\n")));
+  EXPECT_EQ(Committed(), Expected(30000, 2));
+  int failed = 0, completed_after = 0;
+  for (const CheckpointStats& c : s.checkpoints) {
+    if (c.state == CheckpointStats::State::kFailed) {
+      ++failed;
+      EXPECT_NE(c.failure.find("timed out"), std::string::npos) << c.failure;
+    } else if (failed > 0 && c.state == CheckpointStats::State::kCompleted) {
+      ++completed_after;
+    }
+  }
+  EXPECT_GE(failed, 1);
+  EXPECT_GE(completed_after, 1);
+}
+
+TEST_F(CheckpointTest, TooManyFailedCheckpointsFailTheJob) {
+  w.snapshot_fails = true;
+  w.sink_sleep_us = 100;
+  auto r = RunJob(absl::StrCat("name: ck\nparallelism: 2\ncheckpoint: {dir: ", dir_,
+                            ", interval: 5ms, tolerable_failures: 2}\noperators:\n",
+                            "  - {id: src, type: seq, count: 100000}\n",
+                            "  - {id: sink, type: committing, input: src, key_by: [key]}\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("3 checkpoints failed in a row"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("snapshot refused on purpose"), std::string::npos) << r.status();
+  EXPECT_TRUE(Committed().empty());
+}
+
+TEST_F(CheckpointTest, CheckpointsCompleteUnderFullBackpressure) {
+  w.sink_sleep_us = 2000;  // 50 rows per 2 ms: the source waits on full mailboxes
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(Yaml(dir_, 3000)));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int completed = 0;
+  int64_t longest = 0;
+  for (const CheckpointStats& c : s.checkpoints) {
+    if (c.state == CheckpointStats::State::kCompleted) {
+      ++completed;
+      longest = std::max(longest, c.end_ms - c.trigger_ms);
+    }
+  }
+  std::printf("under backpressure: %d checkpoints completed in %.1f s, the longest took %lld ms\n", completed, secs,
+              static_cast<long long>(longest));
+  EXPECT_GE(completed, 3);
+  EXPECT_EQ(Committed(), Expected(3000, 2));
+}
+
+TEST_F(CheckpointTest, AnotherParallelismIsRefusedNamingIt) {
+  w.fail_at = 20000;
+  w.sink_sleep_us = 100;  // a checkpoint completes before the failure
+  ASSERT_FALSE(RunJob(Yaml(dir_, 20000)).ok());
+  auto r = RunJob(Yaml(dir_, 20000, 3));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("restore the same topology and parallelism"), std::string::npos)
+      << r.status();
+}
+
+TEST_F(CheckpointTest, AnUnknownStorageSchemeIsRefused) {
+  auto r = RunJob(Yaml("s3://bucket/ckpt", 100));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown scheme 's3'"), std::string::npos) << r.status();
+}
+
+TEST(MailboxTest, ABlockedChannelIsSkippedAndHoldsOnlyItsOwnRoom) {
+  Mailbox m(2);
+  auto item = [](int channel, int64_t wm) {
+    MailboxItem i;
+    i.kind = MailboxItem::Kind::kWatermark;
+    i.channel = channel;
+    i.watermark = wm;
+    return i;
+  };
+  ASSERT_TRUE(m.Push(item(0, 1)));
+  ASSERT_TRUE(m.Push(item(0, 2)));
+  m.Block(0);
+  // Channel 0 is full and blocked; channel 1 still has its own room and flows.
+  ASSERT_TRUE(m.Push(item(1, 10)));
+  MailboxItem got;
+  ASSERT_TRUE(m.Pop(&got));
+  EXPECT_EQ(got.watermark, 10);
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    m.Push(item(0, 3));
+    pushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(pushed.load());  // its channel is full
+  MailboxItem control;
+  control.kind = MailboxItem::Kind::kCheckpointComplete;
+  control.channel = -1;
+  ASSERT_TRUE(m.Push(std::move(control)));  // never bounded, never blocked
+  ASSERT_TRUE(m.Pop(&got));
+  EXPECT_EQ(got.kind, MailboxItem::Kind::kCheckpointComplete);
+  m.UnblockAll();
+  for (int64_t want : {1, 2, 3}) {
+    ASSERT_TRUE(m.Pop(&got));
+    EXPECT_EQ(got.watermark, want);
+  }
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+}
+
+}  // namespace
+}  // namespace sluice::runtime

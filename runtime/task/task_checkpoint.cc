@@ -1,0 +1,219 @@
+// The checkpoint side of a task: barriers, alignment, snapshots, restore and the
+// completion notifications (see task.h and docs/checkpoints.md).
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "runtime/task/task.h"
+
+namespace sluice::runtime {
+
+namespace {
+void PutI64(std::string* out, int64_t v) { out->append(reinterpret_cast<const char*>(&v), sizeof(v)); }
+bool GetI64(std::string_view* in, int64_t* v) {
+  if (in->size() < sizeof(*v)) return false;
+  std::memcpy(v, in->data(), sizeof(*v));
+  in->remove_prefix(sizeof(*v));
+  return true;
+}
+}  // namespace
+
+std::string ChainLink::SnapshotRuntimeState() const {
+  std::string out;
+  PutI64(&out, max_timestamp_);
+  PutI64(&out, last_watermark_);
+  PutI64(&out, static_cast<int64_t>(timers_.size()));
+  for (int64_t t : timers_) PutI64(&out, t);
+  return out;
+}
+
+bool ChainLink::RestoreRuntimeState(std::string_view in) {
+  int64_t n;
+  if (!GetI64(&in, &max_timestamp_) || !GetI64(&in, &last_watermark_) || !GetI64(&in, &n) || n < 0 ||
+      static_cast<size_t>(n) != in.size() / sizeof(int64_t) || in.size() % sizeof(int64_t) != 0) {
+    return false;
+  }
+  timers_.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t t;
+    GetI64(&in, &t);
+    timers_.insert(t);
+  }
+  return true;
+}
+
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class BlobWriter : public SnapshotWriter {
+ public:
+  BlobWriter(int64_t id, std::map<std::string, std::string, std::less<>>* blobs) : id_(id), blobs_(blobs) {}
+  int64_t checkpoint_id() const override { return id_; }
+  void Write(std::string_view name, std::string_view bytes) override { (*blobs_)[std::string(name)] = bytes; }
+
+ private:
+  int64_t id_;
+  std::map<std::string, std::string, std::less<>>* blobs_;
+};
+
+class BlobReader : public SnapshotReader {
+ public:
+  explicit BlobReader(const std::map<std::string, std::string, std::less<>>* blobs) : blobs_(blobs) {}
+  bool Read(std::string_view name, std::string* bytes) override {
+    if (blobs_ == nullptr) return false;
+    auto it = blobs_->find(name);
+    if (it == blobs_->end()) return false;
+    *bytes = it->second;
+    return true;
+  }
+
+ private:
+  const std::map<std::string, std::string, std::less<>>* blobs_;
+};
+
+constexpr std::string_view kTaskBlob = "sluice.task";
+constexpr std::string_view kLinkBlob = "sluice.link";
+
+}  // namespace
+
+absl::Status Task::RestoreAll() {
+  const ChainCheckpoint& cp = *restore_;
+  if (cp.parallelism != vertex_->parallelism) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint ", cp.id, " was taken with parallelism ", cp.parallelism, ", the job now has ",
+        vertex_->parallelism, "; restore with the same parallelism (rescaling from a checkpoint is not built)"));
+  }
+  snapshot_id_ = notified_id_ = cp.id;
+  if (auto it = cp.blobs.find(""); it != cp.blobs.end()) {
+    auto flag = it->second.find(kTaskBlob);
+    data_ended_ = flag != it->second.end() && flag->second == "1";
+  }
+  auto log = GetLogger("task");
+  SLUICE_LOG_INFO(log, "{}: restoring checkpoint {}{}", name_, cp.id, data_ended_ ? " (its input had ended)" : "");
+  for (auto& link : links_) {
+    auto it = cp.blobs.find(link->node().id);
+    const auto* blobs = it == cp.blobs.end() ? nullptr : &it->second;
+    if (blobs != nullptr) {
+      auto runtime_state = blobs->find(kLinkBlob);
+      if (runtime_state != blobs->end() && !link->RestoreRuntimeState(runtime_state->second)) {
+        return absl::DataLossError(
+            absl::StrCat("checkpoint ", cp.id, ": the runtime state of '", link->node().id, "' is damaged"));
+      }
+    }
+    BlobReader reader(blobs);
+    absl::Status st = link->op ? link->op->Restore(reader) : source_->Restore(reader);
+    if (!st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat("restoring '", link->node().id, "' from checkpoint ", cp.id, ": ", st.message()));
+    }
+  }
+  restore_.reset();
+  return absl::OkStatus();
+}
+
+void Task::TriggerCheckpoint(int64_t id) {
+  int64_t cur = trigger_id_.load();
+  while (id > cur && !trigger_id_.compare_exchange_weak(cur, id)) {
+  }
+}
+
+void Task::CheckpointComplete(int64_t id) {
+  if (source_ != nullptr) {
+    int64_t cur = complete_id_.load();
+    while (id > cur && !complete_id_.compare_exchange_weak(cur, id)) {
+    }
+    return;
+  }
+  MailboxItem item;
+  item.kind = MailboxItem::Kind::kCheckpointComplete;
+  item.channel = -1;
+  item.checkpoint_id = id;
+  mailbox_->Push(std::move(item));
+}
+
+void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
+  const int64_t start = SteadyNs();
+  ChainCheckpoint cp;
+  cp.id = id;
+  cp.parallelism = vertex_->parallelism;
+  cp.blobs[""][std::string(kTaskBlob)] = data_ended_ ? "1" : "0";
+  absl::Status st;
+  for (auto& link : links_) {
+    link->FlushDeadLetters();
+    auto& blobs = cp.blobs[link->node().id];
+    BlobWriter writer(id, &blobs);
+    st = link->op ? link->op->Snapshot(writer) : source_->Snapshot(writer);
+    if (!st.ok()) {
+      st = absl::Status(st.code(), absl::StrCat("task ", name_, ": operator '", link->node().id,
+                                                "' could not snapshot: ", st.message()));
+      break;
+    }
+    blobs[std::string(kLinkBlob)] = link->SnapshotRuntimeState();
+  }
+  const int64_t sync_ns = SteadyNs() - start;
+  // Records before the barrier go first; then the barrier, on every output channel.
+  FlushPending(nullptr);
+  SendToAll(MailboxItem::Kind::kBarrier, id);
+  snapshot_id_ = id;
+  if (!st.ok()) {
+    checkpoints_->Declined(*this, id, st);
+    return;
+  }
+  job_->dead_letters().Flush();
+  metrics_.checkpoints.Add(1);
+  checkpoints_->Snapshotted(*this, std::move(cp), sync_ns, align_ns);
+}
+
+void Task::NotifyComplete(int64_t id) {
+  if (id > snapshot_id_) id = snapshot_id_;  // only what this task took part in
+  if (id <= notified_id_ || failed()) return;
+  notified_id_ = id;
+  for (auto& link : links_) {
+    absl::Status st = link->op ? link->op->NotifyCheckpointComplete(id) : source_->NotifyCheckpointComplete(id);
+    if (!st.ok()) {
+      Fail(link->node(), absl::Status(st.code(), absl::StrCat("committing checkpoint ", id, ": ", st.message())));
+      return;
+    }
+  }
+}
+
+void Task::PollCheckpointEvents() {
+  int64_t t = trigger_id_.load(std::memory_order_acquire);
+  if (t > snapshot_id_) TakeSnapshot(t, 0);
+  int64_t c = complete_id_.load(std::memory_order_acquire);
+  if (c > notified_id_) NotifyComplete(c);
+}
+
+void Task::OnBarrier(int channel, int64_t id) {
+  if (id <= snapshot_id_) return;  // a checkpoint already taken
+  if (id > aligning_id_) {
+    // A newer checkpoint: one still aligning was abandoned (it failed on the way).
+    if (aligning_id_ != 0) mailbox_->UnblockAll();
+    aligning_id_ = id;
+    barrier_seen_.assign(barrier_seen_.size(), false);
+    align_start_ns_ = SteadyNs();
+  } else if (id < aligning_id_) {
+    return;  // an abandoned one
+  }
+  barrier_seen_[channel] = true;
+  mailbox_->Block(channel);
+  MaybeAligned();
+}
+
+void Task::MaybeAligned() {
+  if (aligning_id_ == 0) return;
+  for (size_t c = 0; c < barrier_seen_.size(); ++c) {
+    if (!barrier_seen_[c] && !closed_[c]) return;
+  }
+  const int64_t id = aligning_id_;
+  aligning_id_ = 0;
+  TakeSnapshot(id, SteadyNs() - align_start_ns_);
+  mailbox_->UnblockAll();
+}
+
+}  // namespace sluice::runtime
