@@ -35,7 +35,8 @@ using sluice::v1::Topology;
 // The keys `--set KEY=VALUE` accepts, for errors.
 constexpr std::string_view kSettableTopLevelKeys =
     "name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, checkpoint.dir, "
-    "checkpoint.interval";
+    "checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, checkpoint.tolerable_failures, "
+    "checkpoint.retain";
 
 absl::Status SetError(std::string_view assignment, std::string_view msg) {
   return absl::InvalidArgumentError(absl::StrCat("--set ", Sv(assignment), ": ", Sv(msg)));
@@ -98,10 +99,7 @@ absl::Status ApplyTopLevelOverride(Topology* topology, std::string_view assignme
   if (key == "operators") {
     return SetError(assignment, "the operators can't be set; set a node's parameters with NODE.PARAM=VALUE");
   }
-  const bool checkpoint_key = key == "checkpoint.dir" || key == "checkpoint.interval";
-  if (key.rfind("checkpoint.", 0) == 0 && !checkpoint_key) {
-    return SetError(assignment, absl::StrCat(key, ": unknown key; expected dir or interval"));
-  }
+  const bool checkpoint_key = key.rfind("checkpoint.", 0) == 0;
   bool known = checkpoint_key;
   for (std::string_view k : kTopLevelKeys) known = known || k == key;
   if (!known) {

@@ -527,7 +527,8 @@ TEST(ApplyOverrideTest, Errors) {
   EXPECT_EQ(err("counts=1"),
             "--set counts=1: unknown top-level key 'counts'; expected NODE.PARAM=VALUE for a node, or KEY=VALUE "
             "with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, "
-            "checkpoint.dir, checkpoint.interval");
+            "checkpoint.dir, checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, "
+            "checkpoint.tolerable_failures, checkpoint.retain");
   EXPECT_EQ(err(".x=1"), "--set .x=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.=1"), "--set counts.=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.window..size=1"),
@@ -587,6 +588,11 @@ TEST(ApplyOverrideTest, SetsTopLevelKeys) {
   ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.interval=2s")));
   EXPECT_EQ(t.checkpoint_interval_ms(), 2000);
   EXPECT_EQ(t.checkpoint_dir(), "/var/lib/ckpt");  // kept
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.retain=5")));
+  EXPECT_EQ(t.checkpoint_retain(), 5);
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.tolerable_failures=0")));
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.timeout=1m")));
+  EXPECT_EQ(t.checkpoint_timeout_ms(), 60000);
   ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint={dir: ck, interval: 5s}")));
   EXPECT_EQ(t.checkpoint_dir(), "ck");
   EXPECT_EQ(t.checkpoint_interval_ms(), 5000);
@@ -608,12 +614,14 @@ TEST(ApplyOverrideTest, TopLevelErrors) {
   EXPECT_EQ(err("checkpoint.interval=-1s"),
             "--set checkpoint.interval=-1s: checkpoint.interval: expected a duration like 10s, got '-1s'");
   EXPECT_EQ(err("checkpoint.every=1s"),
-            "--set checkpoint.every=1s: checkpoint.every: unknown key; expected dir or interval");
+            "--set checkpoint.every=1s: checkpoint.every: unknown key; expected dir, interval, timeout, min_pause, "
+            "tolerable_failures or retain");
   EXPECT_EQ(err("operators=[]"), "--set operators=[]: the operators can't be set; set a node's parameters with NODE.PARAM=VALUE");
   EXPECT_EQ(err("paralelism=2"),
             "--set paralelism=2: unknown top-level key 'paralelism'; expected NODE.PARAM=VALUE for a node, or "
             "KEY=VALUE with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, "
-            "checkpoint, checkpoint.dir, checkpoint.interval");
+            "checkpoint, checkpoint.dir, checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, "
+            "checkpoint.tolerable_failures, checkpoint.retain");
   // Nothing was changed by the failed assignments.
   EXPECT_EQ(t.SerializeAsString(), Ysb().SerializeAsString());
 }
