@@ -19,6 +19,7 @@
 // No threads and no clock of its own: callers pass the time and hold a lock around it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -86,6 +87,10 @@ class CheckpointCoordinator {
   // While a source that ended waits for a checkpoint to end with and none was triggered
   // since it ended, the interval and the minimum pause do not apply.
   int64_t MaybeTrigger(int64_t now_ms);
+  // Ids below `id` are never used (they were triggered by an earlier attempt of the job,
+  // whose tasks may still write under them).
+  void SkipIdsBelow(int64_t id) { next_id_ = std::max(next_id_, id); }
+  int64_t next_id() const { return next_id_; }
   // A source task read all its input: it ends after a checkpoint triggered from now on
   // completes.
   void SourceEnded(const TaskKey& task);

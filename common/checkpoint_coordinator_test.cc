@@ -168,6 +168,10 @@ TEST_F(CheckpointTest, IdsContinueAfterTheRestoredOnes) {
   CheckpointCoordinator cc(cfg, storage_.get(), {{0, 0}}, {old}, /*start_ms=*/0);
   EXPECT_EQ(cc.MaybeTrigger(10), 8);
   EXPECT_EQ(cc.last_completed_id(), 7);
+  // An earlier attempt triggered up to 11: the next attempt starts at 12.
+  CheckpointCoordinator next(cfg, storage_.get(), {{0, 0}}, {old}, /*start_ms=*/0);
+  next.SkipIdsBelow(12);
+  EXPECT_EQ(next.MaybeTrigger(10), 12);
 }
 
 }  // namespace

@@ -104,6 +104,7 @@ void JobMaster::StartCheckpoints(Clock::time_point now) {
   for (const auto& cp : rec_.checkpoints()) retained.push_back(FromProto(cp));
   ckpt_ = std::make_unique<CheckpointCoordinator>(config, ckpt_storage_.get(), std::move(tasks), std::move(retained),
                                                   Ms(now));
+  ckpt_->SkipIdsBelow(rec_.next_checkpoint_id());
   ckpt_completed_seen_ = 0;
   ckpt_failed_seen_ = 0;
 }
@@ -165,6 +166,8 @@ void JobMaster::CheckpointTick(Clock::time_point now, const Membership& members,
   }
   const int64_t id = ckpt_->MaybeTrigger(Ms(now));
   if (id == 0) return;
+  rec_.set_next_checkpoint_id(ckpt_->next_id());
+  Persist();
   std::set<std::string> workers;
   for (const auto& p : rec_.placement()) {
     if (p.vertex() < rec_.graph().vertices_size() && rec_.graph().vertices(p.vertex()).is_source()) {

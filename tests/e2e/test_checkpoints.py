@@ -6,9 +6,11 @@ Suites (--only):
            second: 1-minute windows whose records span several minutes of event time,
            a key-by exchange across workers, a file sink with two-phase commit. A random
            worker is killed (-9) at random moments 5 times (a fresh worker starts each
-           time) and the coordinator is killed (-9) and restarted once. The committed
-           output equals the exact counts computed here from the input: nothing lost,
-           nothing counted twice. Prints how many records the sources read in all.
+           time), one worker is paused (SIGSTOP) past the heartbeat timeout and resumed
+           after the job failed over without it, and the coordinator is killed (-9) and
+           restarted once. The committed output equals the exact counts computed here from
+           the input: nothing lost, nothing counted twice. Prints how many records the
+           sources read in all.
   run_kill `sluice run` of a job with a key-by exchange, killed (-9) twice and started
            again: it resumes from its last checkpoint; the output equals an undisturbed
            run's.
@@ -123,7 +125,7 @@ operators:
 def suite_chaos(args, work):
     rng = random.Random(args.seed)
     print("seed %d" % args.seed)
-    n = 120_000
+    n = 150_000
     lines, keys = make_events(n, span_ms=6 * 60_000)  # six minutes of event time
     want = expected_counts(lines)
     kafka = DevKafka(args, work, ["events:4"])
@@ -142,35 +144,48 @@ def suite_chaos(args, work):
         check("the job is submitted", p.returncode == 0 and job, p.stderr)
         started = time.time()
         next_worker = 4
-        kills = 0
-        coordinator_restarted = False
+        done = []
         events = []
-        while kills < 5 or not coordinator_restarted:
-            time.sleep(rng.uniform(1.5, 3.5))
+        # Kill -9 five workers, the coordinator once, and pause one worker (SIGSTOP) past the
+        # heartbeat timeout, resuming it after the job failed over without it.
+        for action in ["kill", "kill", "coordinator", "kill", "pause", "kill", "kill"]:
+            time.sleep(rng.uniform(1.5, 3.0))
             st = cluster.status(job)
             if st and st["job"]["state"] in ("JOB_FINISHED", "JOB_FAILED", "JOB_CANCELLED"):
                 break
-            if kills == 2 and not coordinator_restarted:
+            at = time.time() - started
+            if action == "coordinator":
                 cluster.coordinator.send_signal(signal.SIGKILL)
                 cluster.coordinator.wait()
                 time.sleep(rng.uniform(0.2, 1.0))
                 cluster.start_coordinator()
-                coordinator_restarted = True
-                events.append("%.1fs: coordinator killed and restarted" % (time.time() - started))
+                events.append("%.1fs: coordinator killed and restarted" % at)
+                done.append(action)
                 continue
             alive = [w for w, proc in cluster.workers.items() if proc.poll() is None]
-            victim = rng.choice(alive)
-            cluster.workers[victim].send_signal(signal.SIGKILL)
-            cluster.workers[victim].wait()
+            # A worker that runs the job's tasks, when the status says which.
+            busy = sorted({t.get("worker_id") for t in (st or {}).get("tasks", [])} & set(alive))
+            victim = rng.choice(busy or alive)
             wid = "worker-%d" % next_worker
             next_worker += 1
-            cluster.start_worker(wid, 2)
-            kills += 1
-            events.append("%.1fs: killed %s, started %s" % (time.time() - started, victim, wid))
+            if action == "pause":
+                cluster.workers[victim].send_signal(signal.SIGSTOP)
+                time.sleep(cluster.hb_timeout + 1.5)
+                cluster.start_worker(wid, 2)
+                time.sleep(1.0)
+                cluster.workers[victim].send_signal(signal.SIGCONT)
+                events.append("%.1fs: paused %s for %.1f s, started %s, resumed it" % (
+                    at, victim, cluster.hb_timeout + 2.5, wid))
+            else:
+                cluster.workers[victim].send_signal(signal.SIGKILL)
+                cluster.workers[victim].wait()
+                cluster.start_worker(wid, 2)
+                events.append("%.1fs: killed %s, started %s" % (at, victim, wid))
+            done.append(action)
         for e in events:
             print("  " + e)
-        check("5 workers killed and the coordinator restarted while the job ran", kills == 5 and coordinator_restarted,
-              events)
+        check("5 workers killed, one paused past its timeout, the coordinator restarted, while the job ran",
+              done.count("kill") == 5 and "coordinator" in done and "pause" in done, events)
         st = cluster.wait_state(job, ["JOB_FINISHED", "JOB_FAILED", "JOB_CANCELLED"], timeout=180)
         state = st["job"]["state"] if st else None
         check("the job finishes after the failures", state == "JOB_FINISHED",
