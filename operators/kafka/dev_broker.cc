@@ -92,6 +92,12 @@ absl::Status DevBroker::CreateTopic(const std::string& name, int partitions) {
 
 std::string DevBroker::bootstrap_servers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
 
+void DevBroker::FailNextRequests(int api_key, const std::vector<int>& errors) {
+  std::vector<rd_kafka_resp_err_t> codes;
+  for (int e : errors) codes.push_back(static_cast<rd_kafka_resp_err_t>(e));
+  rd_kafka_mock_push_request_errors_array(cluster_, static_cast<int16_t>(api_key), codes.size(), codes.data());
+}
+
 absl::Status DevBroker::SetBrokerUp(int broker, bool up) {
   rd_kafka_resp_err_t e = up ? rd_kafka_mock_broker_set_up(cluster_, broker) : rd_kafka_mock_broker_set_down(cluster_, broker);
   if (e) return absl::InternalError(rd_kafka_err2str(e));

@@ -35,6 +35,9 @@ class DevBroker {
   absl::StatusOr<int> ServeBootstrapPort(int port);
   // Takes a broker down or brings it back (1-based ids), for outage tests.
   absl::Status SetBrokerUp(int broker, bool up);
+  // Makes the next requests of Kafka protocol type `api_key` (e.g. 26, EndTxn) fail with
+  // `errors` (rd_kafka_resp_err_t codes), one request each, in order: fault injection.
+  void FailNextRequests(int api_key, const std::vector<int>& errors);
   int brokers() const { return brokers_; }
 
  private:

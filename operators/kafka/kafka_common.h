@@ -20,12 +20,16 @@ struct KafkaDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
   void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
   void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); }
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+  void operator()(rd_kafka_error_t* e) const { rd_kafka_error_destroy(e); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
 using KafkaQueue = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 using KafkaHeaders = std::unique_ptr<rd_kafka_headers_t, KafkaDeleter>;
+using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
+using KafkaError = std::unique_ptr<rd_kafka_error_t, KafkaDeleter>;
 
 // Reads `bootstrap_servers` (required) and `properties` (a map of librdkafka
 // properties, values as text), on top of `defaults`. A property librdkafka refuses is an

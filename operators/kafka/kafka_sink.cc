@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "operators/kafka/kafka_common.h"
 #include "operators/kafka/kafka_headers.h"
+#include "operators/kafka/kafka_transactions.h"
 
 namespace sluice::operators::kafka {
 namespace {
@@ -24,54 +27,90 @@ struct SinkOptions {
   std::vector<int> header_fields;  // written as headers named after the field
   int headers_field = -1;          // a JSON object of headers
   int64_t flush_timeout_ms = 60000;
+  bool exactly_once = false;
+  std::string transactional_id_prefix;  // with exactly_once
+  int producer_pool_size = 5;           // with exactly_once
   const Param* params = nullptr;
 };
 
+constexpr std::string_view kStateBlob = "kafka_sink";
+
+// One subtask of kafka_sink. At least once (the default): one idempotent producer;
+// Snapshot waits for every record before the barrier to be acknowledged, so a completed
+// checkpoint never misses one (a restart may send some again). Exactly once: a
+// TransactionPool (kafka_transactions.h); Snapshot prepares the current transaction for
+// the checkpoint, NotifyCheckpointComplete commits it, Close aborts what is left.
 class KafkaSink : public Operator {
  public:
   KafkaSink(SinkOptions o, std::string node, int subtask) : o_(std::move(o)), node_(std::move(node)), subtask_(subtask) {}
   ~KafkaSink() override {
-    if (rk_ != nullptr) rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    // Before the members the callbacks use (mu_, failure_) go. An open transaction is
+    // left to the broker (aborted after transaction.timeout.ms, or by the next attempt).
+    txns_.reset();
+    if (producer_.rk != nullptr) rd_kafka_purge(producer_.rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    producer_ = TopicProducer();
   }
   SchemaPtr output_schema() const override { return nullptr; }
+
+  absl::Status Restore(SnapshotReader& reader) override {
+    std::string blob;
+    if (!reader.Read(kStateBlob, &blob)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(restored_, TransactionState::Decode(blob));
+    return absl::OkStatus();
+  }
 
   absl::Status Open(Context& ctx) override {
     log_ = ctx.logger();  // a copy: the error callback below uses it too
     errors_ = ctx.GetCounter("kafka_errors");
     delivered_ = ctx.GetCounter("kafka_delivered");
-    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
-    rd_kafka_conf_set_opaque(conf.get(), this);
-    rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-      auto* self = static_cast<KafkaSink*>(opaque);
-      if (m->err) {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        if (self->failure_.ok()) {
-          self->failure_ = absl::UnavailableError(absl::StrCat("kafka: a record for topic ", self->o_.topic,
-                                                               " was not delivered: ", rd_kafka_err2str(m->err)));
-        }
-      } else {
-        self->delivered_->Add(1);
+    if (!o_.exactly_once) {
+      RETURN_IF_ERROR(FenceRestoredIds({}));
+      ASSIGN_OR_RETURN(producer_, MakeProducer(""));
+      log_.Info("producing to %s on %s (at least once)", o_.topic, o_.props.at("bootstrap.servers"));
+      return absl::OkStatus();
+    }
+    if (!ctx.checkpointing()) {
+      return o_.params->Find("delivery")->Error(
+          "delivery: exactly_once commits one Kafka transaction per checkpoint, and this job takes no checkpoints: "
+          "add `checkpoint: {dir: ..., interval: ...}` to the topology, or use delivery: at_least_once");
+    }
+    TransactionPool::Counters counters{ctx.GetCounter("kafka_transactions_committed"),
+                                       ctx.GetCounter("kafka_transactions_aborted")};
+    txns_ = std::make_unique<TransactionPool>(
+        o_.transactional_id_prefix, subtask_, o_.producer_pool_size, o_.flush_timeout_ms,
+        [this](const std::string& id) { return MakeProducer(id); }, counters);
+    std::vector<std::string> ids;
+    for (int k = 0; k < txns_->size(); ++k) ids.push_back(txns_->id(k));
+    if (restored_.has_value() && !restored_->pending.empty()) {
+      // The checkpoint completed, so these should be committed; but librdkafka cannot
+      // commit another producer's transaction, and init_transactions below aborts any of
+      // them whose commit did not happen before the failure (see kafka_transactions.h).
+      std::string which;
+      for (const auto& [checkpoint, k] : restored_->pending) {
+        absl::StrAppend(&which, which.empty() ? "" : ", ", TransactionalId(restored_->prefix, restored_->subtask, k),
+                        " (checkpoint ", checkpoint, ")");
       }
-    });
-    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
-      auto* self = static_cast<KafkaSink*>(opaque);
-      self->errors_->Add(1);
-      self->log_.Warn("kafka: %s (%s)", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
-      if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        if (self->failure_.ok()) self->failure_ = absl::InternalError(absl::StrCat("kafka producer: ", reason));
-      }
-    });
-    char err[512];
-    rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof(err)));
-    if (rk_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
-    topic_ = rd_kafka_topic_new(rk_.get(), o_.topic.c_str(), nullptr);
-    log_.Info("producing to %s on %s", o_.topic, o_.props.at("bootstrap.servers"));
+      ctx.GetCounter("kafka_transactions_in_doubt")->Add(static_cast<int64_t>(restored_->pending.size()));
+      log_.Warn("the restored checkpoint names transactions that may not have been committed before the failure: %s. "
+                "Any of them still open is aborted now, and its records are lost (librdkafka cannot commit a "
+                "transaction begun by another producer)",
+                which);
+    }
+    RETURN_IF_ERROR(FenceRestoredIds(ids));
+    RETURN_IF_ERROR(txns_->Open());
+    log_.Info("producing to %s on %s (exactly once: a transaction per checkpoint, transactional.id %s..%s)", o_.topic,
+              o_.props.at("bootstrap.servers"), ids.front(), ids.back());
     return absl::OkStatus();
   }
 
   absl::Status Process(int, BatchPtr batch, Collector& out) override {
     RETURN_IF_ERROR(Failure());
+    if (batch->num_rows() == 0) return absl::OkStatus();
+    TopicProducer* p = &producer_;
+    if (txns_ != nullptr) {
+      ASSIGN_OR_RETURN(p, txns_->Current());
+    }
+    rd_kafka_t* rk = p->rk.get();
     const bool with_headers = o_.headers_field >= 0 || !o_.header_fields.empty();
     for (size_t r = 0; r < batch->num_rows(); ++r) {
       KafkaHeaders hdrs;
@@ -103,12 +142,13 @@ class KafkaSink : public Operator {
       while (true) {
         rd_kafka_resp_err_t e;
         if (hdrs == nullptr) {
-          e = rd_kafka_produce(topic_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
-                               value.size(), key.empty() ? nullptr : key.data(), key.size(), nullptr) == 0
+          e = rd_kafka_produce(p->topic.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                               const_cast<char*>(value.data()), value.size(), key.empty() ? nullptr : key.data(),
+                               key.size(), nullptr) == 0
                   ? RD_KAFKA_RESP_ERR_NO_ERROR
                   : rd_kafka_last_error();
         } else {
-          e = rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+          e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(p->topic.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                 RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
@@ -119,21 +159,59 @@ class KafkaSink : public Operator {
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           return absl::InternalError(absl::StrCat("kafka produce to ", o_.topic, ": ", rd_kafka_err2str(e)));
         }
-        rd_kafka_poll(rk_.get(), 50);  // queue full: wait for deliveries (backpressure)
+        rd_kafka_poll(rk, 50);  // queue full: wait for deliveries (backpressure)
         RETURN_IF_ERROR(Failure());
       }
     }
-    rd_kafka_poll(rk_.get(), 0);
+    rd_kafka_poll(rk, 0);
     return Failure();
   }
 
-  absl::Status OnEndOfInput(Collector&) override { return Flush(); }
+  absl::Status OnEndOfInput(Collector&) override {
+    finished_ = true;
+    if (txns_ == nullptr) return Flush(producer_);
+    // The transaction is committed by the checkpoint the runtime takes after the end of
+    // input; flushing now reports a delivery failure sooner.
+    return txns_->current() != nullptr ? Flush(*txns_->current()) : absl::OkStatus();
+  }
+
+  absl::Status Snapshot(SnapshotWriter& writer) override {
+    if (txns_ == nullptr) {
+      // At least once: a completed checkpoint covers only acknowledged records.
+      return producer_.rk != nullptr ? Flush(producer_) : absl::OkStatus();
+    }
+    RETURN_IF_ERROR(
+        txns_->Prepare(writer.checkpoint_id(), !finished_, [this](TopicProducer& p) { return Flush(p); }));
+    writer.Write(kStateBlob, txns_->state().Encode());
+    return absl::OkStatus();
+  }
+
+  absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) override {
+    if (txns_ == nullptr) return absl::OkStatus();
+    RETURN_IF_ERROR(Failure());
+    return txns_->Commit(checkpoint_id);
+  }
 
   absl::Status Close() override {
-    absl::Status st = rk_ != nullptr ? Flush() : absl::OkStatus();
-    if (topic_ != nullptr) rd_kafka_topic_destroy(topic_);
-    topic_ = nullptr;
-    rk_.reset();
+    absl::Status st;
+    if (txns_ != nullptr) {
+      // Whatever is not committed now never will be by this attempt: abort it rather
+      // than leave it open (open transactions hold back read_committed consumers until
+      // transaction.timeout.ms). The current transaction's records come again after a
+      // restart; a pending one's checkpoint either failed (its records come again too)
+      // or completed without its notification reaching us (those records are lost).
+      std::vector<int64_t> pending;
+      st = txns_->AbortAll(&pending);
+      if (!pending.empty()) {
+        log_.Warn("closing before the checkpoint(s) %s completed here: their transactions are aborted",
+                  absl::StrJoin(pending, ", "));
+      }
+      if (!st.ok()) log_.Warn("%s", st.message());
+      txns_.reset();
+      return st;
+    }
+    st = producer_.rk != nullptr ? Flush(producer_) : absl::OkStatus();
+    producer_ = TopicProducer();
     return st;
   }
 
@@ -175,13 +253,71 @@ class KafkaSink : public Operator {
     return failure_;
   }
 
-  absl::Status Flush() {
-    rd_kafka_resp_err_t e = rd_kafka_flush(rk_.get(), static_cast<int>(o_.flush_timeout_ms));
+  absl::Status Flush(TopicProducer& p) {
+    rd_kafka_resp_err_t e = rd_kafka_flush(p.rk.get(), static_cast<int>(o_.flush_timeout_ms));
     RETURN_IF_ERROR(Failure());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::DeadlineExceededError(absl::StrCat("kafka: ", rd_kafka_outq_len(rk_.get()),
+      return absl::DeadlineExceededError(absl::StrCat("kafka: ", rd_kafka_outq_len(p.rk.get()),
                                                       " record(s) still unacknowledged by ", o_.topic, " after ",
                                                       o_.flush_timeout_ms, " ms"));
+    }
+    return absl::OkStatus();
+  }
+
+  // A producer for the sink's topic, transactional when `transactional_id` is not empty.
+  absl::StatusOr<TopicProducer> MakeProducer(const std::string& transactional_id) {
+    ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(o_.props, *o_.params));
+    char err[512];
+    if (!transactional_id.empty() &&
+        rd_kafka_conf_set(conf.get(), "transactional.id", transactional_id.c_str(), err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka transactional.id ", transactional_id, ": ", err));
+    }
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+      auto* self = static_cast<KafkaSink*>(opaque);
+      if (m->err) {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        if (self->failure_.ok()) {
+          const bool purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+          self->failure_ = absl::UnavailableError(absl::StrCat(
+              "kafka: a record for topic ", self->o_.topic, " was not delivered: ", rd_kafka_err2str(m->err),
+              purged && self->o_.exactly_once ? " (its transaction failed; librdkafka's TXNERR log line says why)"
+                                               : ""));
+        }
+      } else {
+        self->delivered_->Add(1);
+      }
+    });
+    rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+      auto* self = static_cast<KafkaSink*>(opaque);
+      self->errors_->Add(1);
+      self->log_.Warn("kafka %s: %s (%s)", rd_kafka_name(rk), reason,
+                      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+      if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        // E.g. a transactional producer fenced by a later one with its transactional.id.
+        std::lock_guard<std::mutex> lock(self->mu_);
+        if (self->failure_.ok()) self->failure_ = absl::InternalError(absl::StrCat("kafka producer: ", reason));
+      }
+    });
+    TopicProducer p;
+    p.rk.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof(err)));
+    if (p.rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+    p.topic.reset(rd_kafka_topic_new(p.rk.get(), o_.topic.c_str(), nullptr));
+    return p;
+  }
+
+  // Fences the transactional ids of the restored checkpoint's pool that are not among
+  // `ids` (the prefix or pool size changed, or exactly once was turned off), so that
+  // transactions an earlier attempt left open there are aborted rather than holding back
+  // read_committed consumers until they time out.
+  absl::Status FenceRestoredIds(const std::vector<std::string>& ids) {
+    if (!restored_.has_value()) return absl::OkStatus();
+    for (const std::string& id : restored_->ids()) {
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+      log_.Info("fencing transactional.id %s, which the restored checkpoint used", id);
+      RETURN_IF_ERROR(FenceTransactionalId([this](const std::string& i) { return MakeProducer(i); }, id,
+                                           o_.flush_timeout_ms));
     }
     return absl::OkStatus();
   }
@@ -192,8 +328,10 @@ class KafkaSink : public Operator {
   Logger log_;
   Counter* errors_ = nullptr;
   Counter* delivered_ = nullptr;
-  KafkaHandle rk_;
-  rd_kafka_topic_t* topic_ = nullptr;
+  TopicProducer producer_;                 // at least once
+  std::unique_ptr<TransactionPool> txns_;  // exactly once
+  std::optional<TransactionState> restored_;
+  bool finished_ = false;
   std::string scratch_;
   std::string key_scratch_;
   std::string header_scratch_;
@@ -202,12 +340,52 @@ class KafkaSink : public Operator {
   absl::Status failure_;
 };
 
+// Reads `delivery` and, for exactly_once, the transaction params into `o`, and the
+// transaction timeout into the librdkafka `defaults`. INVALID_ARGUMENT (at the param)
+// for an unknown delivery or a transaction param without exactly_once.
+absl::Status ReadDelivery(const Param& p, const OperatorConfig& config, SinkOptions* o,
+                          std::map<std::string, std::string>* defaults) {
+  ASSIGN_OR_RETURN(std::string delivery, p.GetStringOr("delivery", "at_least_once"));
+  if (delivery != "at_least_once" && delivery != "exactly_once") {
+    return p.Find("delivery")->Error(absl::StrCat("expected at_least_once or exactly_once, got '", delivery, "'"));
+  }
+  o->exactly_once = delivery == "exactly_once";
+  if (!o->exactly_once) {
+    for (const char* name : {"transactional_id_prefix", "producer_pool_size", "transaction_timeout"}) {
+      if (p.Find(name) != nullptr) return p.Find(name)->Error(absl::StrCat(name, " needs delivery: exactly_once"));
+    }
+    return absl::OkStatus();
+  }
+  // Stable across runs and attempts, so that the next one fences the ids of the last
+  // (the job id changes with each `sluice run`). Two jobs writing to one Kafka cluster
+  // through kafka_sink nodes of the same id must set different prefixes.
+  ASSIGN_OR_RETURN(o->transactional_id_prefix,
+                   p.GetStringOr("transactional_id_prefix", absl::StrCat("sluice-", config.node_id)));
+  if (o->transactional_id_prefix.empty() ||
+      o->transactional_id_prefix.find_first_of("\t\n\r") != std::string::npos) {
+    return p.Find("transactional_id_prefix")->Error("expected a non-empty prefix without tabs or line breaks");
+  }
+  ASSIGN_OR_RETURN(int64_t pool, p.GetIntOr("producer_pool_size", 5));
+  if (pool < 2 || pool > 64) {
+    // One transaction takes the records while others wait for their checkpoints' completion.
+    return p.Find("producer_pool_size")->Error(absl::StrCat("expected 2 to 64 producers, got ", pool));
+  }
+  o->producer_pool_size = static_cast<int>(pool);
+  // librdkafka's and Kafka's default; the broker refuses more than its
+  // transaction.max.timeout.ms (15 minutes by default).
+  ASSIGN_OR_RETURN(int64_t timeout_ms, p.GetDurationMsOr("transaction_timeout", 60000));
+  if (timeout_ms < 1000) return p.Find("transaction_timeout")->Error("expected at least 1s");
+  (*defaults)["transaction.timeout.ms"] = std::to_string(timeout_ms);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& config) {
   const Param& p = *config.params;
   RETURN_IF_ERROR(p.CheckKeys({"bootstrap_servers", "topic", "key", "format", "field", "compression", "partitioner",
-                               "headers", "headers_field", "properties", "flush_timeout"}));
+                               "headers", "headers_field", "properties", "flush_timeout", "delivery",
+                               "transactional_id_prefix", "producer_pool_size", "transaction_timeout"}));
   if (config.input_schemas.size() != 1) return p.Error("kafka_sink takes one input");
   const Schema& in = *config.input_schemas[0];
   SinkOptions o;
@@ -232,12 +410,15 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeKafkaSink(const OperatorConfig& co
                              "or random, got '",
                              partitioner, "'"));
   }
-  ASSIGN_OR_RETURN(o.props, ReadProperties(p, {{"enable.idempotence", "true"},
-                                               {"acks", "all"},
-                                               {"linger.ms", "5"},
-                                               {"compression.codec", compression},
-                                               {"partitioner", partitioner},
-                                               {"client.id", "sluice"}}));
+  std::map<std::string, std::string> defaults = {{"enable.idempotence", "true"},    {"acks", "all"},
+                                                 {"linger.ms", "5"},                {"compression.codec", compression},
+                                                 {"partitioner", partitioner},      {"client.id", "sluice"}};
+  RETURN_IF_ERROR(ReadDelivery(p, config, &o, &defaults));
+  ASSIGN_OR_RETURN(o.props, ReadProperties(p, std::move(defaults)));
+  if (o.props.count("transactional.id") != 0) {
+    return p.Find("properties")
+        ->Error("kafka_sink sets transactional.id itself: use delivery: exactly_once (and transactional_id_prefix)");
+  }
   ASSIGN_OR_RETURN(o.topic, p.GetString("topic"));
   ASSIGN_OR_RETURN(std::string key, p.GetStringOr("key", ""));
   if (!key.empty()) {

@@ -1,4 +1,5 @@
-// kafka_sink: writes each record to a Kafka topic with an idempotent librdkafka producer.
+// kafka_sink: writes each record to a Kafka topic with an idempotent (or transactional)
+// librdkafka producer.
 //
 // The value is the row as a JSON object (`format: json`, default) or one string field
 // (`format: raw`, `field`); the key is a field's text (`key`), or none. Keyed records
@@ -12,6 +13,16 @@
 // record that cannot be delivered (after librdkafka's retries, within
 // `message.timeout.ms`) fails the task with the reason: nothing is dropped silently. At
 // end of input the sink waits until every record is acknowledged.
+//
+// `delivery: at_least_once` (default): with checkpoints, Snapshot also waits for every
+// acknowledgement, so a completed checkpoint covers all records before its barrier
+// (after a restart, those after it are written again: duplicates, never gaps).
+// `delivery: exactly_once` (needs checkpoints): one Kafka transaction per checkpoint and
+// subtask from a pool of transactional producers (`<transactional_id_prefix>-<subtask>-<k>`),
+// prepared by Snapshot and committed by NotifyCheckpointComplete; Close aborts what is not
+// committed. A transaction of a completed checkpoint whose commit a failure prevented is
+// aborted at the restart (librdkafka cannot commit it from another producer): see
+// kafka_transactions.h and README.md for this window and what the tests cannot show.
 #pragma once
 
 #include <memory>
