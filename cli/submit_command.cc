@@ -121,9 +121,10 @@ int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const Subm
     return kExitBadInput;
   }
   *req.mutable_graph() = *std::move(graph);
-  if (flags.restart_attempts >= 0 || flags.restart_delay_s >= 0) {
-    req.mutable_restart()->set_max_attempts(std::max(0, flags.restart_attempts));
-    req.mutable_restart()->set_delay_ms(static_cast<int64_t>(std::max(0.0, flags.restart_delay_s) * 1000));
+  // What is not given is the coordinator's default.
+  if (flags.restart_attempts >= 0) req.mutable_restart()->set_max_attempts(flags.restart_attempts);
+  if (flags.restart_delay_s >= 0) {
+    req.mutable_restart()->set_delay_ms(static_cast<int64_t>(flags.restart_delay_s * 1000));
   }
   auto stub = Connect(cluster);
   v1::SubmitJobResponse resp;

@@ -74,7 +74,17 @@ int64_t CheckpointCoordinator::MaybeTrigger(int64_t now_ms) {
 
 std::optional<CheckpointMetadata> CheckpointCoordinator::Acknowledge(int64_t id, const TaskKey& task,
                                                                                     TaskAck ack, int64_t now_ms) {
-  if (!pending_ || pending_->stats.id != id || pending_->waiting.erase(task) == 0) return std::nullopt;
+  if (!pending_ || pending_->stats.id != id || pending_->waiting.count(task) == 0) return std::nullopt;
+  // A task writes its state where WriteTaskState puts it; anything else is refused rather
+  // than recorded (a handle is later read and its files deleted by this path).
+  const std::string expected = absl::StrCat("chk-", id, "/", task.first, "-", task.second, ".state");
+  if (ack.state.path != expected || ack.state.size < 0) {
+    Fail(absl::StrCat("task ", task.first, "-", task.second, " acknowledged with a malformed state handle ('",
+                      ack.state.path, "', ", ack.state.size, " bytes; expected '", expected, "')"),
+         now_ms);
+    return std::nullopt;
+  }
+  pending_->waiting.erase(task);
   CheckpointStats& s = pending_->stats;
   ++s.acknowledged;
   s.size_bytes += ack.state.size;

@@ -87,6 +87,7 @@ TEST_F(CheckpointTest, TimeoutsFailTheCheckpointAndTooManyFailTheJob) {
   EXPECT_FALSE(fs::exists(dir_ / "chk-1"));  // its files are discarded
   EXPECT_OK(cc.health());
   // A late acknowledgement of a failed checkpoint is ignored.
+  // (The handle of a real one is checked: see MalformedAcknowledgementsFailTheCheckpoint.)
   auto late = cc.Acknowledge(1, {1, 0}, TaskAck{}, 61);
   EXPECT_FALSE(late.has_value());
   ASSERT_EQ(cc.MaybeTrigger(70), 2);
@@ -131,6 +132,23 @@ TEST_F(CheckpointTest, AnEndedSourceGetsItsCheckpointWithoutWaitingForTheInterva
   EXPECT_EQ(cc.MaybeTrigger(14), 0);
   EXPECT_EQ(cc.MaybeTrigger(1010), 0);
   EXPECT_EQ(cc.MaybeTrigger(1011), 2);  // an interval after checkpoint 1 started
+}
+
+TEST_F(CheckpointTest, MalformedAcknowledgementsFailTheCheckpoint) {
+  CheckpointConfig cfg;
+  cfg.interval_ms = 10;
+  cfg.tolerable_failures = 10;
+  CheckpointCoordinator cc(cfg, storage_.get(), {{0, 0}}, {}, /*start_ms=*/0);
+  for (const char* path : {"../../etc/passwd", "chk-1/0-1.state", "/abs", ""}) {
+    const int64_t id = cc.MaybeTrigger(1000 * cc.next_id());
+    ASSERT_NE(id, 0);
+    TaskAck ack;
+    ack.state.path = path;
+    EXPECT_FALSE(cc.Acknowledge(id, {0, 0}, ack, 1000 * id + 1).has_value()) << path;
+    EXPECT_EQ(cc.pending_id(), 0) << path;
+    EXPECT_NE(cc.history().back().failure.find("malformed state handle"), std::string::npos) << path;
+  }
+  EXPECT_TRUE(cc.retained().empty());
 }
 
 TEST_F(CheckpointTest, DamagedFilesAreNamed) {

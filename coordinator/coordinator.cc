@@ -320,7 +320,9 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
   std::string name = graph.name().empty() ? "job" : graph.name();
   rec.set_job_id(absl::StrCat(name, "-", *number));
   *rec.mutable_graph() = graph;
-  *rec.mutable_restart() = req->has_restart() ? req->restart() : options_.default_restart;
+  *rec.mutable_restart() = options_.default_restart;
+  if (req->restart().has_max_attempts()) rec.mutable_restart()->set_max_attempts(req->restart().max_attempts());
+  if (req->restart().has_delay_ms()) rec.mutable_restart()->set_delay_ms(req->restart().delay_ms());
   rec.set_state(v1::JOB_SCHEDULING);
   rec.set_submitted_ms(NowMs());
   int tasks = 0;

@@ -271,6 +271,12 @@ def suite_run_kill(args, work):
                                 stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(1.5)
         alive = proc.poll() is None
+        if i == 0:
+            second = subprocess.run([sluice, "run", path, "--progress-interval", "0"], cwd=work,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+            check("a second run on the same checkpoint dir is refused while the first runs, naming the holder",
+                  second.returncode != 0 and "ingest.lock" in second.stderr and "sluice run" in second.stderr,
+                  second.stderr[-2000:])
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         check("run %d was killed mid-job" % (i + 1), alive)
