@@ -2,7 +2,13 @@
 // decides them), and a lost worker is tried in every state.
 #include "coordinator/job_master.h"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -212,6 +218,99 @@ TEST_F(JobMasterTest, AfterACoordinatorRestartUnreportedTasksFailOver) {
   job.OnWorkerRegistered("w1", nullptr, members_, &calls_);  // w1 came back without the tasks
   EXPECT_EQ(job.state(), v1::JOB_RESTARTING);
   EXPECT_THAT(job.record().error(), HasSubstr("registered again without the job's tasks"));
+}
+
+
+// Checkpoints through the job master with real storage: triggers go to the source's
+// worker, acknowledgements complete a checkpoint (recorded, then notified to every
+// worker), and a restart restores the newest checkpoint whose files are whole.
+TEST_F(JobMasterTest, CheckpointsCompleteAndARestartRestoresTheNewestWholeOne) {
+  const std::string dir = ::testing::TempDir() + "/jm-ckpt-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  v1::JobRecord rec = Job(/*max_restarts=*/1).record();
+  rec.mutable_graph()->mutable_vertices(0)->set_is_source(true);
+  rec.mutable_graph()->mutable_topology()->set_checkpoint_dir(dir);
+  rec.mutable_graph()->mutable_topology()->set_checkpoint_interval_ms(10);
+  JobMaster job(rec, /*store=*/nullptr, JobMasterOptions{});
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(job.state(), v1::JOB_RUNNING);
+  ASSERT_EQ(calls_.size(), 2u);
+  EXPECT_EQ(calls_[0].request.checkpoint_storage(), dir + "/job-1");
+  EXPECT_EQ(calls_[0].request.restore_checkpoint_id(), 0);
+  std::string src_worker;
+  for (const auto& p : job.record().placement()) {
+    if (p.vertex() == 0) src_worker = p.worker_id();
+  }
+  auto storage = CheckpointStorage::Open(dir + "/job-1");
+  ASSERT_TRUE(storage.ok());
+  auto take = [&](int64_t want_id) {
+    calls_.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    job.Tick(Clock::now(), members_, {}, &calls_);
+    ASSERT_EQ(calls_.size(), 1u);
+    EXPECT_EQ(calls_[0].kind, WorkerCall::Kind::kTrigger);
+    EXPECT_EQ(calls_[0].worker_id, src_worker);
+    EXPECT_EQ(calls_[0].checkpoint_id, want_id);
+    calls_.clear();
+    for (const auto& p : job.record().placement()) {
+      auto h = (*storage)->WriteTaskState(want_id, p.vertex(), p.subtask(), "state of " + p.worker_id());
+      ASSERT_TRUE(h.ok());
+      v1::ReportCheckpointRequest r;
+      r.set_job_id("job-1");
+      r.set_attempt(job.record().attempt());
+      r.set_vertex(p.vertex());
+      r.set_subtask(p.subtask());
+      r.set_checkpoint_id(want_id);
+      r.mutable_state()->set_path(h->path);
+      r.mutable_state()->set_size(h->size);
+      r.mutable_state()->set_hash(h->hash);
+      // Malformed or stale reports change nothing.
+      v1::ReportCheckpointRequest bad = r;
+      bad.set_vertex(99);
+      job.OnCheckpointReport(bad, Clock::now(), members_, &calls_);
+      bad = r;
+      bad.set_attempt(r.attempt() - 1);
+      job.OnCheckpointReport(bad, Clock::now(), members_, &calls_);
+      EXPECT_TRUE(calls_.empty());
+      job.OnCheckpointReport(r, Clock::now(), members_, &calls_);
+    }
+    // Complete: recorded, then every worker is told.
+    EXPECT_EQ(job.record().checkpoints(job.record().checkpoints_size() - 1).id(), want_id);
+    EXPECT_EQ(Targets(calls_, false), (std::set<std::string>{"w1", "w2"}));
+    for (const auto& c : calls_) {
+      EXPECT_EQ(c.kind, WorkerCall::Kind::kNotify);
+      EXPECT_EQ(c.checkpoint_id, want_id);
+    }
+  };
+  take(1);
+  take(2);
+  EXPECT_EQ(job.record().checkpoints_completed(), 2);
+  // Checkpoint 2's state of the sink's subtask 1 is damaged; then a task fails.
+  {
+    std::ofstream f(dir + "/job-1/chk-2/1-1.state", std::ios::trunc);
+    f << "garbage";
+  }
+  calls_.clear();
+  job.OnStatus(src_worker, Report(job, src_worker, v1::TASK_FAILED), Clock::now(), members_, &calls_);
+  ASSERT_EQ(job.state(), v1::JOB_RESTARTING);
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(job.state(), v1::JOB_RUNNING);
+  ASSERT_FALSE(calls_.empty());
+  for (const auto& c : calls_) {
+    if (c.kind != WorkerCall::Kind::kDeploy) continue;
+    EXPECT_EQ(c.request.restore_checkpoint_id(), 1);
+    EXPECT_EQ(c.request.restore_state_size(), 3);
+  }
+  EXPECT_EQ(job.record().restored_checkpoint(), 1);
+  EXPECT_EQ(job.record().checkpoints_size(), 1);  // the damaged one is no longer offered
+  // Ids continue after every id triggered, never reusing one.
+  calls_.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(calls_.size(), 1u);
+  EXPECT_EQ(calls_[0].checkpoint_id, 3);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
