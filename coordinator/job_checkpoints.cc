@@ -168,24 +168,7 @@ void JobMaster::CheckpointTick(Clock::time_point now, const Membership& members,
   if (id == 0) return;
   rec_.set_next_checkpoint_id(ckpt_->next_id());
   Persist();
-  std::set<std::string> workers;
-  for (const auto& p : rec_.placement()) {
-    if (p.vertex() < rec_.graph().vertices_size() && rec_.graph().vertices(p.vertex()).is_source()) {
-      workers.insert(p.worker_id());
-    }
-  }
-  for (const std::string& wid : workers) {
-    const WorkerEntry* w = members.Find(wid);
-    if (w == nullptr || !w->alive) continue;  // the checkpoint times out; the loss fails the job over
-    WorkerCall c;
-    c.kind = WorkerCall::Kind::kTrigger;
-    c.stub = w->stub;
-    c.worker_id = wid;
-    c.job_id = rec_.job_id();
-    c.attempt = rec_.attempt();
-    c.checkpoint_id = id;
-    calls->push_back(std::move(c));
-  }
+  CallWorkers(WorkerCall::Kind::kTrigger, id, /*sources_only=*/true, members, calls);
 }
 
 void JobMaster::CheckpointCompleted(const CheckpointMetadata& m, const Membership& members,
@@ -201,20 +184,7 @@ void JobMaster::CheckpointCompleted(const CheckpointMetadata& m, const Membershi
                   "{:.2f} ms",
                   rec_.job_id(), m.id, s.end_ms - s.trigger_ms, m.TotalSize(), s.max_sync_ns / 1e6,
                   s.max_align_ns / 1e6);
-  std::set<std::string> seen;
-  for (const auto& p : rec_.placement()) {
-    if (!seen.insert(p.worker_id()).second) continue;
-    const WorkerEntry* w = members.Find(p.worker_id());
-    if (w == nullptr || !w->alive) continue;
-    WorkerCall c;
-    c.kind = WorkerCall::Kind::kNotify;
-    c.stub = w->stub;
-    c.worker_id = p.worker_id();
-    c.job_id = rec_.job_id();
-    c.attempt = rec_.attempt();
-    c.checkpoint_id = m.id;
-    calls->push_back(std::move(c));
-  }
+  CallWorkers(WorkerCall::Kind::kNotify, m.id, /*sources_only=*/false, members, calls);
 }
 
 void JobMaster::TaskFinished(int vertex, int subtask, Clock::time_point now, const Membership& members,

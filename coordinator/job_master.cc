@@ -68,19 +68,30 @@ void JobMaster::AddUsedSlots(std::map<std::string, int>* used) const {
   }
 }
 
-void JobMaster::QueueCancels(const Membership& members, std::vector<WorkerCall>* calls) const {
+void JobMaster::CallWorkers(WorkerCall::Kind kind, int64_t checkpoint_id, bool sources_only, const Membership& members,
+                            std::vector<WorkerCall>* calls) const {
   std::set<std::string> seen;
   for (const auto& p : rec_.placement()) {
+    if (sources_only &&
+        (p.vertex() >= rec_.graph().vertices_size() || !rec_.graph().vertices(p.vertex()).is_source())) {
+      continue;
+    }
     if (!seen.insert(p.worker_id()).second) continue;
     const WorkerEntry* w = members.Find(p.worker_id());
-    if (w == nullptr || !w->alive) continue;
+    if (w == nullptr || !w->alive) continue;  // a lost worker fails the attempt over anyway
     WorkerCall c;
+    c.kind = kind;
     c.stub = w->stub;
     c.worker_id = p.worker_id();
     c.job_id = rec_.job_id();
     c.attempt = rec_.attempt();
+    c.checkpoint_id = checkpoint_id;
     calls->push_back(std::move(c));
   }
+}
+
+void JobMaster::QueueCancels(const Membership& members, std::vector<WorkerCall>* calls) const {
+  CallWorkers(WorkerCall::Kind::kCancel, 0, /*sources_only=*/false, members, calls);
 }
 
 void JobMaster::Failover(const std::string& reason, const Membership& members, std::vector<WorkerCall>* calls) {

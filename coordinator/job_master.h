@@ -113,6 +113,9 @@ class JobMaster {
   void Persist();
   void Failover(const std::string& reason, const Membership& members, std::vector<WorkerCall>* calls);
   void QueueCancels(const Membership& members, std::vector<WorkerCall>* calls) const;
+  // One call of `kind` to each live worker of the current placement (with a source task).
+  void CallWorkers(WorkerCall::Kind kind, int64_t checkpoint_id, bool sources_only, const Membership& members,
+                   std::vector<WorkerCall>* calls) const;
   void TryPlace(Clock::time_point now, const Membership& members, const std::map<std::string, int>& used,
                 std::vector<WorkerCall>* calls);
   void Check(const Membership& members, std::vector<WorkerCall>* calls);

@@ -318,28 +318,25 @@ void Worker::ReportCheckpoint(const v1::ReportCheckpointRequest& report) {
   }
 }
 
-grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*, const v1::CheckpointRequest* request,
-                                       v1::CheckpointResponse*) {
+grpc::Status Worker::ForCheckpoint(const v1::CheckpointRequest& request, void (WorkerJob::*action)(int64_t)) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = jobs_.find(Key(request->job_id(), request->attempt()));
+  auto it = jobs_.find(Key(request.job_id(), request.attempt()));
   if (it == jobs_.end()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("job ", request->job_id(), " attempt ", request->attempt(), " does not run here"));
+                        absl::StrCat("job ", request.job_id(), " attempt ", request.attempt(), " does not run here"));
   }
-  it->second->TriggerCheckpoint(request->checkpoint_id());
+  ((*it->second).*action)(request.checkpoint_id());  // never blocks: atomics and control items
   return grpc::Status::OK;
+}
+
+grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*, const v1::CheckpointRequest* request,
+                                       v1::CheckpointResponse*) {
+  return ForCheckpoint(*request, &WorkerJob::TriggerCheckpoint);
 }
 
 grpc::Status Worker::NotifyCheckpointComplete(grpc::ServerContext*, const v1::CheckpointRequest* request,
                                               v1::CheckpointResponse*) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = jobs_.find(Key(request->job_id(), request->attempt()));
-  if (it == jobs_.end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("job ", request->job_id(), " attempt ", request->attempt(), " does not run here"));
-  }
-  it->second->NotifyCheckpointComplete(request->checkpoint_id());
-  return grpc::Status::OK;
+  return ForCheckpoint(*request, &WorkerJob::NotifyCheckpointComplete);
 }
 
 grpc::Status Worker::CancelTasks(grpc::ServerContext*, const v1::CancelTasksRequest* request,

@@ -62,6 +62,8 @@ class Worker final : public v1::Worker::Service {
  private:
   absl::Status Register();
   void ReportCheckpoint(const v1::ReportCheckpointRequest& report);
+  // Runs `action` with the checkpoint id on the attempt `request` names, if it runs here.
+  grpc::Status ForCheckpoint(const v1::CheckpointRequest& request, void (WorkerJob::*action)(int64_t));
   absl::StatusOr<std::shared_ptr<const OperatorRegistry>> RegistryFor(const v1::DeployTasksRequest& request);
   std::vector<v1::WorkerJobStatus> Snapshot();
   // Cancels the job attempts named "job_id/attempt" that run here.

@@ -84,27 +84,20 @@ def read_committed(pattern):
     return got, dupes
 
 
+# Events -> throttle -> parse with event time -> 1-minute windows keyed by k -> file sink
+# (part files committed with the checkpoint). %(source)s is the source node `events`.
 JOB = """name: %(name)s
 parallelism: 2
 checkpoint: {dir: %(ckpt)s, interval: %(interval)s}
 operators:
-  - id: events
-    type: kafka_source
-    bootstrap_servers: "%(b)s"
-    topics: [events]
-    start: earliest
-    bounded: true
-    group_id: %(name)s
-    batch_size: 500
-  - id: slow
+%(source)s  - id: slow
     type: throttle
     input: events
     records_per_second: %(rate)d
   - id: parse
     type: json_parse
     input: slow
-    field: value
-    fields: {k: string, v: int64, t: timestamp}
+%(parse_field)s    fields: {k: string, v: int64, t: timestamp}
     event_time: {field: t, max_out_of_orderness: 2s}
   - id: counts
     type: window
@@ -119,6 +112,21 @@ operators:
     type: file_sink
     input: counts
     path: %(out)s
+"""
+
+KAFKA_SOURCE = """  - id: events
+    type: kafka_source
+    bootstrap_servers: "%(b)s"
+    topics: [events]
+    start: earliest
+    bounded: true
+    group_id: chaos
+    batch_size: 500
+"""
+
+FILE_SOURCE = """  - id: events
+    type: file_source
+    paths: [%(input)s]
 """
 
 
@@ -138,7 +146,8 @@ def suite_chaos(args, work):
         path = os.path.join(work, "chaos.yaml")
         with open(path, "w") as f:
             f.write(JOB % {"name": "chaos", "ckpt": os.path.join(work, "ckpt"), "interval": "1s",
-                           "b": kafka.bootstrap, "rate": 2500, "out": out})
+                           "source": KAFKA_SOURCE % {"b": kafka.bootstrap}, "parse_field": "    field: value\n",
+                           "rate": 2500, "out": out})
         p = cluster.cli(["submit", path, "--restart-attempts", "50", "--restart-delay", "0.2"])
         job = p.stdout.strip()
         check("the job is submitted", p.returncode == 0 and job, p.stderr)
@@ -221,38 +230,6 @@ def suite_chaos(args, work):
         kafka.stop()
 
 
-RUN_JOB = """name: runkill
-parallelism: 2
-checkpoint: {dir: %(ckpt)s, interval: 200ms}
-operators:
-  - id: events
-    type: file_source
-    paths: [%(input)s]
-  - id: slow
-    type: throttle
-    input: events
-    records_per_second: %(rate)d
-  - id: parse
-    type: json_parse
-    input: slow
-    fields: {k: string, v: int64, t: timestamp}
-    event_time: {field: t, max_out_of_orderness: 2s}
-  - id: counts
-    type: window
-    input: parse
-    key_by: [k]
-    window: {type: tumbling, size: 1m}
-    aggregates:
-      - {fn: count, as: count}
-      - {fn: sum, field: v, as: total}
-    emit: [k, window_start, count, total]
-  - id: sink
-    type: file_sink
-    input: counts
-    path: %(out)s
-"""
-
-
 def suite_run_kill(args, work):
     n = 60_000
     lines, _ = make_events(n, span_ms=5 * 60_000)
@@ -263,7 +240,8 @@ def suite_run_kill(args, work):
     out = os.path.join(work, "out", "counts.tsv")
     path = os.path.join(work, "runkill.yaml")
     with open(path, "w") as f:
-        f.write(RUN_JOB % {"ckpt": os.path.join(work, "ckpt"), "input": data, "rate": 10000, "out": out})
+        f.write(JOB % {"name": "runkill", "ckpt": os.path.join(work, "ckpt"), "interval": "200ms",
+                       "source": FILE_SOURCE % {"input": data}, "parse_field": "", "rate": 10000, "out": out})
     sluice = os.path.join(args.bin, "sluice")
     for i in range(2):
         log = open(os.path.join(work, "run%d.stderr" % i), "w")
