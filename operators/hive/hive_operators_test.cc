@@ -1,11 +1,16 @@
 // hive_sink and hive_partitions on a real directory: partitions by event time in a time
 // zone, hidden in-progress files, _SUCCESS once the watermark passes, DDL, overwrite of
 // a re-run, commits tied to checkpoints, compression, and reading partitions back.
+#include <zlib.h>
+#include <zstd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "gtest/gtest.h"
 #include "operators/hive/hive_partitions_source.h"
@@ -569,6 +574,335 @@ TEST_F(HiveTest, ADamagedOrTruncatedCheckpointFailsTheRestoreClearly) {
   absl::Status st = sink->Open(ctx);
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
   EXPECT_NE(st.message().find("neither"), std::string_view::npos) << st;
+}
+
+// ---------------------------------------------------------------------------------
+// hive_partitions with checkpoints.
+
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, text.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string Zstd(const std::string& text) {
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+// `n` rows "u<tag><i>\x01/p<i>\x01<i>\n"; without the last newline if `last_newline` is false.
+std::string Rows(const std::string& tag, int n, bool last_newline = true) {
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    text += "u" + tag + std::to_string(i) + "\x01/p" + std::string(i % 13, 'x') + "\x01" + std::to_string(i) + "\n";
+  }
+  if (!last_newline && !text.empty()) text.pop_back();
+  return text;
+}
+
+class HivePartitionsCheckpointTest : public HiveTest {
+ protected:
+  // Per batch, its rows as "user|path|bytes|dt".
+  using Batches = std::vector<std::vector<std::string>>;
+
+  void WriteFile(const fs::path& path, const std::string& bytes) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+  void Partition(const std::string& dt, std::vector<std::pair<std::string, std::string>> files) {
+    const fs::path dir = Table() / ("dt=" + dt);
+    fs::create_directories(dir);
+    for (const auto& [name, bytes] : files) WriteFile(dir / name, bytes);
+    WriteFile(dir / "_SUCCESS", "");
+  }
+  // Plain, gzip and zstd files, empty ones of each, a last line without a newline, an
+  // empty partition, and one outside the range.
+  void WriteTable() {
+    fs::remove_all(root_);
+    WriteFile(Table() / "_ddl" / "schema.tsv",
+              "column\tuser\tstring\ncolumn\tpath\tstring\ncolumn\tbytes\tint64\npartition\tdt\ncompression\tnone\n");
+    Partition("2026-11-20", {{"part-0", Rows("a", 7)}, {"part-1.gz", Gzip(Rows("b", 5))}, {"part-2.zst", Zstd(Rows("c", 6))}});
+    Partition("2026-11-21", {{"part-0", ""}, {"part-1", Rows("d", 4, false)}, {"part-2.gz", Gzip("")},
+                             {"part-3.zst", Zstd("")}, {".part-4.inprogress", Rows("hidden", 3)}});
+    Partition("2026-11-22", {{"part-0.gz", Gzip(Rows("e", 9, false))}, {"part-1", Rows("f", 3)}, {"part-2.zst", Zstd(Rows("g", 5, false))}});
+    Partition("2026-11-23", {});
+    Partition("2026-11-24", {{"part-0", Rows("outside", 2)}});
+  }
+
+  std::unique_ptr<Source> Subtask(const std::string& partitions, int subtask, int parallelism, int64_t batch) {
+    params_.push_back(std::make_unique<Param>(Param::Map({{"warehouse", Param::String(root_.string())},
+                                                          {"table", Param::String("ods.access_log")},
+                                                          {"partitions", Param::String(partitions)},
+                                                          {"batch_size", Param::Number(static_cast<double>(batch))}})));
+    OperatorConfig config;
+    config.node_id = "days";
+    config.params = params_.back().get();
+    config.subtask_index = subtask;
+    config.parallelism = parallelism;
+    auto src = MakeHivePartitionsSource(config);
+    EXPECT_TRUE(src.ok()) << src.status();
+    return src.ok() ? std::move(*src) : nullptr;
+  }
+
+  static void Append(const TestCollector& out, Batches* batches) {
+    for (const auto& b : out.batches) {
+      std::vector<std::string> rows;
+      for (size_t r = 0; r < b->num_rows(); ++r) {
+        std::string row;
+        for (int c = 0; c < b->num_columns(); ++c) {
+          const Column& col = b->column(c);
+          row += c ? "|" : "";
+          row += col.type == Type::kInt64 ? std::to_string(col.ints[r]) : std::string(col.strings[r]);
+        }
+        rows.push_back(row);
+      }
+      batches->push_back(std::move(rows));
+    }
+  }
+
+  // Opens `src` (after restoring `blob`, if not empty), polls it up to `polls` times (-1:
+  // to the end) into `batches`, and returns its snapshot then.
+  std::string Run(Source& src, const std::string& blob, int polls, Batches* batches, absl::Status* status = nullptr) {
+    if (!blob.empty()) {
+      MapReader reader({{"hive_partitions", blob}});
+      absl::Status st = src.Restore(reader);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    TestContext ctx(true);
+    ctx.checkpointing_enabled = true;
+    TestCollector out;
+    absl::Status st = src.Open(ctx);
+    for (int i = 0; st.ok() && (polls < 0 || i < polls); ++i) {
+      auto more = src.Poll(out);
+      if (!more.ok()) st = more.status();
+      if (!more.ok() || !*more) break;
+    }
+    if (status != nullptr) *status = st;
+    EXPECT_TRUE(status != nullptr || st.ok()) << st;
+    Append(out, batches);
+    MapWriter w(1);
+    if (st.ok()) {
+      EXPECT_TRUE(src.Snapshot(w).ok());
+    }
+    return w.blobs["hive_partitions"];
+  }
+
+  // Cuts every subtask's undisturbed run after each batch: snapshot, restore a fresh
+  // instance, read one more batch, snapshot again, restore another and read on. The
+  // three together must emit the undisturbed run's batches exactly, rows and boundaries.
+  void CheckEveryCut(const std::string& partitions, int parallelism, int64_t batch, size_t* total_rows = nullptr) {
+    for (int subtask = 0; subtask < parallelism; ++subtask) {
+      Batches whole;
+      auto src = Subtask(partitions, subtask, parallelism, batch);
+      Run(*src, "", -1, &whole);
+      for (const auto& b : whole) {
+        if (total_rows != nullptr) *total_rows += b.size();
+      }
+      for (size_t cut = 0; cut <= whole.size(); ++cut) {
+        SCOPED_TRACE(::testing::Message() << "subtask " << subtask << " of " << parallelism << ", batch_size "
+                                          << batch << ", cut after batch " << cut);
+        Batches got;
+        auto first = Subtask(partitions, subtask, parallelism, batch);
+        const std::string blob1 = Run(*first, "", static_cast<int>(cut), &got);
+        ASSERT_EQ(got.size(), cut);
+        auto second = Subtask(partitions, subtask, parallelism, batch);
+        const std::string blob2 = Run(*second, blob1, 1, &got);
+        auto third = Subtask(partitions, subtask, parallelism, batch);
+        Run(*third, blob2, -1, &got);
+        ASSERT_EQ(got, whole);
+      }
+    }
+  }
+
+  std::vector<std::unique_ptr<Param>> params_;
+};
+
+TEST_F(HivePartitionsCheckpointTest, AfterARestoreEveryRecordComesOnceInOrderInTheSameBatches) {
+  WriteTable();
+  const std::string range = "dt=2026-11-20..2026-11-23";
+  size_t rows = 0;
+  CheckEveryCut(range, 1, 2, &rows);
+  EXPECT_EQ(rows, 7u + 5 + 6 + 4 + 9 + 3 + 5);
+  for (int64_t batch : {1, 3, 100}) CheckEveryCut(range, 1, batch);
+  for (int parallelism : {2, 3, 5}) {
+    rows = 0;
+    CheckEveryCut(range, parallelism, 2, &rows);
+    EXPECT_EQ(rows, 7u + 5 + 6 + 4 + 9 + 3 + 5) << "parallelism " << parallelism;
+  }
+  // No blob for this operator: a fresh start.
+  Batches whole, fresh;
+  auto src = Subtask(range, 0, 1, 2);
+  Run(*src, "", -1, &whole);
+  auto other = Subtask(range, 0, 1, 2);
+  MapReader none(std::map<std::string, std::string>{{"another_operator", "x"}});
+  ASSERT_TRUE(other->Restore(none).ok());
+  Run(*other, "", -1, &fresh);
+  EXPECT_EQ(fresh, whole);
+}
+
+// A .gz file decompresses in 4 MiB chunks, and a batch also ends where a chunk does: a
+// restore that skips lines must leave the chunks where they were.
+TEST_F(HivePartitionsCheckpointTest, ALargeGzipFileResumesAtTheSameLinesAndChunks) {
+  fs::remove_all(root_);
+  WriteFile(Table() / "_ddl" / "schema.tsv",
+            "column\tuser\tstring\ncolumn\tpath\tstring\ncolumn\tbytes\tint64\npartition\tdt\ncompression\tnone\n");
+  std::string big;
+  for (int i = 0; i < 220000; ++i) big += "user" + std::to_string(i) + "\x01/" + std::string(i % 57, 'p') + "\x01" + std::to_string(i) + "\n";
+  ASSERT_GT(big.size(), 8u << 20);
+  Partition("2026-11-20", {{"part-0.gz", Gzip(big)}, {"part-1.zst", Zstd(big.substr(0, 1 << 20))}});
+  Batches whole;
+  auto src = Subtask("dt=2026-11-20", 0, 1, 20011);
+  Run(*src, "", -1, &whole);
+  size_t short_batches = 0;
+  for (size_t i = 0; i + 1 < whole.size(); ++i) short_batches += whole[i].size() < 20011;
+  EXPECT_GE(short_batches, 2u);  // chunk ends inside the file
+  CheckEveryCut("dt=2026-11-20", 1, 20011);
+}
+
+TEST_F(HivePartitionsCheckpointTest, ARestoreFindingOtherPartitionsOrFilesFailsNamingThem) {
+  const std::string range = "dt=2026-11-20..2026-11-23";
+  auto restore = [&](const std::string& blob, const std::string& partitions, int subtask, int parallelism) {
+    Batches ignored;
+    absl::Status st;
+    auto src = Subtask(partitions, subtask, parallelism, 2);
+    Run(*src, blob, -1, &ignored, &st);
+    return st;
+  };
+  auto snapshot = [&] {
+    WriteTable();
+    Batches ignored;
+    auto src = Subtask(range, 0, 1, 2);
+    return Run(*src, "", 3, &ignored);
+  };
+  struct Case {
+    std::string what;
+    std::function<void()> change;
+    std::string message;
+  };
+  const fs::path t = Table();
+  std::vector<Case> cases = {
+      {"a file added", [&] { WriteFile(t / "dt=2026-11-21" / "part-9", Rows("z", 1)); },
+       "dt=2026-11-21 has 5 data file(s), 4 at the checkpoint"},
+      {"a file re-written", [&] { WriteFile(t / "dt=2026-11-22" / "part-1", Rows("f", 4)); },
+       "dt=2026-11-22 has 3 data file(s), 3 at the checkpoint, with other names or sizes"},
+      {"a partition overwritten", [&] {
+         fs::remove_all(t / "dt=2026-11-20");
+         Partition("2026-11-20", {{"part-7", Rows("a", 7)}, {"part-8", Rows("b", 5)}, {"part-9", Rows("c", 6)}});
+       }, "dt=2026-11-20 has 3 data file(s), 3 at the checkpoint, with other names or sizes"},
+      {"a partition removed", [&] { fs::remove_all(t / "dt=2026-11-23"); }, "dt=2026-11-23 is gone"},
+      {"a hidden file, a marker and a partition outside the range: no change",
+       [&] {
+         WriteFile(t / "dt=2026-11-21" / ".part-5.inprogress", "x\n");
+         WriteFile(t / "dt=2026-11-21" / "_SUCCESS.subtask-0", "");
+         WriteFile(t / "dt=2026-11-25" / "part-0", "x\n");
+       },
+       ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string blob = snapshot();
+    c.change();
+    absl::Status st = restore(blob, range, 0, 1);
+    if (c.message.empty()) {
+      EXPECT_TRUE(st.ok()) << st;
+      continue;
+    }
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_NE(st.message().find(c.message), std::string_view::npos) << st;
+    EXPECT_NE(st.message().find("hive_partitions"), std::string_view::npos) << st;
+  }
+  // Another range, another parallelism.
+  const std::string blob = snapshot();
+  absl::Status st = restore(blob, "dt=2026-11-20..2026-11-24", 0, 1);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("dt=2026-11-24 is new"), std::string_view::npos) << st;
+  st = restore(blob, range, 0, 2);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("taken by subtask 0 of 1, this is subtask 0 of 2"), std::string_view::npos) << st;
+}
+
+TEST_F(HivePartitionsCheckpointTest, ADamagedOrTruncatedBlobFailsWithDataLoss) {
+  WriteTable();
+  const std::string range = "dt=2026-11-20..2026-11-23";
+  Batches ignored;
+  auto src = Subtask(range, 0, 1, 2);
+  const std::string blob = Run(*src, "", 5, &ignored);  // inside part-1.gz
+  ASSERT_NE(blob.find("\nlines 2\n"), std::string::npos) << blob;
+  auto restore = [&](const std::string& bytes) {
+    auto fresh = Subtask(range, 0, 1, 2);
+    MapReader reader({{"hive_partitions", bytes}});
+    return fresh->Restore(reader);
+  };
+  for (size_t n = 0; n < blob.size(); ++n) {
+    absl::Status st = restore(blob.substr(0, n));
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "cut to " << n << " bytes: " << st;
+    EXPECT_NE(st.message().find("hive_partitions"), std::string_view::npos) << st;
+  }
+  for (size_t i = 0; i < blob.size(); ++i) {
+    std::string bad = blob;
+    bad[i] ^= 0x21;
+    absl::Status st = restore(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << "byte " << i << " changed: " << st;
+  }
+  // Well formed, checksummed, but pointing past the files: DATA_LOSS at Open, or (a
+  // compressed file with fewer lines) FAILED_PRECONDITION; never a crash.
+  auto with = [&](const std::string& key, const std::string& value) {
+    auto lines = operators::ParseState(blob, "hive_partitions", 1);
+    EXPECT_TRUE(lines.ok()) << lines.status();
+    operators::StateWriter w("hive_partitions", 1);
+    for (const auto& line : *lines) w.Add(line.key, line.key == key ? value : line.value);
+    return std::move(w).Finish();
+  };
+  const std::vector<std::tuple<std::string, std::string, absl::StatusCode>> cases = {
+      {"done", "99", absl::StatusCode::kDataLoss},
+      {"done", "0", absl::StatusCode::kOk},  // part-0, plain: offset 0 is its first line
+      {"lines", "6", absl::StatusCode::kFailedPrecondition},
+      {"partition", "x y dt=2026-11-20", absl::StatusCode::kDataLoss},
+      {"subtask", "one", absl::StatusCode::kDataLoss},
+      {"offset", "-3", absl::StatusCode::kDataLoss},
+  };
+  for (const auto& [key, value, code] : cases) {
+    SCOPED_TRACE(key + " " + value);
+    auto fresh = Subtask(range, 0, 1, 2);
+    MapReader reader({{"hive_partitions", with(key, value)}});
+    absl::Status st = fresh->Restore(reader);
+    if (st.ok()) {
+      TestContext ctx(true);
+      st = fresh->Open(ctx);
+    }
+    EXPECT_EQ(st.code(), code) << st;
+    if (!st.ok()) {
+      EXPECT_NE(st.message().find("hive_partitions"), std::string_view::npos) << st;
+    }
+  }
+  // A plain file's offset past its end.
+  {
+    auto fresh = Subtask(range, 0, 1, 2);
+    Batches got;
+    const std::string in_plain = Run(*fresh, "", 2, &got);  // inside part-0
+    auto lines = operators::ParseState(in_plain, "hive_partitions", 1);
+    ASSERT_TRUE(lines.ok());
+    operators::StateWriter w("hive_partitions", 1);
+    for (const auto& line : *lines) w.Add(line.key, line.key == "offset" ? std::string("100000") : line.value);
+    auto again = Subtask(range, 0, 1, 2);
+    MapReader reader({{"hive_partitions", std::move(w).Finish()}});
+    ASSERT_TRUE(again->Restore(reader).ok());
+    TestContext ctx(true);
+    absl::Status st = again->Open(ctx);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+    EXPECT_NE(st.message().find("past the end of"), std::string_view::npos) << st;
+  }
 }
 }  // namespace
 }  // namespace sluice::hive
