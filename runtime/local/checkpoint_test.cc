@@ -143,6 +143,48 @@ class CommittingSink : public Operator {
   std::map<int64_t, std::map<std::string, int64_t>> prepared_;
 };
 
+// Sums v per key in the runtime's keyed state (Context::GetKeyedState), with no Snapshot
+// of its own: the runtime must checkpoint that state. Publishes the sums at the end.
+class KeyedStateSink : public Operator {
+ public:
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override {
+    subtask_ = ctx.subtask_index();
+    group_ = static_cast<uint32_t>(ctx.first_key_group());
+    sums_ = ctx.GetKeyedState("sums");
+    return absl::OkStatus();
+  }
+  absl::Status Process(int, BatchPtr b, Collector&) override {
+    for (size_t r = 0; r < b->num_rows(); ++r) {
+      int64_t seen = ++w.rows_seen;
+      int64_t fail_at = w.fail_at.load();
+      if (fail_at >= 0 && seen >= fail_at && w.fail_at.compare_exchange_strong(fail_at, -1)) {
+        return absl::InternalError("injected failure");
+      }
+      std::string_view key = b->column(0).strings[r];
+      std::string v;
+      int64_t sum = 0;
+      if (sums_->Get(group_, key, &v) && !absl::SimpleAtoi(v, &sum)) return absl::DataLossError("bad sum");
+      sums_->Put(group_, key, std::to_string(sum + b->column(1).ints[r]));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status OnEndOfInput(Collector&) override {
+    std::lock_guard<std::mutex> lock(w.mu);
+    auto& out = w.committed[subtask_];
+    sums_->ForEach(group_, [&](std::string_view k, std::string_view v) {
+      int64_t sum = 0;
+      if (absl::SimpleAtoi(absl::string_view(v.data(), v.size()), &sum)) out[std::string(k)] = sum;
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  int subtask_ = 0;
+  uint32_t group_ = 0;
+  KeyedState* sums_ = nullptr;
+};
+
 OperatorRegistry Registry() {
   OperatorRegistry r;
   EXPECT_OK(operators::RegisterBasicOperators(r));
@@ -154,6 +196,10 @@ OperatorRegistry Registry() {
   EXPECT_OK(r.RegisterOperator("committing", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
     return std::make_unique<CommittingSink>();
   }));
+  EXPECT_OK(r.RegisterOperator("keyed_state_sink",
+                               [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
+                                 return std::make_unique<KeyedStateSink>();
+                               }));
   return r;
 }
 
@@ -248,6 +294,20 @@ TEST_F(CheckpointTest, FailuresAtManyPointsLoseNothingAndCountNothingTwice) {
   std::printf("source rows over 6 runs: %lld for an input of %lld\n", static_cast<long long>(w.source_rows.load()),
               static_cast<long long>(3 * count));
   EXPECT_LT(w.source_rows.load(), 3 * count * 3);
+}
+
+TEST_F(CheckpointTest, TheRuntimeCheckpointsTheKeyedStateItHandsOut) {
+  // A plugin that keeps its sums in Context::GetKeyedState and has no Snapshot of its own.
+  const std::string yaml = absl::StrCat("name: ks\nparallelism: 2\nbatch_size: 50\ncheckpoint: {dir: ", dir_,
+                                        ", interval: 5ms, tolerable_failures: 5}\noperators:\n",
+                                        "  - {id: src, type: seq, count: 30000}\n",
+                                        "  - {id: sink, type: keyed_state_sink, input: src, key_by: [key]}\n");
+  w.sink_sleep_us = 0;
+  w.fail_at = 40000;
+  ASSERT_FALSE(RunJob(yaml).ok());
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml));
+  EXPECT_GT(s.restored_checkpoint, 0);
+  EXPECT_EQ(Committed(), Expected(30000, 2));
 }
 
 TEST_F(CheckpointTest, ADamagedStateFileFallsBackToThePreviousCheckpointAndNamesIt) {

@@ -20,6 +20,11 @@ class InMemoryKeyedState : public KeyedState {
                const std::function<void(std::string_view, std::string_view)>& fn) const override;
   size_t size() const override { return map_.size(); }
 
+  // Checkpoints (the runtime snapshots the state it hands out): every entry as one blob,
+  // and back. Decode is false on a malformed blob, leaving the state as it was.
+  std::string Encode() const;
+  bool Decode(std::string_view bytes);
+
  private:
   std::map<std::pair<uint32_t, std::string>, std::string, std::less<>> map_;
 };

@@ -36,6 +36,7 @@
 #include "runtime/task/checkpoint.h"
 #include "runtime/task/dead_letter_output.h"
 #include "runtime/task/mailbox.h"
+#include "runtime/state/in_memory_keyed_state.h"
 #include "runtime/task/metrics.h"
 #include "sluice/operator.h"
 
@@ -153,6 +154,10 @@ class ChainLink : public Collector, public Context {
   // The runtime's state of this link (timers, event-time progress) as one blob.
   std::string SnapshotRuntimeState() const;
   bool RestoreRuntimeState(std::string_view bytes);
+  // The keyed states the operator got from GetKeyedState, by name.
+  const std::map<std::string, std::unique_ptr<InMemoryKeyedState>, std::less<>>& keyed_states() const {
+    return states_;
+  }
 
   const PlanNode& node() const { return *node_; }
   std::unique_ptr<Operator> op;  // null for a source head
@@ -170,7 +175,7 @@ class ChainLink : public Collector, public Context {
   int subtask_;
   Logger logger_;  // job, node and subtask in every line
   std::multiset<int64_t> timers_;
-  std::map<std::string, std::unique_ptr<KeyedState>, std::less<>> states_;
+  std::map<std::string, std::unique_ptr<InMemoryKeyedState>, std::less<>> states_;
   std::map<std::string, Counter*, std::less<>> dead_letter_counters_;
   int64_t max_timestamp_ = kNoTimestamp;
   int64_t last_watermark_ = kNoTimestamp;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "runtime/task/task.h"
 
 namespace sluice::runtime {
@@ -78,6 +79,7 @@ class BlobReader : public SnapshotReader {
 
 constexpr std::string_view kTaskBlob = "sluice.task";
 constexpr std::string_view kLinkBlob = "sluice.link";
+constexpr std::string_view kStateBlobPrefix = "sluice.state.";  // + the KeyedState's name
 
 }  // namespace
 
@@ -103,6 +105,17 @@ absl::Status Task::RestoreAll() {
       if (runtime_state != blobs->end() && !link->RestoreRuntimeState(runtime_state->second)) {
         return absl::DataLossError(
             absl::StrCat("checkpoint ", cp.id, ": the runtime state of '", link->node().id, "' is damaged"));
+      }
+    }
+    if (blobs != nullptr) {
+      for (auto it = blobs->lower_bound(kStateBlobPrefix);
+           it != blobs->end() && it->first.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0; ++it) {
+        const std::string name = it->first.substr(kStateBlobPrefix.size());
+        auto* state = static_cast<InMemoryKeyedState*>(link->GetKeyedState(name));
+        if (!state->Decode(it->second)) {
+          return absl::DataLossError(absl::StrCat("checkpoint ", cp.id, ": keyed state '", name, "' of '",
+                                                  link->node().id, "' is damaged"));
+        }
       }
     }
     BlobReader reader(blobs);
@@ -154,6 +167,9 @@ void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
       break;
     }
     blobs[std::string(kLinkBlob)] = link->SnapshotRuntimeState();
+    for (const auto& [name, state] : link->keyed_states()) {
+      blobs[absl::StrCat(Sv(kStateBlobPrefix), name)] = state->Encode();
+    }
   }
   const int64_t sync_ns = SteadyNs() - start;
   // Records before the barrier go first; then the barrier, on every output channel.
