@@ -67,6 +67,13 @@ TEST_F(ExchangeTest, DeliversBatchesAndControlInOrder) {
     w.watermark = i;
     ASSERT_TRUE(ch.Push(std::move(w)));
   }
+  MailboxItem barrier;
+  barrier.kind = MailboxItem::Kind::kBarrier;
+  barrier.checkpoint_id = 7;
+  ASSERT_TRUE(ch.Push(std::move(barrier)));
+  MailboxItem end_of_data;
+  end_of_data.kind = MailboxItem::Kind::kEndOfData;
+  ASSERT_TRUE(ch.Push(std::move(end_of_data)));
   MailboxItem end;
   end.kind = MailboxItem::Kind::kEndOfInput;
   ASSERT_TRUE(ch.Push(std::move(end)));
@@ -83,6 +90,11 @@ TEST_F(ExchangeTest, DeliversBatchesAndControlInOrder) {
     EXPECT_EQ(item.watermark, i);
   }
   MailboxItem item;
+  ASSERT_TRUE(mailbox->Pop(&item));
+  EXPECT_EQ(item.kind, MailboxItem::Kind::kBarrier);
+  EXPECT_EQ(item.checkpoint_id, 7);
+  ASSERT_TRUE(mailbox->Pop(&item));
+  EXPECT_EQ(item.kind, MailboxItem::Kind::kEndOfData);
   ASSERT_TRUE(mailbox->Pop(&item));
   EXPECT_EQ(item.kind, MailboxItem::Kind::kEndOfInput);
   EXPECT_GT(counters->bytes_out.load(), 10 * 800);
@@ -135,6 +147,27 @@ TEST_F(ExchangeTest, RefusesAChannelForAnUnknownJob) {
   b.batch = IntBatch(0, 10);
   EXPECT_FALSE(ch.Push(std::move(b)));
   EXPECT_NE(ch.status().message().find("no task job/1/1/0"), std::string::npos) << ch.status();
+}
+
+TEST_F(ExchangeTest, ABarrierWithoutACheckpointIdIsRefused) {
+  StartServer(1 << 20);
+  auto mailbox = std::make_shared<Mailbox>(64);
+  service_->Register("job", 1, 1, 0, Inbox{mailbox, {IntSchema()}, nullptr, nullptr});
+  RemoteChannel ch(channel_, Header(), nullptr);
+  MailboxItem barrier;
+  barrier.kind = MailboxItem::Kind::kBarrier;  // checkpoint_id 0: malformed
+  ch.Push(std::move(barrier));
+  // The refusal reaches the sender with the next frame (or the one after: it is async).
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    MailboxItem b;
+    b.batch = IntBatch(0, 10);
+    refused = !ch.Push(std::move(b));
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_NE(ch.status().message().find("barrier frame without a checkpoint id"), std::string::npos) << ch.status();
+  EXPECT_EQ(mailbox->size(), 0u);  // nothing of it reached the task
 }
 
 TEST_F(ExchangeTest, ReceiverLearnsWhenASenderBreaksOff) {
