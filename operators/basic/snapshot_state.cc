@@ -101,4 +101,10 @@ absl::StatusOr<int64_t> StateInt(std::string_view kind, const StateLine& line) {
   return v;
 }
 
+absl::StatusOr<int64_t> StateCount(std::string_view kind, const StateLine& line) {
+  absl::StatusOr<int64_t> v = StateInt(kind, line);
+  if (v.ok() && *v < 0) return BadState(kind, absl::StrCat("negative ", line.key));
+  return v;
+}
+
 }  // namespace sluice::operators

@@ -49,5 +49,7 @@ uint64_t Fnv1a64(std::string_view bytes);
 
 // Parses a decimal integer value; BadState naming `key` if it is not one.
 absl::StatusOr<int64_t> StateInt(std::string_view kind, const StateLine& line);
+// As StateInt, for a count or an offset: BadState "negative <key>" below 0.
+absl::StatusOr<int64_t> StateCount(std::string_view kind, const StateLine& line);
 
 }  // namespace sluice::operators

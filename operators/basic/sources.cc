@@ -85,15 +85,12 @@ class FileSource : public Source {
         pos.fingerprint = line.value;
         have_splits = true;
       } else if (line.key == "done") {
-        ASSIGN_OR_RETURN(pos.done, StateInt(kKind, line));
-        if (pos.done < 0) return BadState(kKind, "negative done");
+        ASSIGN_OR_RETURN(pos.done, StateCount(kKind, line));
         have_done = true;
       } else if (line.key == "offset") {
-        ASSIGN_OR_RETURN(pos.offset, StateInt(kKind, line));
-        if (pos.offset < 0) return BadState(kKind, "negative offset");
+        ASSIGN_OR_RETURN(pos.offset, StateCount(kKind, line));
       } else if (line.key == "lines") {
-        ASSIGN_OR_RETURN(pos.lines, StateInt(kKind, line));
-        if (pos.lines < 0) return BadState(kKind, "negative line count");
+        ASSIGN_OR_RETURN(pos.lines, StateCount(kKind, line));
       } else {
         return BadState(kKind, absl::StrCat("unknown key '", line.key.substr(0, 40), "'"));
       }
