@@ -54,6 +54,7 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "batch", "Replay Hive partitions (dt=A..B) through a topology in batch mode; re-runs replace output partitions");
   AddTopologyFlags(cmd, run.get());
+  cli::AddStateFlags(cmd, &run->state);
   cmd->add_option("--table", batch->table, "Table to read (db.table), for the hive_partitions source");
   cmd->add_option("--partitions", batch->partitions, "Partitions to read: dt=2026-11-20..2026-11-24 or dt=DAY; repeatable");
   cmd->add_option("--warehouse", batch->warehouse, "Warehouse root (path or file:///path) of that table");

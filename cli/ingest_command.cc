@@ -84,6 +84,7 @@ void AddIngestCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "ingest", "Run a spool-directory agent (Flume-like): spooldir_source -> parse/clean -> sink, with checkpoints");
   AddTopologyFlags(cmd, run.get());
+  cli::AddStateFlags(cmd, &run->state);
   cmd->add_option("--spool-dir", ingest->spool_dir, "Spool directory (overrides the spooldir_source's dir)");
   cmd->add_flag("--once", ingest->once, "Stop when the spool directory has no more files (default: keep watching)");
   cmd->add_option("--checkpoint-dir", ingest->checkpoint_dir,

@@ -30,6 +30,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   auto run = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand("run", "Run a topology on this machine");
   AddTopologyFlags(cmd, run.get());
+  cli::AddStateFlags(cmd, &run->state);
   cmd->add_option("--progress-interval", run->progress_interval, "Seconds between progress lines on stderr (0: none)");
   cmd->add_flag("-q,--quiet", run->quiet, "No progress and no info logs");
   cmd->add_option("--log-level", run->log_level, "trace, debug, info, warn, error");

@@ -131,6 +131,10 @@ int RunTopology(const RunFlags& f) {
     return kExitOk;
   }
 
+  if (absl::Status st = cli::ApplyStateFlags(f.state); !st.ok()) {
+    PrintError(st);
+    return kExitBadInput;
+  }
   runtime::RunOptions options;
   options.progress_interval_s = f.quiet ? 0 : f.progress_interval;
   runtime::LocalExecutor executor(*plan, registry, options);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/state_flags.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sluice/operator.h"
@@ -31,6 +32,8 @@ struct RunFlags {
   std::function<absl::Status(v1::Topology*)> adjust;
   // Ctrl-C / SIGTERM is the normal way to stop (sluice ingest): exit 0, not "cancelled".
   bool stop_on_signal = false;
+  // --state-dir, --state-memory (commands that run tasks here).
+  cli::StateFlags state;
 };
 
 // Declares the topology file (required), --set, -p, --mode and --plugin on `cmd`.

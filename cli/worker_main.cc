@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "cli/state_flags.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "operators/builtins.h"
@@ -28,11 +29,17 @@ int main(int argc, char** argv) {
   app.add_option("--credit-window", options.credit_window_bytes,
                  "Bytes a sender may have in flight per incoming channel")
       ->capture_default_str();
+  sluice::cli::StateFlags state;
+  sluice::cli::AddStateFlags(&app, &state);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   // For tests of the version handshake only.
   app.add_option("--protocol-version", options.protocol_version)->group("");
   CLI11_PARSE(app, argc, argv);
   sluice::SetLogLevel(log_level);
+  if (absl::Status st = sluice::cli::ApplyStateFlags(state); !st.ok()) {
+    std::fprintf(stderr, "sluice-worker: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
   auto builtins = std::make_shared<sluice::OperatorRegistry>();
   if (absl::Status st = sluice::operators::RegisterBuiltinOperators(*builtins); !st.ok()) {
     std::fprintf(stderr, "sluice-worker: %s\n", std::string(st.message()).c_str());

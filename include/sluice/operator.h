@@ -26,6 +26,7 @@
 #include "sluice/logger.h"
 #include "sluice/params.h"
 #include "sluice/record.h"
+#include "sluice/state.h"
 
 namespace sluice {
 
@@ -100,8 +101,23 @@ class Context {
   virtual bool batch_mode() const = 0;
   /// A named counter of this operator instance, shown in progress and the summary.
   virtual Counter* GetCounter(std::string_view name) = 0;
-  /// Named keyed state of this operator instance (in memory; RocksDB later).
+  /// Named keyed state of this operator instance: a ValueState without namespaces,
+  /// behind the older interface. Kept by the job's state backend and checkpointed.
   virtual KeyedState* GetKeyedState(std::string_view name) = 0;
+  /// Named state of this operator instance in the job's state backend (sluice/state.h),
+  /// checkpointed by the runtime. The same name gives the same object. FAILED_PRECONDITION
+  /// naming the state if `name` holds another kind (also when the checkpoint being
+  /// restored holds it as another kind: the state's type changed). The default (a
+  /// context without a backend) is UNIMPLEMENTED.
+  virtual absl::StatusOr<ValueState*> GetValueState(std::string_view name) {
+    return absl::UnimplementedError("this context has no state backend");
+  }
+  virtual absl::StatusOr<MapState*> GetMapState(std::string_view name) {
+    return absl::UnimplementedError("this context has no state backend");
+  }
+  virtual absl::StatusOr<ListState*> GetListState(std::string_view name) {
+    return absl::UnimplementedError("this context has no state backend");
+  }
   /// Asks for OnTimer(time) once the watermark reaches `time`.
   virtual void RegisterEventTimeTimer(int64_t time) = 0;
   /// True when the job takes checkpoints: an operator with external side effects

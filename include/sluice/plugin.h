@@ -41,7 +41,8 @@
 /// 3: SDK services: Context::logger and Context::clock, OperatorConfig::logger,
 ///    dead-letter writers registered in OperatorRegistry, sluice/filesystem.h;
 ///    OperatorConfig::plan_only removed (factories never touch the job's files: Open does).
-#define SLUICE_PLUGIN_API_VERSION 3
+/// 4: keyed state (sluice/state.h): Context::GetValueState, GetMapState, GetListState.
+#define SLUICE_PLUGIN_API_VERSION 4
 
 namespace sluice::plugin_internal {
 

@@ -1,39 +1,15 @@
 #include "operators/testing/operator_harness.h"
 
+#include <unistd.h>
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+
 #include <map>
 
 namespace sluice::testing {
 
-namespace {
-class MapKeyedState : public KeyedState {
- public:
-  bool Get(uint32_t kg, std::string_view key, std::string* value) const override {
-    auto it = map_.find(Key(kg, key));
-    if (it == map_.end()) return false;
-    *value = it->second;
-    return true;
-  }
-  void Put(uint32_t kg, std::string_view key, std::string_view value) override {
-    map_[Key(kg, key)] = std::string(value);
-  }
-  void Delete(uint32_t kg, std::string_view key) override { map_.erase(Key(kg, key)); }
-  void ForEach(uint32_t kg,
-               const std::function<void(std::string_view, std::string_view)>& fn) const override {
-    for (auto it = map_.lower_bound({kg, ""}); it != map_.end() && it->first.first == kg; ++it) {
-      fn(it->first.second, it->second);
-    }
-  }
-  size_t size() const override { return map_.size(); }
-
- private:
-  static std::pair<uint32_t, std::string> Key(uint32_t kg, std::string_view k) {
-    return {kg, std::string(k)};
-  }
-  std::map<std::pair<uint32_t, std::string>, std::string> map_;
-};
-}  // namespace
-
-std::unique_ptr<KeyedState> NewInMemoryKeyedState() { return std::make_unique<MapKeyedState>(); }
 
 Counter* TestContext::GetCounter(std::string_view name) {
   auto it = counters_.find(name);
@@ -43,11 +19,28 @@ Counter* TestContext::GetCounter(std::string_view name) {
   return it->second.get();
 }
 
-KeyedState* TestContext::GetKeyedState(std::string_view name) {
-  auto it = states_.find(name);
-  if (it == states_.end()) it = states_.emplace(std::string(name), NewInMemoryKeyedState()).first;
-  return it->second.get();
+TestContext::TestContext(bool batch_mode, std::string node_id)
+    : node_id_(std::move(node_id)),
+      batch_mode_(batch_mode),
+      states_(std::make_unique<runtime::OperatorStates>([this] { return store(); }, node_id_, 128, 0, 127)) {}
+
+TestContext::~TestContext() = default;
+
+absl::StatusOr<runtime::KvStore*> TestContext::store() {
+  if (store_ == nullptr) {
+    if (state_backend == "rocksdb") {
+      static std::atomic<int> next{0};
+      auto s = runtime::OpenRocksDbKvStore(absl::StrCat("test-", getpid(), "-", next++));
+      if (!s.ok()) return s.status();
+      store_ = std::move(*s);
+    } else {
+      store_ = runtime::NewInMemoryKvStore();
+    }
+  }
+  return store_.get();
 }
+
+KeyedState* TestContext::GetKeyedState(std::string_view name) { return states_->Legacy(name); }
 
 std::vector<std::string> TestCollector::RowsAsJson() const {
   std::vector<std::string> out;

@@ -11,14 +11,16 @@
 #include <variant>
 #include <vector>
 
+#include "runtime/state/keyed_states.h"
+#include "runtime/state/kv_store.h"
 #include "sluice/operator.h"
 
 namespace sluice::testing {
 
 class TestContext : public Context {
  public:
-  explicit TestContext(bool batch_mode = false, std::string node_id = "test")
-      : node_id_(std::move(node_id)), batch_mode_(batch_mode) {}
+  explicit TestContext(bool batch_mode = false, std::string node_id = "test");
+  ~TestContext() override;
   const std::string& node_id() const override { return node_id_; }
   int subtask_index() const override { return 0; }
   int parallelism() const override { return 1; }
@@ -28,6 +30,9 @@ class TestContext : public Context {
   bool batch_mode() const override { return batch_mode_; }
   Counter* GetCounter(std::string_view name) override;
   KeyedState* GetKeyedState(std::string_view name) override;
+  absl::StatusOr<ValueState*> GetValueState(std::string_view name) override { return states_->Value(name); }
+  absl::StatusOr<MapState*> GetMapState(std::string_view name) override { return states_->Map(name); }
+  absl::StatusOr<ListState*> GetListState(std::string_view name) override { return states_->List(name); }
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override { return checkpointing_enabled; }
   const std::string& run_id() const override { return run; }
@@ -35,6 +40,11 @@ class TestContext : public Context {
   int64_t attempt() const override { return attempt_number; }
   Clock& clock() const override { return *processing_clock; }
 
+  /// The keyed-state backend: "memory" or "rocksdb" (set before the first state is asked
+  /// for; RocksDB directories follow runtime::GetRocksDbStateOptions()).
+  std::string state_backend = "memory";
+  /// The operator's keyed states, for snapshots (Snapshot/Restore) in tests.
+  runtime::OperatorStates& states() { return *states_; }
   /// What checkpointing() and run_id() answer.
   bool checkpointing_enabled = false;
   std::string run = "test-run";
@@ -50,7 +60,9 @@ class TestContext : public Context {
   std::string node_id_;
   bool batch_mode_;
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;
-  std::map<std::string, std::unique_ptr<KeyedState>, std::less<>> states_;
+  absl::StatusOr<runtime::KvStore*> store();
+  std::unique_ptr<runtime::KvStore> store_;
+  std::unique_ptr<runtime::OperatorStates> states_;
   std::multiset<int64_t> timers_;
 };
 
@@ -124,7 +136,5 @@ BatchPtr LinesBatch(const std::vector<std::string>& lines);
 /// Schema from "name:type" pairs.
 SchemaPtr MakeSchema(const std::vector<std::pair<std::string, Type>>& fields);
 
-/// In-memory KeyedState (the runtime's in-memory backend has the same behaviour).
-std::unique_ptr<KeyedState> NewInMemoryKeyedState();
 
 }  // namespace sluice::testing

@@ -16,10 +16,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/strings.h"
 #include "common/testing/status_matchers.h"
 #include "operators/basic/register.h"
 #include "runtime/local/local_executor.h"
 #include "runtime/plan/job_plan.h"
+#include "runtime/state/kv_store.h"
 #include "runtime/task/mailbox.h"
 #include "runtime/topology/yaml_loader.h"
 
@@ -185,6 +187,14 @@ class KeyedStateSink : public Operator {
   KeyedState* sums_ = nullptr;
 };
 
+// Asks for "sums" as a map state (KeyedStateSink keeps it as a value state).
+class MapStateSink : public Operator {
+ public:
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override { return ctx.GetMapState("sums").status(); }
+  absl::Status Process(int, BatchPtr, Collector&) override { return absl::OkStatus(); }
+};
+
 OperatorRegistry Registry() {
   OperatorRegistry r;
   EXPECT_OK(operators::RegisterBasicOperators(r));
@@ -195,6 +205,9 @@ OperatorRegistry Registry() {
   }));
   EXPECT_OK(r.RegisterOperator("committing", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
     return std::make_unique<CommittingSink>();
+  }));
+  EXPECT_OK(r.RegisterOperator("map_state_sink", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
+    return std::make_unique<MapStateSink>();
   }));
   EXPECT_OK(r.RegisterOperator("keyed_state_sink",
                                [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
@@ -255,6 +268,10 @@ class CheckpointTest : public ::testing::Test {
                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     fs::remove_all(dir_);
+    RocksDbStateOptions state;
+    state.local_dir = dir_ + "-rocksdb";
+    state.write_cache_bytes = 64 << 10;  // small: the write-back cache spills during the tests
+    SetRocksDbStateOptions(state);
     w.rows_seen = 0;
     w.fail_at = -1;
     w.slow_snapshot_ms = 0;
@@ -262,7 +279,12 @@ class CheckpointTest : public ::testing::Test {
     w.sink_sleep_us = 0;
     w.source_rows = 0;
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    // Every task removed its RocksDB instance when it ended.
+    EXPECT_TRUE(!fs::exists(dir_ + "-rocksdb") || fs::is_empty(dir_ + "-rocksdb"));
+    fs::remove_all(dir_ + "-rocksdb");
+  }
   std::string dir_;
 };
 
@@ -308,6 +330,44 @@ TEST_F(CheckpointTest, TheRuntimeCheckpointsTheKeyedStateItHandsOut) {
   ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml));
   EXPECT_GT(s.restored_checkpoint, 0);
   EXPECT_EQ(Committed(), Expected(30000, 2));
+}
+
+std::string KeyedStateYaml(const std::string& dir, std::string_view backend, std::string_view sink_type) {
+  return absl::StrCat("name: ks\nparallelism: 2\nbatch_size: 50\nstate: {backend: ", Sv(backend),
+                      "}\ncheckpoint: {dir: ", dir, ", interval: 5ms, tolerable_failures: 5}\noperators:\n",
+                      "  - {id: src, type: seq, count: 30000}\n", "  - {id: sink, type: ", Sv(sink_type),
+                      ", input: src, key_by: [key]}\n");
+}
+
+TEST_F(CheckpointTest, KeyedStateInRocksDbSurvivesAFailure) {
+  const std::string yaml = KeyedStateYaml(dir_, "rocksdb", "keyed_state_sink");
+  w.fail_at = 40000;
+  ASSERT_FALSE(RunJob(yaml).ok());
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml));
+  EXPECT_GT(s.restored_checkpoint, 0);
+  EXPECT_EQ(Committed(), Expected(30000, 2));
+}
+
+TEST_F(CheckpointTest, AMemoryBackendCheckpointRestoresIntoRocksDbAndBack) {
+  // The checkpoint format of keyed state is the same from either backend.
+  w.fail_at = 25000;
+  ASSERT_FALSE(RunJob(KeyedStateYaml(dir_, "memory", "keyed_state_sink")).ok());
+  w.fail_at = 45000;  // the second run fails too, after a checkpoint of its own
+  ASSERT_FALSE(RunJob(KeyedStateYaml(dir_, "rocksdb", "keyed_state_sink")).ok());
+  ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(KeyedStateYaml(dir_, "memory", "keyed_state_sink")));
+  EXPECT_GT(s.restored_checkpoint, 0);
+  EXPECT_EQ(Committed(), Expected(30000, 2));
+}
+
+TEST_F(CheckpointTest, AStateWhoseTypeChangedIsRefusedNamingIt) {
+  w.fail_at = 40000;
+  ASSERT_FALSE(RunJob(KeyedStateYaml(dir_, "rocksdb", "keyed_state_sink")).ok());
+  // The same node now asks for "sums" as a map state.
+  auto s = RunJob(KeyedStateYaml(dir_, "rocksdb", "map_state_sink"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_NE(s.status().message().find("state 'sums' of node 'sink' is a value state"), std::string::npos)
+      << s.status();
 }
 
 TEST_F(CheckpointTest, ADamagedStateFileFallsBackToThePreviousCheckpointAndNamesIt) {

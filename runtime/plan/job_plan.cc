@@ -253,6 +253,7 @@ absl::StatusOr<JobPlan> BuildJobPlan(const v1::Topology& t, const OperatorRegist
     v.name = absl::StrJoin(names, " -> ");
   }
   plan.checkpoint_dir = t.checkpoint_dir();
+  plan.state_backend = t.state_backend().empty() ? "memory" : t.state_backend();
   plan.checkpoint = MakeCheckpointConfig(t.checkpoint_interval_ms(), t.checkpoint_timeout_ms(),
                                         t.checkpoint_min_pause_ms(), t.checkpoint_tolerable_failures(),
                                         t.checkpoint_retain());
@@ -274,7 +275,8 @@ const char* PartitioningName(v1::Partitioning p) {
 std::string JobPlan::Describe() const {
   std::string out = absl::StrCat("job '", name, "' (", batch_mode ? "batch" : "streaming",
                                  " mode, ", vertices.size(), " vertices, max parallelism ",
-                                 max_parallelism, ")\n");
+                                 max_parallelism, state_backend == "rocksdb" ? ", keyed state in RocksDB" : "",
+                                 ")\n");
   for (size_t v = 0; v < vertices.size(); ++v) {
     absl::StrAppend(&out, "  vertex ", v, " [", vertices[v].name, "] x", vertices[v].parallelism, "\n");
   }

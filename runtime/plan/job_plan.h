@@ -71,6 +71,8 @@ struct JobPlan {
   // the checkpoint coordinator's (common/checkpoint_coordinator.h).
   std::string checkpoint_dir;
   CheckpointConfig checkpoint;
+  // Where keyed state lives: "memory" or "rocksdb" (docs/state.md).
+  std::string state_backend = "memory";
   std::vector<PlanNode> nodes;
   std::vector<Vertex> vertices;
   std::vector<PlanEdge> edges;

@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "runtime/state/in_memory_keyed_state.h"
 
 namespace sluice::runtime {
 
@@ -44,7 +43,9 @@ absl::Status JobShared::status() const {
 
 ChainLink::ChainLink(Task* task, const PlanNode* node, int subtask)
     : task_(task), node_(node), metrics_(&task->job().metrics(node->index)), subtask_(subtask),
-      logger_(Logger::ForOperator(task->job().log_sink(), task->job().job_id(), node->id, subtask)) {}
+      logger_(Logger::ForOperator(task->job().log_sink(), task->job().job_id(), node->id, subtask)),
+      states_([task]() { return task->state_store(); }, node->id, task->job().plan().max_parallelism,
+              first_key_group(), last_key_group()) {}
 
 void ChainLink::AssignEventTime(RecordBatch& batch) {
   const Column& col = batch.column(node_->event_time_field);
@@ -163,11 +164,26 @@ Clock& ChainLink::clock() const { return task_->job().clock(); }
 Counter* ChainLink::GetCounter(std::string_view name) { return metrics_->GetCounter(name); }
 
 KeyedState* ChainLink::GetKeyedState(std::string_view name) {
-  auto it = states_.find(name);
-  if (it == states_.end()) {
-    it = states_.emplace(std::string(name), std::make_unique<InMemoryKeyedState>()).first;
+  KeyedState* state = states_.Legacy(name);
+  if (state == nullptr) {
+    task_->Fail(*node_, absl::FailedPreconditionError(absl::StrCat(
+                            "GetKeyedState('", Sv(name), "'): the state cannot be opened as a value state (",
+                            states_.Value(name).status().message(), ")")));
   }
-  return it->second.get();
+  return state;
+}
+
+absl::StatusOr<KvStore*> Task::state_store() {
+  if (store_ != nullptr) return store_.get();
+  const JobPlan& plan = job_->plan();
+  if (plan.state_backend == "rocksdb") {
+    auto store = OpenRocksDbKvStore(absl::StrCat(job_->run_id(), "-v", vertex_index_, "-s", subtask_));
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+  } else {
+    store_ = NewInMemoryKvStore();
+  }
+  return store_.get();
 }
 
 void ChainLink::Deliver(int port, BatchPtr batch) {
@@ -175,6 +191,7 @@ void ChainLink::Deliver(int port, BatchPtr batch) {
   metrics_->records_in.Add(static_cast<int64_t>(batch->num_rows()));
   absl::Status st = op->Process(port, std::move(batch), *this);
   if (!st.ok()) task_->Fail(*node_, st);
+  task_->CheckState(*node_);
 }
 
 void ChainLink::FireTimers(int64_t watermark) {
@@ -183,6 +200,7 @@ void ChainLink::FireTimers(int64_t watermark) {
     timers_.erase(timers_.begin());
     absl::Status st = op->OnTimer(t, *this);
     if (!st.ok()) task_->Fail(*node_, st);
+    task_->CheckState(*node_);
   }
 }
 
@@ -191,6 +209,7 @@ void ChainLink::AdvanceWatermark(int64_t watermark) {
   FireTimers(watermark);
   absl::Status st = op->OnWatermark(watermark, *this);
   if (!st.ok()) task_->Fail(*node_, st);
+  task_->CheckState(*node_);
 }
 
 void ChainLink::EndOfInput() {
@@ -198,6 +217,7 @@ void ChainLink::EndOfInput() {
   FireTimers(kMaxWatermark);
   absl::Status st = op->OnEndOfInput(*this);
   if (!st.ok()) task_->Fail(*node_, st);
+  task_->CheckState(*node_);
 }
 
 // ---------------------------------------------------------------------------------
@@ -307,6 +327,7 @@ void Task::RunSource() {
         Fail(head->node(), more.status());
         return;
       }
+      CheckState(head->node());
       if (!*more) break;
     }
   }

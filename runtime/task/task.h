@@ -36,7 +36,8 @@
 #include "runtime/task/checkpoint.h"
 #include "runtime/task/dead_letter_output.h"
 #include "runtime/task/mailbox.h"
-#include "runtime/state/in_memory_keyed_state.h"
+#include "runtime/state/keyed_states.h"
+#include "runtime/state/kv_store.h"
 #include "runtime/task/metrics.h"
 #include "sluice/operator.h"
 
@@ -138,6 +139,9 @@ class ChainLink : public Collector, public Context {
   bool batch_mode() const override;
   Counter* GetCounter(std::string_view name) override;
   KeyedState* GetKeyedState(std::string_view name) override;
+  absl::StatusOr<ValueState*> GetValueState(std::string_view name) override { return states_.Value(name); }
+  absl::StatusOr<MapState*> GetMapState(std::string_view name) override { return states_.Map(name); }
+  absl::StatusOr<ListState*> GetListState(std::string_view name) override { return states_.List(name); }
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
   bool checkpointing() const override;
   const std::string& run_id() const override;
@@ -154,10 +158,8 @@ class ChainLink : public Collector, public Context {
   // The runtime's state of this link (timers, event-time progress) as one blob.
   std::string SnapshotRuntimeState() const;
   bool RestoreRuntimeState(std::string_view bytes);
-  // The keyed states the operator got from GetKeyedState, by name.
-  const std::map<std::string, std::unique_ptr<InMemoryKeyedState>, std::less<>>& keyed_states() const {
-    return states_;
-  }
+  // The keyed states of the operator (checkpointed by the task).
+  OperatorStates& keyed_states() { return states_; }
 
   const PlanNode& node() const { return *node_; }
   std::unique_ptr<Operator> op;  // null for a source head
@@ -175,7 +177,7 @@ class ChainLink : public Collector, public Context {
   int subtask_;
   Logger logger_;  // job, node and subtask in every line
   std::multiset<int64_t> timers_;
-  std::map<std::string, std::unique_ptr<InMemoryKeyedState>, std::less<>> states_;
+  OperatorStates states_;
   std::map<std::string, Counter*, std::less<>> dead_letter_counters_;
   int64_t max_timestamp_ = kNoTimestamp;
   int64_t last_watermark_ = kNoTimestamp;
@@ -227,6 +229,12 @@ class Task {
   const std::string& name() const { return name_; }
   bool failed() const { return job_->cancelled(); }
   void Fail(const PlanNode& node, const absl::Status& status);
+  // The task's keyed-state store (the job's backend), opened on first use.
+  absl::StatusOr<KvStore*> state_store();
+  // After an operator call: fails the task if its state store failed.
+  void CheckState(const PlanNode& node) {
+    if (store_ != nullptr && !store_->status().ok()) Fail(node, store_->status());
+  }
 
   // Called by the tail link.
   void EmitDownstream(BatchPtr batch, NodeMetrics* tail_metrics);
@@ -280,6 +288,7 @@ class Task {
   std::vector<OutEdge> out_edges_;
   bool opened_ = false;
   Metrics metrics_;
+  std::unique_ptr<KvStore> store_;  // keyed state; null until an operator asks for some
 
   // Checkpoints.
   CheckpointListener* checkpoints_;  // null: off

@@ -79,7 +79,7 @@ class BlobReader : public SnapshotReader {
 
 constexpr std::string_view kTaskBlob = "sluice.task";
 constexpr std::string_view kLinkBlob = "sluice.link";
-constexpr std::string_view kStateBlobPrefix = "sluice.state.";  // + the KeyedState's name
+constexpr std::string_view kStateBlobPrefix = "sluice.state.";  // + the state's name (keyed_states.h)
 
 }  // namespace
 
@@ -110,12 +110,8 @@ absl::Status Task::RestoreAll() {
     if (blobs != nullptr) {
       for (auto it = blobs->lower_bound(kStateBlobPrefix);
            it != blobs->end() && it->first.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0; ++it) {
-        const std::string name = it->first.substr(kStateBlobPrefix.size());
-        auto* state = static_cast<InMemoryKeyedState*>(link->GetKeyedState(name));
-        if (!state->Decode(it->second)) {
-          return absl::DataLossError(absl::StrCat("checkpoint ", cp.id, ": keyed state '", name, "' of '",
-                                                  link->node().id, "' is damaged"));
-        }
+        absl::Status st = link->keyed_states().Restore(it->first.substr(kStateBlobPrefix.size()), it->second);
+        if (!st.ok()) return absl::Status(st.code(), absl::StrCat("checkpoint ", cp.id, ": ", st.message()));
       }
     }
     BlobReader reader(blobs);
@@ -167,8 +163,13 @@ void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
       break;
     }
     blobs[std::string(kLinkBlob)] = link->SnapshotRuntimeState();
-    for (const auto& [name, state] : link->keyed_states()) {
-      blobs[absl::StrCat(Sv(kStateBlobPrefix), name)] = state->Encode();
+    st = link->keyed_states().Snapshot([&blobs](const std::string& name, std::string blob) {
+      blobs[absl::StrCat(Sv(kStateBlobPrefix), name)] = std::move(blob);
+    });
+    if (!st.ok()) {
+      st = absl::Status(st.code(), absl::StrCat("task ", name_, ": the keyed state of '", link->node().id,
+                                                "' could not be snapshotted: ", st.message()));
+      break;
     }
   }
   const int64_t sync_ns = SteadyNs() - start;

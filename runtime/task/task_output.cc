@@ -2,7 +2,6 @@
 // per out edge (forward, shuffle round robin, broadcast, key-by through key groups into
 // per-target pending batches), watermarks and end-of-input sent to every target, and the
 // time a full downstream mailbox blocked us counted as backpressure. On the task thread.
-#include <xxhash.h>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/task/task.h"
@@ -87,27 +86,6 @@ void Task::EmitDownstream(BatchPtr batch, NodeMetrics* metrics) {
   }
 }
 
-namespace {
-inline uint64_t HashField(const Column& col, size_t row, uint64_t seed) {
-  if (col.IsNull(row)) return seed * 0x9E3779B97F4A7C15ULL + 0x5bd1e995;
-  switch (col.type) {
-    case Type::kString: {
-      std::string_view s = col.strings[row];
-      return XXH3_64bits_withSeed(s.data(), s.size(), seed);
-    }
-    case Type::kDouble: {
-      double d = col.doubles[row];
-      return XXH3_64bits_withSeed(&d, sizeof(d), seed);
-    }
-    case Type::kNull:
-      return seed;
-    default: {
-      int64_t v = col.ints[row];
-      return XXH3_64bits_withSeed(&v, sizeof(v), seed);
-    }
-  }
-}
-}  // namespace
 
 void Task::RouteKeyBy(OutEdge& e, BatchPtr batch, NodeMetrics* metrics) {
   const size_t n = batch->num_rows();
@@ -116,7 +94,7 @@ void Task::RouteKeyBy(OutEdge& e, BatchPtr batch, NodeMetrics* metrics) {
   for (auto& rows : e.target_rows) rows.clear();
   for (size_t r = 0; r < n; ++r) {
     uint64_t h = 0;
-    for (int k : e.key_indices) h = HashField(batch->column(k), r, h);
+    for (int k : e.key_indices) h = HashKeyField(batch->column(k), r, h);
     int t = SubtaskForKeyGroup(KeyGroupOf(h, maxp), maxp, targets);
     e.target_rows[t].push_back(static_cast<uint32_t>(r));
   }

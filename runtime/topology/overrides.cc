@@ -36,7 +36,7 @@ using sluice::v1::Topology;
 constexpr std::string_view kSettableTopLevelKeys =
     "name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, checkpoint.dir, "
     "checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, checkpoint.tolerable_failures, "
-    "checkpoint.retain";
+    "checkpoint.retain, state, state.backend";
 
 absl::Status SetError(std::string_view assignment, std::string_view msg) {
   return absl::InvalidArgumentError(absl::StrCat("--set ", Sv(assignment), ": ", Sv(msg)));
@@ -100,7 +100,8 @@ absl::Status ApplyTopLevelOverride(Topology* topology, std::string_view assignme
     return SetError(assignment, "the operators can't be set; set a node's parameters with NODE.PARAM=VALUE");
   }
   const bool checkpoint_key = key.rfind("checkpoint.", 0) == 0;
-  bool known = checkpoint_key;
+  const bool state_key = key.rfind("state.", 0) == 0;
+  bool known = checkpoint_key || state_key;
   for (std::string_view k : kTopLevelKeys) known = known || k == key;
   if (!known) {
     return SetError(assignment, absl::StrCat("unknown top-level key '", key,
@@ -120,6 +121,8 @@ absl::Status ApplyTopLevelOverride(Topology* topology, std::string_view assignme
         st = absl::InvalidArgumentError(
             "the topology has no checkpoint dir: set checkpoint.dir first, or checkpoint={dir: D, interval: I}");
       }
+    } else if (state_key) {
+      st = loader.LoadStateKey(key.substr(strlen("state.")), 0, v, &updated);
     } else {
       st = loader.LoadTopLevelKey(key, 0, v, &updated);
     }
@@ -236,8 +239,8 @@ absl::Status ApplyOverride(Topology* topology, std::string_view assignment) {
   for (Node& n : *topology->mutable_nodes()) {
     if (n.id() == node_id) node = &n;
   }
-  if (node == nullptr && node_id == "checkpoint") {
-    // checkpoint.dir / checkpoint.interval, unless a node is called `checkpoint`.
+  if (node == nullptr && (node_id == "checkpoint" || node_id == "state")) {
+    // checkpoint.dir / checkpoint.interval / state.backend, unless a node has that name.
     return ApplyTopLevelOverride(topology, assignment, std::string(lhs), value);
   }
   if (node == nullptr) {

@@ -66,6 +66,13 @@ absl::Status Loader::LoadTopLevelKey(const std::string& key, int kline, const YA
       return LoadCheckpointKey(ck, ckline, cv, t);
     }));
     if (t->checkpoint_dir().empty()) return Err(LineOf(v), "checkpoint.dir", "required field is missing");
+  } else if (key == "state") {
+    if (!v.IsMap()) {
+      return Err(LineOf(v), key, absl::StrCat("expected a map like {backend: rocksdb}, got ", TypeName(v)));
+    }
+    RETURN_IF_ERROR(ForEachEntry(v, key, [&](const std::string& sk, int skline, const YAML::Node& sv) {
+      return LoadStateKey(sk, skline, sv, t);
+    }));
   } else {
     return Err(kline, "",
                absl::StrCat("unknown top-level key '", key, "'; expected one of: ", JoinKeys(kTopLevelKeys)));
@@ -99,6 +106,20 @@ absl::Status Loader::LoadCheckpointKey(const std::string& ck, int ckline, const 
     t->set_checkpoint_retain(n);
   } else {
     return Err(ckline, cpath, "unknown key; expected dir, interval, timeout, min_pause, tolerable_failures or retain");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::LoadStateKey(const std::string& sk, int skline, const YAML::Node& sv, Topology* t) const {
+  const std::string spath = absl::StrCat("state.", sk);
+  if (sk == "backend") {
+    ASSIGN_OR_RETURN(std::string backend, ScalarString(sv, spath));
+    if (backend != "memory" && backend != "rocksdb") {
+      return Err(LineOf(sv), spath, absl::StrCat("expected memory or rocksdb, got '", backend, "'"));
+    }
+    t->set_state_backend(backend);
+  } else {
+    return Err(skline, spath, "unknown key; expected backend");
   }
   return absl::OkStatus();
 }

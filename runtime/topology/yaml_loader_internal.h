@@ -29,7 +29,7 @@ namespace sluice::topology::internal {
 
 // tests/e2e/test_docs_parity.py compares kTopLevelKeys with docs/topology.md.
 inline constexpr std::string_view kTopLevelKeys[] = {
-    "name", "parallelism", "max_parallelism", "mode", "batch_size", "dead_letter", "checkpoint", "operators"};
+    "name", "parallelism", "max_parallelism", "mode", "batch_size", "dead_letter", "checkpoint", "state", "operators"};
 inline constexpr std::string_view kInputKeys[] = {"from", "partition", "key"};
 inline constexpr std::string_view kEventTimeKeys[] = {"field", "max_out_of_orderness", "idle_timeout"};
 inline constexpr std::string_view kPartitionKinds = "forward, shuffle, broadcast, key_by";
@@ -71,6 +71,8 @@ class Loader {
   // One key of `checkpoint:` (dir or interval).
   absl::Status LoadCheckpointKey(const std::string& ck, int ckline, const YAML::Node& cv,
                                  sluice::v1::Topology* t) const;
+  // One key of `state:` (backend).
+  absl::Status LoadStateKey(const std::string& sk, int skline, const YAML::Node& sv, sluice::v1::Topology* t) const;
 
   // --- Values (yaml_values.cc) ---
 

@@ -251,9 +251,15 @@ TEST(YamlLoaderTest, TopLevelErrors) {
             "t.yaml:1: expected a map with name and operators at the top level, got a list");
   EXPECT_EQ(LoadError("name: x\nnodez: []\n"),
             "t.yaml:2: unknown top-level key 'nodez'; expected one of: name, parallelism, "
-            "max_parallelism, mode, batch_size, dead_letter, checkpoint, operators");
+            "max_parallelism, mode, batch_size, dead_letter, checkpoint, state, operators");
   EXPECT_EQ(LoadError("name: x\ncheckpoint: {interval: 5s}\noperators: []\n"),
             "t.yaml:2: checkpoint.dir: required field is missing");
+  EXPECT_EQ(LoadError("name: x\nstate:\n  backend: leveldb\noperators: []\n"),
+            "t.yaml:3: state.backend: expected memory or rocksdb, got 'leveldb'");
+  EXPECT_EQ(LoadError("name: x\nstate: {backend: rocksdb, memory: 1g}\noperators: []\n"),
+            "t.yaml:2: state.memory: unknown key; expected backend");
+  EXPECT_EQ(LoadError("name: x\nstate: rocksdb\noperators: []\n"),
+            "t.yaml:2: state: expected a map like {backend: rocksdb}, got a scalar");
   EXPECT_EQ(LoadError("name: x\ncheckpoint: {dir: /tmp/c, interval: soon}\noperators: []\n"),
             "t.yaml:2: checkpoint.interval: expected a duration like 10s, got 'soon'");
   EXPECT_EQ(LoadError("name: x\n"), "t.yaml:1: operators: required field is missing");
@@ -528,7 +534,7 @@ TEST(ApplyOverrideTest, Errors) {
             "--set counts=1: unknown top-level key 'counts'; expected NODE.PARAM=VALUE for a node, or KEY=VALUE "
             "with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, checkpoint, "
             "checkpoint.dir, checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, "
-            "checkpoint.tolerable_failures, checkpoint.retain");
+            "checkpoint.tolerable_failures, checkpoint.retain, state, state.backend");
   EXPECT_EQ(err(".x=1"), "--set .x=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.=1"), "--set counts.=1: expected NODE.PARAM=VALUE");
   EXPECT_EQ(err("counts.window..size=1"),
@@ -588,6 +594,11 @@ TEST(ApplyOverrideTest, SetsTopLevelKeys) {
   ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.interval=2s")));
   EXPECT_EQ(t.checkpoint_interval_ms(), 2000);
   EXPECT_EQ(t.checkpoint_dir(), "/var/lib/ckpt");  // kept
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "state.backend=rocksdb")));
+  EXPECT_EQ(t.state_backend(), "rocksdb");
+  ASSERT_TRUE(IsOk(ApplyOverride(&t, "state={backend: memory}")));
+  EXPECT_EQ(t.state_backend(), "memory");
+  EXPECT_FALSE(IsOk(ApplyOverride(&t, "state.backend=disk")));
   ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.retain=5")));
   EXPECT_EQ(t.checkpoint_retain(), 5);
   ASSERT_TRUE(IsOk(ApplyOverride(&t, "checkpoint.tolerable_failures=0")));
@@ -621,7 +632,7 @@ TEST(ApplyOverrideTest, TopLevelErrors) {
             "--set paralelism=2: unknown top-level key 'paralelism'; expected NODE.PARAM=VALUE for a node, or "
             "KEY=VALUE with KEY one of: name, parallelism, max_parallelism, mode, batch_size, dead_letter, "
             "checkpoint, checkpoint.dir, checkpoint.interval, checkpoint.timeout, checkpoint.min_pause, "
-            "checkpoint.tolerable_failures, checkpoint.retain");
+            "checkpoint.tolerable_failures, checkpoint.retain, state, state.backend");
   // Nothing was changed by the failed assignments.
   EXPECT_EQ(t.SerializeAsString(), Ysb().SerializeAsString());
 }

@@ -1,0 +1,28 @@
+#include "cli/state_flags.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/state/kv_store.h"
+
+namespace sluice::cli {
+
+void AddStateFlags(CLI::App* cmd, StateFlags* flags) {
+  cmd->add_option("--state-dir", flags->dir,
+                  "Local directory for RocksDB keyed state (state: {backend: rocksdb}); default $TMPDIR/sluice-state");
+  cmd->add_option("--state-memory", flags->memory,
+                  "Memory for RocksDB keyed state, shared by all tasks of this process (block cache and memtables)")
+      ->capture_default_str();
+}
+
+absl::Status ApplyStateFlags(const StateFlags& flags) {
+  auto bytes = runtime::ParseByteSize(flags.memory);
+  if (!bytes.ok()) return absl::InvalidArgumentError(absl::StrCat("--state-memory: ", bytes.status().message()));
+  if (*bytes < (int64_t{16} << 20)) return absl::InvalidArgumentError("--state-memory: at least 16MiB");
+  runtime::RocksDbStateOptions options;
+  options.local_dir = flags.dir;
+  options.memory_bytes = *bytes;
+  options.write_cache_bytes = std::min<int64_t>(options.write_cache_bytes, *bytes / 8);
+  runtime::SetRocksDbStateOptions(options);
+  return absl::OkStatus();
+}
+
+}  // namespace sluice::cli
