@@ -62,7 +62,7 @@ WindowOperator::WindowOperator(WindowSpec spec, std::string node_id)
 // nothing is late and everything fires there.
 absl::Status WindowOperator::Open(Context& ctx) {
   late_records_ = ctx.GetCounter("late_records");
-  return absl::OkStatus();
+  return OpenSpill(ctx);
 }
 
 absl::Status WindowOperator::Process(int input, BatchPtr batch, Collector& out) {
@@ -72,6 +72,8 @@ absl::Status WindowOperator::Process(int input, BatchPtr batch, Collector& out) 
     return absl::InternalError(absl::StrCat("window: got a batch of ", b.schema()->ToString(),
                                             "; expected ", spec_.input_schema->ToString()));
   }
+  ++batch_seq_;
+  if (spilled_ != nullptr) MaybeSpill();
   const size_t per_row =
       spec_.kind == WindowKind::kSliding ? static_cast<size_t>(spec_.size_ms / spec_.slide_ms) : 1;
   num_pairs_ = 0;
@@ -116,21 +118,21 @@ absl::Status WindowOperator::Process(int input, BatchPtr batch, Collector& out) 
   ApplyPairs(b);
   EmitDirty(out);
   FlushOutput(out);
-  return absl::OkStatus();
+  return spill_error_;
 }
 
 absl::Status WindowOperator::OnWatermark(int64_t watermark, Collector& out) {
   if (watermark > watermark_) FireUpTo(watermark, out);
   FlushOutput(out);
   out.EmitWatermark(watermark);
-  return absl::OkStatus();
+  return spill_error_;
 }
 
 absl::Status WindowOperator::OnEndOfInput(Collector& out) {
   // End of input is a watermark at +infinity: every window fires, all state goes.
   FireUpTo(kMaxWatermark, out);
   FlushOutput(out);
-  return absl::OkStatus();
+  return spill_error_;
 }
 
 // --- Keys --------------------------------------------------------------------------------
@@ -149,6 +151,7 @@ uint32_t WindowOperator::AllocKey() {
   k.num_windows = 0;
   k.cached_slot = kNone;
   k.sessions.clear();
+  k.last_used = batch_seq_;
   return id;
 }
 
@@ -166,6 +169,7 @@ void WindowOperator::FreeKey(uint32_t id) {
 }
 
 uint32_t WindowOperator::NullKey() {
+  if (null_key_ == kNone && spilled_keys_ > 0) LoadKey(std::string_view("\0", 1));
   if (null_key_ == kNone) {
     null_key_ = AllocKey();
     keys_[null_key_].is_null = true;
@@ -176,6 +180,11 @@ uint32_t WindowOperator::NullKey() {
 uint32_t WindowOperator::GlobalKey() { return NullKey(); }
 
 uint32_t WindowOperator::AddStringKey(std::string_view value) {
+  if (spilled_keys_ > 0) {
+    key_buf_.assign("\1");
+    key_buf_.append(value.data(), value.size());
+    if (uint32_t id = LoadKey(key_buf_); id != kNone) return id;
+  }
   uint32_t id = AllocKey();
   keys_[id].encoded.assign(value.data(), value.size());
   string_keys_.emplace(keys_[id].encoded, id);
@@ -183,6 +192,11 @@ uint32_t WindowOperator::AddStringKey(std::string_view value) {
 }
 
 uint32_t WindowOperator::AddIntKey(int64_t value) {
+  if (spilled_keys_ > 0) {
+    key_buf_.assign("\1");
+    key_buf_.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    if (uint32_t id = LoadKey(key_buf_); id != kNone) return id;
+  }
   uint32_t id = AllocKey();
   keys_[id].int_key = value;
   int_keys_.emplace(value, id);
@@ -272,6 +286,7 @@ void WindowOperator::AssignTumbling(const RecordBatch& batch, KeyOf& key_of, Col
     }
     const uint32_t key = key_of(row);
     Key& k = keys_[key];
+    k.last_used = batch_seq_;
     uint32_t slot = k.cached_slot;
     if (slot == kNone || k.cached_start != start) {
       slot = FindOrAddWindow(key, start, end);
@@ -302,6 +317,7 @@ void WindowOperator::AssignSliding(const RecordBatch& batch, KeyOf& key_of, Coll
       continue;
     }
     const uint32_t key = key_of(row);
+    keys_[key].last_used = batch_seq_;
     for (int64_t start = last - size + slide; start <= last; start += slide) {
       const int64_t end = start + size;
       if (end <= late_end_max_) continue;  // that window is gone; the later ones take it
@@ -323,6 +339,7 @@ void WindowOperator::AssignSession(const RecordBatch& batch, KeyOf& key_of, Coll
     }
     const int64_t t_end = t + gap;
     const uint32_t key = key_of(row);
+    keys_[key].last_used = batch_seq_;
     merge_.clear();
     for (uint32_t s : keys_[key].sessions) {
       const Window& w = windows_[s];
@@ -486,6 +503,15 @@ void WindowOperator::SetWatermark(int64_t watermark) {
 
 void WindowOperator::FireUpTo(int64_t watermark, Collector& out) {
   SetWatermark(watermark);
+  // Windows in memory fire; then spilled keys with due windows come back, a bounded number
+  // at a time, and theirs fire; until none is left.
+  do {
+    FireInMemory(out);
+    if (spilled_ != nullptr) MaybeSpill();
+  } while (spilled_keys_ > 0 && LoadDueKeys());
+}
+
+void WindowOperator::FireInMemory(Collector& out) {
   while (!fire_queue_.empty()) {
     auto it = fire_queue_.begin();
     const auto [end, seq, slot] = *it;

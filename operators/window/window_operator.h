@@ -11,7 +11,14 @@
 // the windows it fires; fired windows wait in a second queue until their allowed
 // lateness has passed.
 //
-// State lives in the operator (the in-memory backend). Snapshot writes all of it as one
+// Keys that do not fit in memory: above `max_windows_in_memory` live windows, the least
+// recently used keys move, with all their windows and aggregate state, to the job's keyed
+// state (sluice/state.h: in memory or in RocksDB), and their windows' due times to timers
+// kept in state; a record for such a key, or a watermark that makes one of its windows
+// due, brings the key back (window_spill.cc). So a window holds more keys than memory
+// when the job's state backend is RocksDB.
+//
+// Snapshot writes what is in memory as one
 // blob, "window" (window_snapshot.cc: the format and what is in it): the watermark, the
 // creation counter that orders ties, every live key and window with its queue state
 // (pending, or fired and kept for allowed lateness), and the aggregates' per-window
@@ -70,7 +77,12 @@ struct WindowSpec {
   std::vector<AggregateSpec> aggregates;
   std::vector<OutputColumnSpec> output;
   SchemaPtr output_schema;
+  // Above this many live windows in memory, the least recently used keys move to keyed
+  // state (window_spill.cc); 0: never.
+  int64_t max_windows_in_memory = 0;
 };
+
+inline constexpr int64_t kDefaultMaxWindowsInMemory = 200000;
 
 /// Validates `params` against `input`; errors are located ("job.yaml:14: ...").
 absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr& input);
@@ -98,6 +110,8 @@ class WindowOperator final : public Operator {
   /// Live (key, window) pairs and keys, for tests and metrics.
   size_t num_windows() const { return windows_.size() - free_windows_.size(); }
   size_t num_keys() const { return keys_.size() - free_keys_.size(); }
+  /// Keys moved to keyed state (window_spill.cc).
+  int64_t spilled_keys() const { return spilled_keys_; }
 
   static constexpr size_t kMaxOutputRows = 4096;
 
@@ -111,6 +125,7 @@ class WindowOperator final : public Operator {
     int64_t int_key = 0;   // kInt
     bool is_null = false;  // kString/kInt null key, or the kGlobal key
     uint32_t num_windows = 0;
+    uint64_t last_used = 0;  // the batch that last touched it (which keys spill first)
     // Tumbling: the key's most recently used window, to skip the window lookup.
     int64_t cached_start = 0;
     uint32_t cached_slot = kNone;
@@ -184,10 +199,29 @@ class WindowOperator final : public Operator {
 
   void SetWatermark(int64_t watermark);
   void FireUpTo(int64_t watermark, Collector& out);
+  void FireInMemory(Collector& out);
   void EmitDirty(Collector& out);
   void EmitRow(uint32_t slot, Collector& out);
   void AppendKey(const Key& key, int key_index, Column& col, Arena& arena, size_t row) const;
   void FlushOutput(Collector& out);
+
+  // Spilling keys to keyed state (window_spill.cc).
+  absl::Status OpenSpill(Context& ctx);
+  // Moves the least recently used keys to state until 3/4 of the bound is in memory.
+  // REQUIRES: between batches (no pending pairs, nothing dirty).
+  void MaybeSpill();
+  void SpillKey(uint32_t key, const std::vector<uint32_t>& slots);
+  // The key spilled as `bytes`, back in memory; kNone if it is not in state.
+  uint32_t LoadKey(std::string_view bytes);
+  // Loads the spilled keys with a window due at the watermark (a bounded number per call);
+  // false if there were none.
+  bool LoadDueKeys();
+  // A key's identity in state (tag byte 0: null, 1: value), and its key group.
+  void KeyBytes(const Key& key, std::string* out) const;
+  uint32_t KeyGroupOfBytes(std::string_view bytes) const;
+  void TimerKey(const Window& w, std::string* out) const;
+  // The hot path's miss: a spilled key comes back, a new key gets an id.
+  uint32_t LoadOrAddKey(std::string_view bytes);
 
   // Checkpoints (window_snapshot.cc).
   void ResetState();
@@ -205,6 +239,8 @@ class WindowOperator final : public Operator {
   std::vector<int> agg_index_;
   bool record_pairs_ = false;  // !aggs_.empty()
   Counter* late_records_ = nullptr;
+  Counter* keys_spilled_ = nullptr;  // keys moved to keyed state (window_spill.cc)
+  Counter* keys_loaded_ = nullptr;   // and back
 
   // Event time. A window is due (fires) once end <= due_end_max_ (end - 1 <= wm), and
   // a record's window is late once end <= late_end_max_ (end - 1 + lateness <= wm).
@@ -236,6 +272,21 @@ class WindowOperator final : public Operator {
   std::vector<uint32_t> merge_;
 
   BatchPtr out_batch_;
+
+  // Spilled keys (window_spill.cc). spilled_: (key group, key) -> its windows and their
+  // aggregate state; timers_: (key group, due time + seq, namespace: key) for each of
+  // their windows, in time order per key group.
+  ValueState* spilled_ = nullptr;
+  ValueState* timers_ = nullptr;
+  int64_t spilled_keys_ = 0;  // keys in spilled_ (none: misses skip the lookup)
+  uint64_t batch_seq_ = 0;    // Process calls, for Key::last_used
+  int max_parallelism_ = 1;
+  uint32_t first_kg_ = 0;
+  uint32_t last_kg_ = 0;
+  std::vector<int64_t> timer_resume_;  // per key group: due times before this are consumed
+  absl::Status spill_error_;           // a damaged spilled key, reported after the batch
+  std::string spill_buf_;
+  std::string key_buf_;
 };
 
 }  // namespace sluice::operators::window

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
 #include "operators/testing/operator_harness.h"
 #include "operators/window/register.h"
 
@@ -51,9 +54,19 @@ Param Tumbling(std::string size) {
 class OpRun {
  public:
   // With `restore`, the instance restores those checkpoint blobs before Open.
+  // With `restore_states`, the context's keyed states (backend `backend`) restore those
+  // blobs (SnapshotStates) first.
   OpRun(Param params, SchemaPtr schema, bool batch_mode = false,
-        const std::map<std::string, std::string>* restore = nullptr)
-      : params_(std::move(params)), schema_(std::move(schema)), ctx_(batch_mode) {
+        const std::map<std::string, std::string>* restore = nullptr, const std::string& backend = "memory",
+        const std::map<std::string, std::string>* restore_states = nullptr)
+      : params_(std::move(params)), schema_(std::move(schema)), ctx_(batch_mode, "w") {
+    ctx_.state_backend = backend;
+    if (restore_states != nullptr) {
+      for (const auto& [name, blob] : *restore_states) {
+        absl::Status st = ctx_.states().Restore(name, blob);
+        EXPECT_TRUE(st.ok()) << st;
+      }
+    }
     OperatorConfig config;
     config.node_id = "w";
     config.params = &params_;
@@ -104,6 +117,14 @@ class OpRun {
     absl::Status st = op_->Snapshot(writer);
     EXPECT_TRUE(st.ok()) << st;
     return writer.blobs;
+  }
+  // The context's keyed states, as a checkpoint holds them.
+  std::map<std::string, std::string> SnapshotStates() {
+    std::map<std::string, std::string> blobs;
+    absl::Status st =
+        ctx_.states().Snapshot([&](const std::string& name, std::string blob) { blobs[name] = std::move(blob); });
+    EXPECT_TRUE(st.ok()) << st;
+    return blobs;
   }
   WindowOperator& op() { return static_cast<WindowOperator&>(*op_); }
   st::TestCollector& out() { return out_; }
@@ -1170,8 +1191,120 @@ TEST(WindowSnapshotTest, OtherParametersOrVersionAreClearErrors) {
   other_version[0] = 9;
   s = RestoreBlob(params, other_version);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(s.message(), HasSubstr("format version 9, but this build reads version 1"));
+  EXPECT_THAT(s.message(), HasSubstr("format version 9, but this build reads version 2"));
 }
+
+
+// --- Keys spilled to keyed state (window_spill.cc) -------------------------------------
+
+Param WithBound(const Param& params, int64_t max_windows) {
+  std::vector<std::pair<std::string, Param>> e = params.entries();
+  e.push_back({"max_windows_in_memory", N(static_cast<double>(max_windows))});
+  return M(std::move(e));
+}
+
+// Rows in the order of firing may differ once keys come back from state: compare each
+// step's output as a sorted list.
+std::vector<std::string> SortedPerStep(std::vector<std::string> lines) {
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+class WindowSpillTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    runtime::RocksDbStateOptions o;
+    o.local_dir = ::testing::TempDir() + "/window-spill-" + std::to_string(::getpid());
+    o.memory_bytes = 32 << 20;
+    o.write_cache_bytes = 16 << 10;  // small: state goes to RocksDB itself during the test
+    runtime::SetRocksDbStateOptions(o);
+  }
+};
+
+const std::vector<std::pair<std::vector<Param>, Param>>& SpillCases() {
+  static const auto* cases = new std::vector<std::pair<std::vector<Param>, Param>>{
+      {{S("user")}, Tumbling("1s")},
+      {{S("uid")}, Tumbling("700ms")},
+      {{S("user"), S("uid")}, M({{"type", S("sliding")}, {"size", S("2s")}, {"slide", S("500ms")}})},
+      {{S("uid")}, M({{"type", S("session")}, {"gap", S("60ms")}})},
+      {{S("user"), S("uid")}, M({{"type", S("session")}, {"gap", S("200ms")}})},
+      {{}, M({{"type", S("sliding")}, {"size", S("2s")}, {"slide", S("500ms")}})},
+  };
+  return *cases;
+}
+
+TEST_P(WindowSpillTest, SpilledKeysGiveTheSameOutput) {
+  for (const auto& [key_by, window] : SpillCases()) {
+    const Param params = ShopParams(key_by, window, "1s");
+    SCOPED_TRACE(window.ToString());
+    const Script script = RandomScript(7, 12);
+    OpRun whole(params, ShopSchema());
+    const std::vector<std::string> want = SortedPerStep(Play(whole, script, 0, script.size() + 1));
+    for (int64_t bound : {1, 3, 10}) {
+      SCOPED_TRACE(absl::StrCat("max_windows_in_memory ", bound));
+      OpRun spilling(WithBound(params, bound), ShopSchema(), false, nullptr, GetParam());
+      ASSERT_TRUE(spilling.ok());
+      std::vector<std::string> got;
+      int64_t most_spilled = 0;
+      for (size_t i = 0; i <= script.size(); ++i) {
+        Append(got, Play(spilling, script, i, i + 1));
+        most_spilled = std::max(most_spilled, spilling.op().spilled_keys());
+        // Between batches at most the bound (and a batch's new keys) stays in memory.
+        if (i < script.size()) EXPECT_LE(spilling.op().num_windows(), static_cast<size_t>(bound) + 160);
+      }
+      EXPECT_EQ(SortedPerStep(got), want);
+      if (!key_by.empty()) EXPECT_GT(most_spilled, 0);
+      EXPECT_EQ(spilling.op().spilled_keys(), 0);  // the end of input fired everything
+    }
+  }
+}
+
+TEST_P(WindowSpillTest, SpilledKeysSurviveACheckpointAtEveryCut) {
+  const Param params = WithBound(ShopParams({S("user"), S("uid")}, M({{"type", S("session")}, {"gap", S("200ms")}}), "1s"), 4);
+  const Script script = RandomScript(11, 10);
+  OpRun whole(params, ShopSchema());
+  const std::vector<std::string> want = SortedPerStep(Play(whole, script, 0, script.size() + 1));
+  for (size_t cut = 0; cut <= script.size(); cut += 3) {
+    SCOPED_TRACE(absl::StrCat("checkpoint before step ", cut));
+    OpRun b(params, ShopSchema(), false, nullptr, GetParam());
+    std::vector<std::string> got = Play(b, script, 0, cut);
+    const auto blobs = b.Snapshot();
+    const auto states = b.SnapshotStates();
+    // The other backend restores what this one wrote.
+    OpRun c(params, ShopSchema(), false, &blobs, GetParam() == "memory" ? "rocksdb" : "memory", &states);
+    EXPECT_EQ(c.op().spilled_keys(), b.op().spilled_keys());
+    Append(got, Play(c, script, cut, script.size() + 1));
+    EXPECT_EQ(SortedPerStep(got), want);
+  }
+}
+
+TEST_P(WindowSpillTest, ADamagedSpilledKeyFailsTheOperatorNamingIt) {
+  const Param params = WithBound(ShopParams({S("user")}, Tumbling("10s"), "0s"), 1);
+  OpRun b(params, ShopSchema(), false, nullptr, GetParam());
+  b.Feed({{"a", I(1), 1.5, "x", I(3)}}, {1000});
+  b.Feed({{"b", I(1), 1.5, "x", I(3)}}, {1000});
+  b.Feed({{"c", I(1), 1.5, "x", I(3)}}, {1000});  // spills a and b
+  ASSERT_GT(b.op().spilled_keys(), 0);
+  ASSERT_OK_AND_ASSIGN(ValueState * spilled, b.ctx().GetValueState("spilled"));
+  int damaged = 0;
+  std::vector<std::pair<uint32_t, std::string>> keys;
+  for (uint32_t kg = 0; kg < 128; ++kg) {
+    spilled->ForEachInKeyGroup(kg, [&](std::string_view key, std::string_view, std::string_view) {
+      keys.emplace_back(kg, std::string(key));
+      return true;
+    });
+  }
+  for (const auto& [kg, key] : keys) {
+    spilled->Put(StateKey{kg, key, {}}, "\x01\x01");
+    ++damaged;
+  }
+  ASSERT_GT(damaged, 0);
+  absl::Status st = b.op().OnEndOfInput(b.out());
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_THAT(st.message(), HasSubstr("window node 'w': the state of a spilled key"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WindowSpillTest, ::testing::Values("memory", "rocksdb"));
 
 }  // namespace
 }  // namespace sluice::operators::window

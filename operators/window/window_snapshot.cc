@@ -4,10 +4,11 @@
 // window cache is rebuilt on demand, and counters are not state.
 //
 // Format (snapshot_codec.h: fixed-width little-endian numbers, strings as u32 length and
-// bytes), version 1:
+// bytes), version 2 (1 lacks the spilled count):
 //   u8 version; i64 x shape fields (ForEachShapeField: window kind and durations, key
 //     field types, aggregate functions and field types), compared on Restore;
-//   i64 watermark, u64 next window creation number (seq);
+//   i64 watermark, u64 next window creation number (seq), i64 keys spilled to keyed
+//     state (version 2; window_spill.cc: they are in the keyed state's own checkpoint);
 //   u32 key ids; per id: u8 0 free / 1 value / 2 null, the value (i64 for one int-like key
 //     field, else a string: the value or the multi-field encoding), and for session
 //     windows u32 count + u32 slot per session, in the key's order;
@@ -36,7 +37,7 @@ namespace sluice::operators::window {
 
 namespace {
 
-constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kFormatVersion = 2;
 constexpr std::string_view kBlobName = "window";
 
 constexpr uint8_t kKeyFree = 0;
@@ -92,6 +93,7 @@ absl::Status WindowOperator::Snapshot(SnapshotWriter& writer) {
   ForEachShapeField([&out](std::string_view, int, int64_t v) { PutFixed(out, v); });
   PutFixed(out, watermark_);
   PutFixed(out, next_seq_);
+  PutFixed(out, spilled_keys_);
 
   // A key is live while it has windows (it is freed with its last one).
   PutFixed(out, static_cast<uint32_t>(keys_.size()));
@@ -160,6 +162,8 @@ void WindowOperator::ResetState() {
   free_windows_.clear();
   window_index_.clear();
   next_seq_ = 0;
+  spilled_keys_ = 0;
+  spill_error_ = absl::OkStatus();
   fire_queue_.clear();
   cleanup_queue_.clear();
   num_pairs_ = 0;
@@ -208,7 +212,7 @@ absl::Status WindowOperator::DecodeSnapshot(std::string_view blob) {
 
   uint8_t version;
   if (!in.Get(&version)) return damaged("the format version");
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 1) {
     return damaged(absl::StrCat("format version ", int{version}, ", but this build reads version ",
                                 int{kFormatVersion}));
   }
@@ -232,6 +236,7 @@ absl::Status WindowOperator::DecodeSnapshot(std::string_view blob) {
   int64_t watermark;
   uint64_t next_seq;
   if (!in.Get(&watermark) || !in.Get(&next_seq)) return damaged("the watermark");
+  if (version >= 2 && (!in.Get(&spilled_keys_) || spilled_keys_ < 0)) return damaged("the number of spilled keys");
   if (watermark != kNoTimestamp) SetWatermark(watermark);
   next_seq_ = next_seq;
 

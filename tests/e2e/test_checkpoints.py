@@ -2,6 +2,8 @@
 """End-to-end tests of barrier checkpoints with real processes (docs/checkpoints.md).
 
 Suites (--only):
+  chaos_rocksdb  the same with `state: {backend: rocksdb}` and windows that keep at most 8
+           windows in memory, so most keys live in RocksDB (docs/state.md).
   chaos    events in `sluice kafka-dev` through a 3-worker cluster with checkpoints every
            second: 1-minute windows whose records span several minutes of event time,
            a key-by exchange across workers, a file sink with two-phase commit. A random
@@ -13,7 +15,7 @@ Suites (--only):
            sources read in all.
   run_kill `sluice run` of a job with a key-by exchange, killed (-9) twice and started
            again: it resumes from its last checkpoint; the output equals an undisturbed
-           run's.
+           run's. Its windows keep their spilled keys in RocksDB.
 
 Usage: test_checkpoints.py --bin BUILD/bin --repo ROOT --workdir DIR --only SUITE [--seed N]
 """
@@ -23,6 +25,7 @@ import glob
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -89,6 +92,7 @@ def read_committed(pattern):
 JOB = """name: %(name)s
 parallelism: 2
 checkpoint: {dir: %(ckpt)s, interval: %(interval)s}
+%(state)s
 operators:
 %(source)s  - id: slow
     type: throttle
@@ -104,7 +108,7 @@ operators:
     input: parse
     key_by: [k]
     window: {type: tumbling, size: 1m}
-    aggregates:
+%(window_extra)s    aggregates:
       - {fn: count, as: count}
       - {fn: sum, field: v, as: total}
     emit: [k, window_start, count, total]
@@ -130,7 +134,11 @@ FILE_SOURCE = """  - id: events
 """
 
 
-def suite_chaos(args, work):
+def suite_chaos_rocksdb(args, work):
+    suite_chaos(args, work, state="state: {backend: rocksdb}\n", window_extra="    max_windows_in_memory: 8\n")
+
+
+def suite_chaos(args, work, state="", window_extra=""):
     rng = random.Random(args.seed)
     print("seed %d" % args.seed)
     n = 150_000
@@ -147,7 +155,7 @@ def suite_chaos(args, work):
         with open(path, "w") as f:
             f.write(JOB % {"name": "chaos", "ckpt": os.path.join(work, "ckpt"), "interval": "1s",
                            "source": KAFKA_SOURCE % {"b": kafka.bootstrap}, "parse_field": "    field: value\n",
-                           "rate": 2500, "out": out})
+                           "rate": 2500, "out": out, "state": state, "window_extra": window_extra})
         p = cluster.cli(["submit", path, "--restart-attempts", "50", "--restart-delay", "0.2"])
         job = p.stdout.strip()
         check("the job is submitted", p.returncode == 0 and job, p.stderr)
@@ -241,11 +249,13 @@ def suite_run_kill(args, work):
     path = os.path.join(work, "runkill.yaml")
     with open(path, "w") as f:
         f.write(JOB % {"name": "runkill", "ckpt": os.path.join(work, "ckpt"), "interval": "200ms",
-                       "source": FILE_SOURCE % {"input": data}, "parse_field": "", "rate": 10000, "out": out})
+                       "source": FILE_SOURCE % {"input": data}, "parse_field": "", "rate": 10000, "out": out,
+                       "state": "state: {backend: rocksdb}\n", "window_extra": "    max_windows_in_memory: 8\n"})
     sluice = os.path.join(args.bin, "sluice")
     for i in range(2):
         log = open(os.path.join(work, "run%d.stderr" % i), "w")
-        proc = subprocess.Popen([sluice, "run", path, "--progress-interval", "0"], cwd=work,
+        proc = subprocess.Popen([sluice, "run", path, "--progress-interval", "0",
+                                 "--state-dir", os.path.join(work, "state")], cwd=work,
                                 stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(1.5)
         alive = proc.poll() is None
@@ -258,10 +268,16 @@ def suite_run_kill(args, work):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         check("run %d was killed mid-job" % (i + 1), alive)
-    r = subprocess.run([sluice, "run", path, "--progress-interval", "0"], cwd=work, stdout=subprocess.PIPE,
+    r = subprocess.run([sluice, "run", path, "--progress-interval", "0", "--state-dir", os.path.join(work, "state")],
+                       cwd=work, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=120)
     check("the third run finishes", r.returncode == 0, r.stderr[-3000:])
     check("it restored a checkpoint", "restores checkpoint" in r.stderr, r.stderr[-2000:])
+    spilled = re.search(r"counter counts\.keys_spilled = (\d+)", r.stderr)
+    check("its windows moved keys to RocksDB", spilled and int(spilled.group(1)) > 0, r.stderr[-2000:])
+    left = os.listdir(os.path.join(work, "state")) if os.path.isdir(os.path.join(work, "state")) else []
+    check("the killed runs' RocksDB instances are all that is left in the state dir (%d)" % len(left),
+          0 < len(left) <= 2 * 4 and all(d.startswith("runkill-") for d in left), left)
     got, dupes = read_committed(out + "*.part-*")
     check("every window committed exactly once (%d windows)" % len(want), got == want and not dupes,
           "got %d windows, want %d, %d duplicated" % (len(got), len(want), len(dupes)))
@@ -272,12 +288,13 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--repo", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", required=True, choices=["chaos", "run_kill"])
+    ap.add_argument("--only", required=True, choices=["chaos", "chaos_rocksdb", "run_kill"])
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     args = ap.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
-    {"chaos": suite_chaos, "run_kill": suite_run_kill}[args.only](args, args.workdir)
+    {"chaos": suite_chaos, "chaos_rocksdb": suite_chaos_rocksdb,
+     "run_kill": suite_run_kill}[args.only](args, args.workdir)
     print("%d passed, %d failed" % (sum(results), len(results) - sum(results)))
     sys.exit(0 if all(results) else 1)
 

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""What the RocksDB state backend costs, and what it makes possible (issue #13).
+
+1. keys: a window with --keys distinct keys (default 20,000,000: the generator's `seq`,
+   all in one 1-hour window) on one task, with `state: {backend: rocksdb}` and
+   --state-memory (default 256MiB), against the in-memory backend holding every key in
+   memory. Prints each run's wall time, CPU seconds (user + sys) and peak RSS (the
+   process's VmHWM, from wait4), checks that the RocksDB run's peak RSS stays within
+   --state-memory + 256 MiB, and that both outputs are the same rows (an order-independent
+   digest of the output lines).
+2. jobs: YSB and nginx PV/UV (`sluice run -p 1`), the memory backend against the RocksDB
+   backend, --pairs times alternately, twice: with the window's default bound (200,000
+   windows in memory: these jobs never reach it, so RocksDB holds nothing) and with
+   `max_windows_in_memory: 1000`, which makes the windows move keys to state and back all
+   the time. Prints the median ratio (RocksDB / memory) of wall time and CPU seconds with
+   their spread, and checks the outputs are equal.
+
+Usage: bench/run_state_bench.py [--build build] [--only keys|jobs] [--keys N] [--events N]
+                                [--pairs 5] [--state-memory 256MiB]
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from run_bench import same  # noqa: E402
+
+KEYS_JOB = """name: state_keys
+parallelism: 1
+state: {backend: %(backend)s}
+operators:
+  - id: gen
+    type: generator
+    count: %(keys)d
+    keys: 1
+    events_per_second: 1000000000
+  - id: counts
+    type: window
+    input: gen
+    key_by: [seq]
+    window: {type: tumbling, size: 1h}
+    max_windows_in_memory: %(bound)d
+    aggregates:
+      - {fn: count, as: n}
+      - {fn: sum, field: value, as: total}
+    emit: [seq, window_start, n, total]
+  - id: sink
+    type: file_sink
+    input: counts
+    path: %(out)s
+"""
+
+
+def run(cmd, cwd):
+    """Runs `cmd`; returns (wall s, CPU s, peak RSS MiB, stderr)."""
+    t0 = time.monotonic()
+    with open(os.path.join(cwd, "stderr.log"), "w") as err:
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    with open(os.path.join(cwd, "stderr.log")) as f:
+        log = f.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), log[-3000:]))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, log
+
+
+def digest(path):
+    """(lines, an order-independent digest of the lines) of a file (or its part files)."""
+    files = [path] if os.path.exists(path) else sorted(
+        os.path.join(os.path.dirname(path), f) for f in os.listdir(os.path.dirname(path))
+        if f.startswith(os.path.basename(path)))
+    n, acc = 0, 0
+    for name in files:
+        with open(name, "rb") as f:
+            for line in f:
+                if line.startswith(b"seq\t"):
+                    continue  # the header
+                n += 1
+                acc = (acc + int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")) % (1 << 64)
+    return n, acc
+
+
+def bench_keys(args, sluice, work):
+    print("== %d distinct window keys on one task, state memory %s" % (args.keys, args.state_memory))
+    results = {}
+    for backend, bound in (("rocksdb", 200000), ("memory", 0)):
+        d = os.path.join(work, "keys_" + backend)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        out = os.path.join(d, "out.tsv")
+        path = os.path.join(d, "job.yaml")
+        with open(path, "w") as f:
+            f.write(KEYS_JOB % {"backend": backend, "keys": args.keys, "bound": bound, "out": out})
+        cmd = [sluice, "run", path, "-q", "--state-memory", args.state_memory, "--state-dir", os.path.join(d, "state")]
+        wall, cpu, rss, log = run(cmd, d)
+        rows, dig = digest(out)
+        results[backend] = (rows, dig)
+        print("%-8s wall %7.1f s  cpu %7.1f s  peak RSS %7.0f MiB  rows %d" % (backend, wall, cpu, rss, rows))
+        if backend == "rocksdb":
+            bound_mib = int(args.state_memory.lower().replace("mib", "")) if args.state_memory.lower().endswith("mib") else None
+            if bound_mib is not None:
+                ok = rss <= bound_mib + 256
+                print("  peak RSS within state memory + 256 MiB (%d MiB): %s" % (bound_mib + 256, "yes" if ok else "NO"))
+        shutil.rmtree(os.path.join(d, "state"), ignore_errors=True)
+    equal = results["rocksdb"] == results["memory"] and results["memory"][0] == args.keys
+    print("outputs equal (%d rows each): %s" % (results["memory"][0], "yes" if equal else "NO"))
+    return equal
+
+
+def bench_jobs(args, sluice, work):
+    n = args.events
+    ev, ads = os.path.join(work, "ysb_%d.jsonl" % n), os.path.join(work, "ysb_ads.csv")
+    log = os.path.join(work, "nginx_%d.log" % n)
+    if not os.path.exists(ev):
+        subprocess.run([sluice, "gen", "ysb", "--events-out", ev, "--ads-out", ads, "--events", str(n), "--seed", "1"],
+                       check=True, stdout=subprocess.DEVNULL)
+    if not os.path.exists(log):
+        subprocess.run([sluice, "gen", "nginx", "--out", log, "--lines", str(n), "--seed", "1"], check=True,
+                       stdout=subprocess.DEVNULL)
+    jobs = {
+        "ysb": ([os.path.join(ROOT, "examples", "ysb", "ysb.yaml"), "--set", "events.paths=" + ev,
+                 "--set", "join.table=" + ads], "counts", "sink.path"),
+        "nginx_pv_uv": ([os.path.join(ROOT, "examples", "nginx_pv_uv", "nginx_pv_uv.yaml"),
+                         "--set", "logs.paths=" + log], "pv_uv", "sink.path"),
+    }
+    ok = True
+    for name, (argv, window, out_key) in jobs.items():
+        for bound in (None, 1000):
+            label = "%s, %s" % (name, "default bound" if bound is None else "max_windows_in_memory %d" % bound)
+            walls, cpus = [], []
+            outs = {}
+            for i in range(args.pairs):
+                runs = {}
+                for backend in ("memory", "rocksdb"):
+                    d = os.path.join(work, "%s_%s" % (name, backend))
+                    shutil.rmtree(d, ignore_errors=True)
+                    os.makedirs(d)
+                    out = os.path.join(d, "out.tsv")
+                    cmd = [sluice, "run", "-q", "-p", "1"] + argv + ["--set", out_key + "=" + out,
+                                                                     "--set", "state.backend=" + backend,
+                                                                     "--state-dir", os.path.join(d, "state")]
+                    if bound is not None:
+                        cmd += ["--set", "%s.max_windows_in_memory=%d" % (window, bound)]
+                    wall, cpu, _, _ = run(cmd, d)
+                    runs[backend] = (wall, cpu)
+                    outs[backend] = out
+                equal, detail = same(outs["memory"], outs["rocksdb"])
+                if not equal:
+                    print("%s: OUTPUTS DIFFER: %s" % (label, detail[-2000:]))
+                    ok = False
+                walls.append(runs["rocksdb"][0] / runs["memory"][0])
+                cpus.append(runs["rocksdb"][1] / runs["memory"][1])
+                print("  %s pair %d: memory %.2f s (%.2f cpu), rocksdb %.2f s (%.2f cpu)" % (
+                    label, i + 1, runs["memory"][0], runs["memory"][1], runs["rocksdb"][0], runs["rocksdb"][1]))
+            print("%s: RocksDB / memory, median of %d pairs: wall %.2f (%.2f-%.2f), CPU %.2f (%.2f-%.2f); "
+                  "throughput ratio %.2f" % (label, args.pairs, statistics.median(walls), min(walls), max(walls),
+                                             statistics.median(cpus), min(cpus), max(cpus),
+                                             1 / statistics.median(walls)))
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "out", "bench_state"))
+    ap.add_argument("--only", choices=["keys", "jobs"])
+    ap.add_argument("--keys", type=int, default=20_000_000)
+    ap.add_argument("--events", type=int, default=5_000_000)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--state-memory", default="256MiB")
+    args = ap.parse_args()
+    sluice = os.path.join(args.build, "bin", "sluice")
+    os.makedirs(args.workdir, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True).stdout.strip()
+    print("commit %s, %d cores" % (commit, os.cpu_count()))
+    ok = True
+    if args.only in (None, "keys"):
+        ok = bench_keys(args, sluice, args.workdir) and ok
+    if args.only in (None, "jobs"):
+        ok = bench_jobs(args, sluice, args.workdir) and ok
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
