@@ -283,7 +283,7 @@ class WindowOperator final : public Operator {
   int max_parallelism_ = 1;
   uint32_t first_kg_ = 0;
   uint32_t last_kg_ = 0;
-  std::vector<int64_t> timer_resume_;  // per key group: due times before this are consumed
+  std::vector<std::string> timer_resume_;  // per key group: the timers before this are consumed
   absl::Status spill_error_;           // a damaged spilled key, reported after the batch
   std::string spill_buf_;
   std::string key_buf_;

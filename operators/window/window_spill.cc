@@ -69,7 +69,7 @@ absl::Status WindowOperator::OpenSpill(Context& ctx) {
   max_parallelism_ = ctx.max_parallelism();
   first_kg_ = static_cast<uint32_t>(ctx.first_key_group());
   last_kg_ = static_cast<uint32_t>(ctx.last_key_group());
-  timer_resume_.assign(last_kg_ - first_kg_ + 1, std::numeric_limits<int64_t>::min());
+  timer_resume_.assign(last_kg_ - first_kg_ + 1, std::string());
   keys_spilled_ = ctx.GetCounter("keys_spilled");
   keys_loaded_ = ctx.GetCounter("keys_loaded");
   if (spec_.max_windows_in_memory <= 0 && spilled_keys_ == 0) return absl::OkStatus();
@@ -308,24 +308,28 @@ bool WindowOperator::LoadDueKeys() {
   // A bounded number per round, so the memory a round needs stays near the bound.
   const size_t limit = std::max<size_t>(1024, static_cast<size_t>(spec_.max_windows_in_memory / 2));
   std::vector<std::string> keys;
-  std::string from;
   for (uint32_t kg = first_kg_; kg <= last_kg_ && keys.size() < limit; ++kg) {
-    int64_t& resume = timer_resume_[kg - first_kg_];
-    from.clear();
-    PutOrderedI64(from, resume);
-    timers_->ForEachInKeyGroupFrom(kg, from, [&](std::string_view timer, std::string_view key, std::string_view) {
+    // Each scan starts after the last timer consumed in the key group: timers added later
+    // are later than any consumed (they are not due when added), and the consumed ones are
+    // deletions the scan would otherwise walk again.
+    std::string& resume = timer_resume_[kg - first_kg_];
+    timers_->ForEachInKeyGroupFrom(kg, resume, [&](std::string_view timer, std::string_view key, std::string_view) {
       if (timer.size() != 16) return true;  // not a timer of ours
-      const int64_t due = GetOrderedI64(timer);
-      if (due > watermark_) return false;
-      resume = due;
+      if (GetOrderedI64(timer) > watermark_) return false;
+      resume.assign(timer.data(), timer.size());
+      resume.push_back('\0');  // the next key after it
       keys.emplace_back(key);
       return keys.size() < limit;
     });
   }
-  for (const std::string& key : keys) {
-    // A key with several due windows is listed once per window; the first load takes all.
-    LoadKey(key);
-  }
+  // In the order of the spilled table (a key group's keys in byte order), so that reads
+  // go through its blocks in turn rather than jump about. A key with several due windows
+  // is listed once per window; the first load takes all.
+  std::sort(keys.begin(), keys.end(), [this](const std::string& a, const std::string& b) {
+    const uint32_t ga = KeyGroupOfBytes(a), gb = KeyGroupOfBytes(b);
+    return ga != gb ? ga < gb : a < b;
+  });
+  for (const std::string& key : keys) LoadKey(key);
   return !keys.empty();
 }
 

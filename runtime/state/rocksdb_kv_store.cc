@@ -44,7 +44,7 @@ const SharedResources& Shared() {
   static const SharedResources* shared = [] {
     const RocksDbStateOptions& o = GetRocksDbStateOptions();
     auto* s = new SharedResources;
-    s->cache = rocksdb::NewLRUCache(static_cast<size_t>(o.memory_bytes));
+    s->cache = rocksdb::NewLRUCache(static_cast<size_t>(o.memory_bytes), -1, false, /*high_pri_pool_ratio=*/0.1);
     s->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(static_cast<size_t>(o.memory_bytes / 2), s->cache);
     rocksdb::Env::Default()->SetBackgroundThreads(2, rocksdb::Env::LOW);
     rocksdb::Env::Default()->SetBackgroundThreads(1, rocksdb::Env::HIGH);
@@ -90,8 +90,16 @@ class RocksDbKvStore final : public KvStore {
     const SharedResources& shared = Shared();
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = shared.cache;
+    // Index and filter blocks live in the shared cache (bounded), partitioned so that a
+    // lookup reads one small partition rather than a whole table's filter when the cache
+    // has dropped it (as Flink's bounded RocksDB memory does); the top levels stay pinned.
     table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
+    table.pin_top_level_index_and_filter = true;
+    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    table.partition_filters = true;
+    table.metadata_block_size = 4096;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf_options_.compression = shared.compression;
