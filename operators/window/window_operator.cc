@@ -405,16 +405,19 @@ uint32_t WindowOperator::FindOrAddWindow(uint32_t key, int64_t start, int64_t en
   return it->second;
 }
 
-uint32_t WindowOperator::NewWindow(uint32_t key, int64_t start, int64_t end) {
-  uint32_t slot;
+uint32_t WindowOperator::AllocWindow() {
   if (!free_windows_.empty()) {
-    slot = free_windows_.back();
+    const uint32_t slot = free_windows_.back();
     free_windows_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(windows_.size());
-    windows_.emplace_back();
-    for (auto& agg : aggs_) agg->Resize(windows_.size());
+    return slot;
   }
+  windows_.emplace_back();
+  for (auto& agg : aggs_) agg->Resize(windows_.size());
+  return static_cast<uint32_t>(windows_.size() - 1);
+}
+
+uint32_t WindowOperator::NewWindow(uint32_t key, int64_t start, int64_t end) {
+  const uint32_t slot = AllocWindow();
   Window& w = windows_[slot];
   w.start = start;
   w.end = end;

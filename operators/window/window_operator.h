@@ -175,6 +175,8 @@ class WindowOperator final : public Operator {
 
   uint32_t FindOrAddWindow(uint32_t key, int64_t start, int64_t end);
   uint32_t NewWindow(uint32_t key, int64_t start, int64_t end);
+  // A free slot (its aggregates empty), reused or new.
+  uint32_t AllocWindow();
   void FreeWindow(uint32_t slot);
   void Enqueue(uint32_t slot);
   void Dequeue(uint32_t slot);
@@ -224,6 +226,12 @@ class WindowOperator final : public Operator {
   uint32_t LoadOrAddKey(std::string_view bytes);
 
   // Checkpoints (window_snapshot.cc).
+  // One live window, in checkpoints and spilled keys: u8 1 pending / 2 fired, i64 start,
+  // i64 end, i64 queued end (pending only), u64 seq, i64 rows.
+  static void PutWindow(std::string& out, const Window& w);
+  // Reads the rest of what PutWindow wrote after its first byte `state`; false if short
+  // or `state` is not a live window's.
+  static bool GetWindowFields(SnapshotDecoder& in, uint8_t state, Window* w);
   void ResetState();
   absl::Status DecodeSnapshot(std::string_view blob);
   template <typename Fn>

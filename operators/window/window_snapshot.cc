@@ -127,19 +127,31 @@ absl::Status WindowOperator::Snapshot(SnapshotWriter& writer) {
       PutFixed(out, kSlotFree);
       continue;
     }
-    const bool pending = w.state == State::kPending;
-    PutFixed(out, pending ? kSlotPending : kSlotFired);
-    PutFixed(out, w.start);
-    PutFixed(out, w.end);
-    if (pending) PutFixed(out, w.queued_end);
-    PutFixed(out, w.seq);
-    PutFixed(out, w.rows);
+    PutWindow(out, w);
     PutFixed(out, w.key);
     live.push_back(slot);
   }
   for (const auto& agg : aggs_) agg->SaveSlots(live.data(), live.size(), out);
   writer.Write(kBlobName, out);
   return absl::OkStatus();
+}
+
+void WindowOperator::PutWindow(std::string& out, const Window& w) {
+  const bool pending = w.state == State::kPending;
+  PutFixed(out, pending ? kSlotPending : kSlotFired);
+  PutFixed(out, w.start);
+  PutFixed(out, w.end);
+  if (pending) PutFixed(out, w.queued_end);
+  PutFixed(out, w.seq);
+  PutFixed(out, w.rows);
+}
+
+bool WindowOperator::GetWindowFields(SnapshotDecoder& in, uint8_t state, Window* w) {
+  if (state != kSlotPending && state != kSlotFired) return false;
+  const bool pending = state == kSlotPending;
+  w->state = pending ? State::kPending : State::kFired;
+  return in.Get(&w->start) && in.Get(&w->end) && (!pending || in.Get(&w->queued_end)) && in.Get(&w->seq) &&
+         in.Get(&w->rows);
 }
 
 absl::Status WindowOperator::Restore(SnapshotReader& reader) {
@@ -298,10 +310,7 @@ absl::Status WindowOperator::DecodeSnapshot(std::string_view blob) {
       return damaged(absl::StrCat("window ", slot, " has state ", int{state}));
     }
     const bool pending = state == kSlotPending;
-    if (!in.Get(&w.start) || !in.Get(&w.end) || (pending && !in.Get(&w.queued_end)) ||
-        !in.Get(&w.seq) || !in.Get(&w.rows) || !in.Get(&w.key)) {
-      return damaged(absl::StrCat("window ", slot));
-    }
+    if (!GetWindowFields(in, state, &w) || !in.Get(&w.key)) return damaged(absl::StrCat("window ", slot));
     const std::string where = absl::StrCat("window ", slot, " [", w.start, ", ", w.end, ")");
     if (w.key >= num_keys || !key_live[w.key]) {
       return damaged(absl::StrCat(where, " belongs to key ", w.key, ", which is not live"));

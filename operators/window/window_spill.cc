@@ -3,9 +3,10 @@
 // windows, and come back on the next record for them or when one of their windows is due.
 //
 // State (sluice/state.h), both ValueStates of this operator:
-//   "spilled": (key group, key bytes) -> u8 version; u32 windows; per window: u8 1 pending
-//     / 2 fired, i64 start, i64 end, i64 queued end (pending only), u64 seq, i64 rows;
-//     then per aggregator Aggregator::SaveSlots of those windows (snapshot_codec.h).
+//   "spilled": (key group, key bytes) -> u8 version; u32 windows; per window PutWindow's
+//     encoding (as in checkpoints: u8 1 pending / 2 fired, i64 start, i64 end, i64 queued
+//     end (pending only), u64 seq, i64 rows); then per aggregator Aggregator::SaveSlots of
+//     those windows (snapshot_codec.h).
 //   "timers": (key group, big-endian biased due time + big-endian seq, namespace: key
 //     bytes) -> "" for each spilled window: the last watermark at which it is not due
 //     (queued end - 1 while pending; its cleanup time once fired). A key group's timers are
@@ -35,8 +36,6 @@ namespace sluice::operators::window {
 namespace {
 
 constexpr uint8_t kSpillVersion = 1;
-constexpr uint8_t kSpillPending = 1;
-constexpr uint8_t kSpillFired = 2;
 
 // Big-endian with the sign bit flipped: byte order is numeric order.
 void PutOrderedI64(std::string& out, int64_t v) {
@@ -194,13 +193,7 @@ void WindowOperator::SpillKey(uint32_t key, const std::vector<uint32_t>& slots) 
   std::string timer;
   for (uint32_t slot : slots) {
     const Window& w = windows_[slot];
-    const bool pending = w.state == State::kPending;
-    PutFixed(spill_buf_, pending ? kSpillPending : kSpillFired);
-    PutFixed(spill_buf_, w.start);
-    PutFixed(spill_buf_, w.end);
-    if (pending) PutFixed(spill_buf_, w.queued_end);
-    PutFixed(spill_buf_, w.seq);
-    PutFixed(spill_buf_, w.rows);
+    PutWindow(spill_buf_, w);
     TimerKey(w, &timer);
     timers_->Put(StateKey{kg, timer, key_buf_}, {});
   }
@@ -240,13 +233,7 @@ uint32_t WindowOperator::LoadKey(std::string_view bytes) {
   std::vector<Window> windows(n);
   for (Window& w : windows) {
     uint8_t state;
-    if (!in.Get(&state) || (state != kSpillPending && state != kSpillFired)) return damaged("a window's state");
-    const bool pending = state == kSpillPending;
-    if (!in.Get(&w.start) || !in.Get(&w.end) || (pending && !in.Get(&w.queued_end)) || !in.Get(&w.seq) ||
-        !in.Get(&w.rows)) {
-      return damaged("a window");
-    }
-    w.state = pending ? State::kPending : State::kFired;
+    if (!in.Get(&state) || !GetWindowFields(in, state, &w)) return damaged("a window");
   }
   if (key[0] != '\0' && key_mode_ == KeyMode::kInt && key.size() != 1 + sizeof(int64_t)) {
     return damaged("an int key of another size");
@@ -270,15 +257,7 @@ uint32_t WindowOperator::LoadKey(std::string_view bytes) {
   for (Window& w : windows) {
     TimerKey(w, &timer);
     timers_->Delete(StateKey{kg, timer, key});
-    uint32_t slot;
-    if (!free_windows_.empty()) {
-      slot = free_windows_.back();
-      free_windows_.pop_back();
-    } else {
-      slot = static_cast<uint32_t>(windows_.size());
-      windows_.emplace_back();
-      for (auto& agg : aggs_) agg->Resize(windows_.size());
-    }
+    const uint32_t slot = AllocWindow();
     w.key = id;
     w.dirty = false;
     if (w.state == State::kPending) {
