@@ -11,7 +11,7 @@
 // the windows it fires; fired windows wait in a second queue until their allowed
 // lateness has passed.
 //
-// Keys that do not fit in memory: above `max_windows_in_memory` live windows, the least
+// Keys that do not fit in memory: above `max_keys_in_memory` keys in memory, the least
 // recently used keys move, with all their windows and aggregate state, to the job's keyed
 // state (sluice/state.h: in memory or in RocksDB), and their windows' due times to timers
 // kept in state; a record for such a key, or a watermark that makes one of its windows
@@ -77,12 +77,13 @@ struct WindowSpec {
   std::vector<AggregateSpec> aggregates;
   std::vector<OutputColumnSpec> output;
   SchemaPtr output_schema;
-  // Above this many live windows in memory, the least recently used keys move to keyed
+  // Above this many keys in memory, the least recently used keys move (each with all its
+  // windows: the bound is on keys, not windows) to keyed
   // state (window_spill.cc); 0: never.
-  int64_t max_windows_in_memory = 0;
+  int64_t max_keys_in_memory = 0;
 };
 
-inline constexpr int64_t kDefaultMaxWindowsInMemory = 200000;
+inline constexpr int64_t kDefaultMaxKeysInMemory = 200000;
 
 /// Validates `params` against `input`; errors are located ("job.yaml:14: ...").
 absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr& input);

@@ -238,7 +238,7 @@ Type AggOutputType(AggFn fn, Type field_type) {
 
 absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr& input) {
   RETURN_IF_ERROR(
-      params.CheckKeys({"key_by", "window", "allowed_lateness", "aggregates", "emit", "max_windows_in_memory"}));
+      params.CheckKeys({"key_by", "window", "allowed_lateness", "aggregates", "emit", "max_keys_in_memory"}));
   WindowSpec spec;
   spec.input_schema = input;
   const Schema& schema = *input;
@@ -272,11 +272,11 @@ absl::StatusOr<WindowSpec> ParseWindowSpec(const Param& params, const SchemaPtr&
 
   RETURN_IF_ERROR(ParseWindowShape(params, spec));
   ASSIGN_OR_RETURN(spec.allowed_lateness_ms, params.GetDurationMsOr("allowed_lateness", 0));
-  ASSIGN_OR_RETURN(int64_t max_windows, params.GetIntOr("max_windows_in_memory", kDefaultMaxWindowsInMemory));
-  if (max_windows < 0) {
-    return params.Find("max_windows_in_memory")->Error("must be 0 (never spill) or positive");
+  ASSIGN_OR_RETURN(int64_t max_keys, params.GetIntOr("max_keys_in_memory", kDefaultMaxKeysInMemory));
+  if (max_keys < 0) {
+    return params.Find("max_keys_in_memory")->Error("must be 0 (never spill) or positive");
   }
-  spec.max_windows_in_memory = max_windows;
+  spec.max_keys_in_memory = max_keys;
 
   const Param* aggs = params.Find("aggregates");
   if (aggs == nullptr || aggs->is_null()) return params.MissingError("aggregates");

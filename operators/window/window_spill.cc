@@ -1,5 +1,5 @@
-// Keys that do not fit in memory (see window_operator.h): above `max_windows_in_memory`
-// live windows, the least recently used keys move to the job's keyed state with all their
+// Keys that do not fit in memory (see window_operator.h): above `max_keys_in_memory`
+// keys, the least recently used keys move to the job's keyed state with all their
 // windows, and come back on the next record for them or when one of their windows is due.
 //
 // State (sluice/state.h), both ValueStates of this operator:
@@ -71,7 +71,7 @@ absl::Status WindowOperator::OpenSpill(Context& ctx) {
   timer_resume_.assign(last_kg_ - first_kg_ + 1, std::string());
   keys_spilled_ = ctx.GetCounter("keys_spilled");
   keys_loaded_ = ctx.GetCounter("keys_loaded");
-  if (spec_.max_windows_in_memory <= 0 && spilled_keys_ == 0) return absl::OkStatus();
+  if (spec_.max_keys_in_memory <= 0 && spilled_keys_ == 0) return absl::OkStatus();
   auto spilled = ctx.GetValueState("spilled");
   auto timers = ctx.GetValueState("timers");
   if (!spilled.ok() || !timers.ok()) {
@@ -145,8 +145,8 @@ uint32_t WindowOperator::KeyGroupOfBytes(std::string_view bytes) const {
 }
 
 void WindowOperator::MaybeSpill() {
-  const size_t bound = static_cast<size_t>(spec_.max_windows_in_memory);
-  if (bound == 0 || num_windows() <= bound) return;
+  const size_t bound = static_cast<size_t>(spec_.max_keys_in_memory);
+  if (bound == 0 || num_keys() <= bound) return;
   const size_t target = bound - bound / 4;
   // The least recently used keys first, until what stays fits the target.
   std::vector<std::pair<uint64_t, uint32_t>> by_age;
@@ -156,12 +156,8 @@ void WindowOperator::MaybeSpill() {
   }
   std::sort(by_age.begin(), by_age.end());
   std::vector<uint8_t> evict(keys_.size(), 0);
-  size_t remaining = num_windows();
-  for (const auto& [age, id] : by_age) {
-    if (remaining <= target) break;
-    evict[id] = 1;
-    remaining -= keys_[id].num_windows;
-  }
+  const size_t to_evict = by_age.size() - std::min(by_age.size(), target);
+  for (size_t i = 0; i < to_evict; ++i) evict[by_age[i].second] = 1;
   // Their windows, grouped by key (in slot order; sessions in the key's order).
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   for (uint32_t slot = 0; slot < windows_.size(); ++slot) {
@@ -285,7 +281,7 @@ uint32_t WindowOperator::LoadKey(std::string_view bytes) {
 
 bool WindowOperator::LoadDueKeys() {
   // A bounded number per round, so the memory a round needs stays near the bound.
-  const size_t limit = std::max<size_t>(1024, static_cast<size_t>(spec_.max_windows_in_memory / 2));
+  const size_t limit = std::max<size_t>(1024, static_cast<size_t>(spec_.max_keys_in_memory / 2));
   std::vector<std::string> keys;
   for (uint32_t kg = first_kg_; kg <= last_kg_ && keys.size() < limit; ++kg) {
     // Each scan starts after the last timer consumed in the key group: timers added later

@@ -3,7 +3,7 @@
 
 Suites (--only):
   chaos_rocksdb  the same with `state: {backend: rocksdb}` and windows that keep at most 8
-           windows in memory, so most keys live in RocksDB (docs/state.md).
+           keys in memory, so most keys live in RocksDB (docs/state.md).
   chaos    events in `sluice kafka-dev` through a 3-worker cluster with checkpoints every
            second: 1-minute windows whose records span several minutes of event time,
            a key-by exchange across workers, a file sink with two-phase commit. A random
@@ -135,7 +135,7 @@ FILE_SOURCE = """  - id: events
 
 
 def suite_chaos_rocksdb(args, work):
-    suite_chaos(args, work, state="state: {backend: rocksdb}\n", window_extra="    max_windows_in_memory: 8\n")
+    suite_chaos(args, work, state="state: {backend: rocksdb}\n", window_extra="    max_keys_in_memory: 8\n")
 
 
 def suite_chaos(args, work, state="", window_extra=""):
@@ -250,7 +250,7 @@ def suite_run_kill(args, work):
     with open(path, "w") as f:
         f.write(JOB % {"name": "runkill", "ckpt": os.path.join(work, "ckpt"), "interval": "200ms",
                        "source": FILE_SOURCE % {"input": data}, "parse_field": "", "rate": 10000, "out": out,
-                       "state": "state: {backend: rocksdb}\n", "window_extra": "    max_windows_in_memory: 8\n"})
+                       "state": "state: {backend: rocksdb}\n", "window_extra": "    max_keys_in_memory: 8\n"})
     sluice = os.path.join(args.bin, "sluice")
     for i in range(2):
         log = open(os.path.join(work, "run%d.stderr" % i), "w")
