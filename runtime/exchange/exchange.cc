@@ -1,5 +1,7 @@
 #include "runtime/exchange/exchange.h"
 
+#include "common/strings.h"
+
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -169,6 +171,29 @@ void RemoteChannel::Cancel() {
   context_.TryCancel();
 }
 
+namespace {
+constexpr std::string_view kClosedByReceiver = "exchange stream closed by the receiver";
+}  // namespace
+
+bool RemoteChannel::WriteFailed() {
+  // The receiver may have said why before it closed the stream (a refused frame): the
+  // reader thread gets that reason once the stream ends, so wait for it rather than
+  // report a bare broken stream.
+  if (reader_.joinable()) reader_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The receiver's reason, or a cancel: keep it. Only a bare end is worth replacing.
+    if (broken_ && StdSv(status_.message()) != kClosedByReceiver) return false;
+  }
+  grpc::Status st = stream_->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  broken_ = true;
+  status_ = absl::UnavailableError(absl::StrCat("exchange stream broke while sending",
+                                                st.ok() ? "" : absl::StrCat(": ", st.error_message())));
+  credit_cv_.notify_all();
+  return false;
+}
+
 absl::Status RemoteChannel::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   return status_;
@@ -212,7 +237,7 @@ void RemoteChannel::ReadCredits() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!ended_ && !broken_) {
     broken_ = true;
-    status_ = absl::UnavailableError("exchange stream closed by the receiver");
+    status_ = absl::UnavailableError(Sv(kClosedByReceiver));
   }
   credit_cv_.notify_all();
 }
@@ -260,7 +285,7 @@ bool RemoteChannel::Push(MailboxItem item, int64_t* blocked_ns) {
     if (broken_) return false;
     credit_ -= bytes;
   }
-  if (!stream_->Write(frame_)) return Fail(absl::UnavailableError("exchange stream broke while sending"));
+  if (!stream_->Write(frame_)) return WriteFailed();
   if (counters_) counters_->bytes_out.fetch_add(bytes, std::memory_order_relaxed);
   if (item.kind == MailboxItem::Kind::kEndOfInput) {
     {

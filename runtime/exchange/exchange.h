@@ -93,6 +93,8 @@ class RemoteChannel final : public OutputChannel {
  private:
   bool Connect();
   void ReadCredits();
+  // A write failed: records the receiver's reason if it gave one, else the stream's end.
+  bool WriteFailed();
   bool Fail(absl::Status status);
 
   std::shared_ptr<grpc::Channel> channel_;
