@@ -16,7 +16,7 @@
    and CPU seconds with their spread, and checks the outputs are equal.
 
 Usage: bench/run_state_bench.py [--build build] [--only keys|jobs] [--keys N] [--events N]
-                                [--pairs 5] [--state-memory 256MiB]
+                                [--pairs 5] [--state-memory 256MiB] [--max-keys 200000]
 """
 import argparse
 import hashlib
@@ -88,9 +88,10 @@ def digest(path):
 
 
 def bench_keys(args, sluice, work):
-    print("== %d distinct window keys on one task, state memory %s" % (args.keys, args.state_memory))
+    print("== %d distinct window keys on one task, state memory %s, %d keys in memory" % (
+        args.keys, args.state_memory, args.max_keys))
     results = {}
-    for backend, bound in (("rocksdb", 200000), ("memory", 0)):
+    for backend, bound in (("rocksdb", args.max_keys), ("memory", 0)):
         d = os.path.join(work, "keys_" + backend)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -175,6 +176,7 @@ def main():
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--state-memory", default="256MiB")
+    ap.add_argument("--max-keys", type=int, default=200000, help="the RocksDB run's max_keys_in_memory")
     args = ap.parse_args()
     sluice = os.path.join(args.build, "bin", "sluice")
     os.makedirs(args.workdir, exist_ok=True)
