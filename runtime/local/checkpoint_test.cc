@@ -41,6 +41,9 @@ struct World {
   std::atomic<bool> snapshot_fails{false};
   std::atomic<int> sink_sleep_us{0};  // per 50 rows
   std::atomic<int64_t> source_rows{0};  // emitted, over all runs
+  // Checkpoints the keyed-state sink saw complete in the current run: it fails only after
+  // one, so the next run has something to restore however fast this machine is.
+  std::atomic<int64_t> completed_in_run{0};
 };
 World w;
 
@@ -157,10 +160,14 @@ class KeyedStateSink : public Operator {
     return absl::OkStatus();
   }
   absl::Status Process(int, BatchPtr b, Collector&) override {
+    if (int us = w.sink_sleep_us.load(); us > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b->num_rows()) / 50));
+    }
     for (size_t r = 0; r < b->num_rows(); ++r) {
       int64_t seen = ++w.rows_seen;
       int64_t fail_at = w.fail_at.load();
-      if (fail_at >= 0 && seen >= fail_at && w.fail_at.compare_exchange_strong(fail_at, -1)) {
+      if (fail_at >= 0 && seen >= fail_at && w.completed_in_run.load() > 0 &&
+          w.fail_at.compare_exchange_strong(fail_at, -1)) {
         return absl::InternalError("injected failure");
       }
       std::string_view key = b->column(0).strings[r];
@@ -169,6 +176,10 @@ class KeyedStateSink : public Operator {
       if (sums_->Get(group_, key, &v) && !absl::SimpleAtoi(v, &sum)) return absl::DataLossError("bad sum");
       sums_->Put(group_, key, std::to_string(sum + b->column(1).ints[r]));
     }
+    return absl::OkStatus();
+  }
+  absl::Status NotifyCheckpointComplete(int64_t) override {
+    ++w.completed_in_run;
     return absl::OkStatus();
   }
   absl::Status OnEndOfInput(Collector&) override {
@@ -228,6 +239,7 @@ absl::StatusOr<JobSummary> RunJob(const std::string& yaml) {
     std::lock_guard<std::mutex> lock(w.mu);
     w.committed.clear();  // what a run published before it failed is not the job's output
   }
+  w.completed_in_run = 0;
   OperatorRegistry registry = Registry();
   auto topology = topology::LoadTopologyString(yaml, "ck.yaml");
   if (!topology.ok()) return topology.status();
@@ -324,7 +336,7 @@ TEST_F(CheckpointTest, TheRuntimeCheckpointsTheKeyedStateItHandsOut) {
                                         ", interval: 5ms, tolerable_failures: 5}\noperators:\n",
                                         "  - {id: src, type: seq, count: 30000}\n",
                                         "  - {id: sink, type: keyed_state_sink, input: src, key_by: [key]}\n");
-  w.sink_sleep_us = 0;
+  w.sink_sleep_us = 20;  // 90k rows take at least 18 ms per sink: checkpoints every 5 ms complete first
   w.fail_at = 40000;
   ASSERT_FALSE(RunJob(yaml).ok());
   ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml));
@@ -341,6 +353,7 @@ std::string KeyedStateYaml(const std::string& dir, std::string_view backend, std
 
 TEST_F(CheckpointTest, KeyedStateInRocksDbSurvivesAFailure) {
   const std::string yaml = KeyedStateYaml(dir_, "rocksdb", "keyed_state_sink");
+  w.sink_sleep_us = 20;
   w.fail_at = 40000;
   ASSERT_FALSE(RunJob(yaml).ok());
   ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml));
@@ -350,6 +363,7 @@ TEST_F(CheckpointTest, KeyedStateInRocksDbSurvivesAFailure) {
 
 TEST_F(CheckpointTest, AMemoryBackendCheckpointRestoresIntoRocksDbAndBack) {
   // The checkpoint format of keyed state is the same from either backend.
+  w.sink_sleep_us = 20;
   w.fail_at = 25000;
   ASSERT_FALSE(RunJob(KeyedStateYaml(dir_, "memory", "keyed_state_sink")).ok());
   w.fail_at = 45000;  // the second run fails too, after a checkpoint of its own
@@ -360,6 +374,7 @@ TEST_F(CheckpointTest, AMemoryBackendCheckpointRestoresIntoRocksDbAndBack) {
 }
 
 TEST_F(CheckpointTest, AStateWhoseTypeChangedIsRefusedNamingIt) {
+  w.sink_sleep_us = 20;
   w.fail_at = 40000;
   ASSERT_FALSE(RunJob(KeyedStateYaml(dir_, "rocksdb", "keyed_state_sink")).ok());
   // The same node now asks for "sums" as a map state.
