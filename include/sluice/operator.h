@@ -176,6 +176,31 @@ class SnapshotReader {
   virtual bool Read(std::string_view name, std::string* bytes) = 0;
 };
 
+/// The blobs an operator wrote in Snapshot when its node ran at another parallelism: a
+/// job restored from a checkpoint or savepoint at a new parallelism (docs/state.md,
+/// "Rescaling"). Keyed state handed out by Context is redistributed by the runtime
+/// (whole key groups); this is for what an operator keeps itself. Typical uses: keep the
+/// entries of one's own key groups from every old subtask (keyed state of one's own), or
+/// take each old subtask's list and keep what is now one's own (Kafka partitions).
+class RescaledSnapshotReader {
+ public:
+  virtual ~RescaledSnapshotReader() = default;
+  /// The node's parallelism when the state was taken.
+  virtual int old_parallelism() const = 0;
+  /// The new subtask's place (the Context is not open yet when restoring).
+  virtual int subtask_index() const = 0;
+  virtual int parallelism() const = 0;
+  virtual int max_parallelism() const = 0;
+  virtual int first_key_group() const = 0;
+  virtual int last_key_group() const = 0;
+  /// The blob `name` that old subtask `old_subtask` (0 .. old_parallelism()-1) wrote.
+  virtual bool Read(int old_subtask, std::string_view name, std::string* bytes) = 0;
+};
+
+inline absl::Status CannotRescale() {
+  return absl::UnimplementedError("this operator keeps state of its own and cannot be restored at another parallelism");
+}
+
 /// A transforming operator, or a sink (an operator that emits nothing).
 class Operator {
  public:
@@ -199,6 +224,9 @@ class Operator {
   virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
   /// Before Open, on a restart: the state of the last complete checkpoint.
   virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  /// Instead of Restore, when the node ran at another parallelism and wrote blobs of its
+  /// own. The default refuses: the job then fails naming the node.
+  virtual absl::Status RestoreRescaled(RescaledSnapshotReader& reader) { return CannotRescale(); }
   /// The checkpoint `checkpoint_id` is durable: commit what its Snapshot prepared.
   virtual absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) { return absl::OkStatus(); }
   /// Releases resources; sinks flush and close files here.
@@ -218,6 +246,7 @@ class Source {
   /// As for Operator: see SnapshotWriter for the checkpoint protocol.
   virtual absl::Status Snapshot(SnapshotWriter& writer) { return absl::OkStatus(); }
   virtual absl::Status Restore(SnapshotReader& reader) { return absl::OkStatus(); }
+  virtual absl::Status RestoreRescaled(RescaledSnapshotReader& reader) { return CannotRescale(); }
   virtual absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) { return absl::OkStatus(); }
   virtual absl::Status Close() { return absl::OkStatus(); }
 };

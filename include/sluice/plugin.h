@@ -42,7 +42,8 @@
 ///    dead-letter writers registered in OperatorRegistry, sluice/filesystem.h;
 ///    OperatorConfig::plan_only removed (factories never touch the job's files: Open does).
 /// 4: keyed state (sluice/state.h): Context::GetValueState, GetMapState, GetListState.
-#define SLUICE_PLUGIN_API_VERSION 4
+/// 5: rescaling: Operator::RestoreRescaled and Source::RestoreRescaled.
+#define SLUICE_PLUGIN_API_VERSION 5
 
 namespace sluice::plugin_internal {
 

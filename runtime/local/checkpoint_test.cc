@@ -23,6 +23,7 @@
 #include "runtime/plan/job_plan.h"
 #include "runtime/state/kv_store.h"
 #include "runtime/task/mailbox.h"
+#include "sluice/state.h"
 #include "runtime/topology/yaml_loader.h"
 
 namespace sluice::runtime {
@@ -155,7 +156,9 @@ class KeyedStateSink : public Operator {
   SchemaPtr output_schema() const override { return nullptr; }
   absl::Status Open(Context& ctx) override {
     subtask_ = ctx.subtask_index();
-    group_ = static_cast<uint32_t>(ctx.first_key_group());
+    max_parallelism_ = ctx.max_parallelism();
+    first_group_ = static_cast<uint32_t>(ctx.first_key_group());
+    last_group_ = static_cast<uint32_t>(ctx.last_key_group());
     sums_ = ctx.GetKeyedState("sums");
     return absl::OkStatus();
   }
@@ -171,10 +174,13 @@ class KeyedStateSink : public Operator {
         return absl::InternalError("injected failure");
       }
       std::string_view key = b->column(0).strings[r];
+      // The key's group as the key-by exchange computes it, so its sum moves with it.
+      const uint32_t group = KeyGroupOf(HashKeyString(key, 0), max_parallelism_);
+      if (group < first_group_ || group > last_group_) return absl::InternalError("a key of another subtask");
       std::string v;
       int64_t sum = 0;
-      if (sums_->Get(group_, key, &v) && !absl::SimpleAtoi(v, &sum)) return absl::DataLossError("bad sum");
-      sums_->Put(group_, key, std::to_string(sum + b->column(1).ints[r]));
+      if (sums_->Get(group, key, &v) && !absl::SimpleAtoi(v, &sum)) return absl::DataLossError("bad sum");
+      sums_->Put(group, key, std::to_string(sum + b->column(1).ints[r]));
     }
     return absl::OkStatus();
   }
@@ -185,16 +191,20 @@ class KeyedStateSink : public Operator {
   absl::Status OnEndOfInput(Collector&) override {
     std::lock_guard<std::mutex> lock(w.mu);
     auto& out = w.committed[subtask_];
-    sums_->ForEach(group_, [&](std::string_view k, std::string_view v) {
-      int64_t sum = 0;
-      if (absl::SimpleAtoi(absl::string_view(v.data(), v.size()), &sum)) out[std::string(k)] = sum;
-    });
+    for (uint32_t g = first_group_; g <= last_group_; ++g) {
+      sums_->ForEach(g, [&](std::string_view k, std::string_view v) {
+        int64_t sum = 0;
+        if (absl::SimpleAtoi(absl::string_view(v.data(), v.size()), &sum)) out[std::string(k)] = sum;
+      });
+    }
     return absl::OkStatus();
   }
 
  private:
   int subtask_ = 0;
-  uint32_t group_ = 0;
+  int max_parallelism_ = 128;
+  uint32_t first_group_ = 0;
+  uint32_t last_group_ = 0;
   KeyedState* sums_ = nullptr;
 };
 
@@ -466,13 +476,69 @@ TEST_F(CheckpointTest, CheckpointsCompleteUnderFullBackpressure) {
   EXPECT_EQ(Committed(), Expected(3000, 2));
 }
 
-TEST_F(CheckpointTest, AnotherParallelismIsRefusedNamingIt) {
+TEST_F(CheckpointTest, AnOperatorThatCannotRescaleIsRefusedNamingIt) {
   w.fail_at = 20000;
   w.sink_sleep_us = 100;  // a checkpoint completes before the failure
   ASSERT_FALSE(RunJob(Yaml(dir_, 20000)).ok());
+  // The committing sink keeps sums of its own and has no RestoreRescaled.
   auto r = RunJob(Yaml(dir_, 20000, 3));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("restore the same topology and parallelism"), std::string::npos)
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("node 'src' (seq) cannot be restored at parallelism 3 from checkpoint"),
+            std::string::npos)
+      << r.status();
+}
+
+// The source stays at 2 subtasks; the keyed sink runs at 2, fails, is restored at 3,
+// fails again, and ends at 1: its keyed state moves with its key groups.
+std::string RescaleYaml(const std::string& dir, std::string_view backend, int sink_parallelism,
+                        std::string_view sink_id = "sink", int max_parallelism = 128) {
+  return absl::StrCat("name: ks\nparallelism: 2\nmax_parallelism: ", max_parallelism,
+                      "\nbatch_size: 50\nstate: {backend: ", Sv(backend), "}\ncheckpoint: {dir: ", dir,
+                      ", interval: 5ms, tolerable_failures: 5}\noperators:\n",
+                      "  - {id: src, type: seq, count: 30000}\n", "  - {id: ", Sv(sink_id),
+                      ", type: keyed_state_sink, input: src, key_by: [key], parallelism: ", sink_parallelism, "}\n");
+}
+
+TEST_F(CheckpointTest, KeyedStateIsRedistributedOnRestoreAtAnotherParallelism) {
+  for (std::string_view backend : {"memory", "rocksdb"}) {
+    SCOPED_TRACE(backend);
+    fs::remove_all(dir_);
+    w.sink_sleep_us = 20;
+    w.fail_at = w.rows_seen + 25000;
+    ASSERT_FALSE(RunJob(RescaleYaml(dir_, backend, 2)).ok());
+    w.fail_at = w.rows_seen + 20000;  // after a checkpoint of the run at 3
+    auto at3 = RunJob(RescaleYaml(dir_, backend, 3));
+    ASSERT_FALSE(at3.ok());
+    EXPECT_NE(at3.status().message().find("injected failure"), std::string::npos) << at3.status();
+    ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(RescaleYaml(dir_, backend, 1)));
+    EXPECT_GT(s.restored_checkpoint, 0);
+    EXPECT_EQ(Committed(), Expected(30000, 2));
+  }
+}
+
+TEST_F(CheckpointTest, StateOfANodeTheTopologyLacksIsRefusedUnlessAllowed) {
+  w.sink_sleep_us = 20;
+  w.fail_at = 25000;
+  ASSERT_FALSE(RunJob(RescaleYaml(dir_, "memory", 2)).ok());
+  auto r = RunJob(RescaleYaml(dir_, "memory", 2, "sums"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("holds state of node 'sink' that this topology does not have"),
+            std::string::npos)
+      << r.status();
+  EXPECT_NE(r.status().message().find("--allow-non-restored-state"), std::string::npos) << r.status();
+}
+
+TEST_F(CheckpointTest, AChangedMaxParallelismIsRefusedWithBothValues) {
+  w.sink_sleep_us = 20;
+  w.fail_at = 25000;
+  ASSERT_FALSE(RunJob(RescaleYaml(dir_, "memory", 2)).ok());
+  auto r = RunJob(RescaleYaml(dir_, "memory", 2, "sink", 256));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("taken with max_parallelism 128 (key groups); the job has 256"),
+            std::string::npos)
       << r.status();
 }
 

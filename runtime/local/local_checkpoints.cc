@@ -19,21 +19,13 @@ std::vector<TaskKey> AllTasks(const JobPlan& plan) {
   return out;
 }
 
-// "2 tasks of vertex 0, 1 of vertex 1"-style shape of a checkpoint's or a plan's tasks.
-std::string Shape(const std::map<int, int>& per_vertex) {
-  std::vector<std::string> parts;
-  for (const auto& [v, n] : per_vertex) parts.push_back(absl::StrCat("vertex ", v, " x", n));
-  return absl::StrJoin(parts, ", ");
-}
-
 }  // namespace
 
-absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointStorage& storage) {
+absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointStorage& storage,
+                                              bool allow_non_restored_state) {
   auto log = GetLogger("checkpoint");
   RestorePoint rp;
   ASSIGN_OR_RETURN(std::vector<int64_t> ids, storage.ListCompleted());
-  std::map<int, int> want;
-  for (const TaskKey& t : AllTasks(plan)) ++want[t.first];
   std::vector<std::string> damaged;
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     auto meta = storage.ReadMetadata(*it);
@@ -42,20 +34,12 @@ absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointSto
       damaged.emplace_back(meta.status().message());
       continue;
     }
-    std::map<int, int> have;
-    for (const TaskStateHandle& h : meta->tasks) ++have[h.vertex];
-    if (have != want) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "checkpoint ", *it, " in ", storage.location(), " was taken of a job with tasks [", Shape(have),
-          "], this job has [", Shape(want),
-          "]: restore the same topology and parallelism (rescaling is not built), or use another checkpoint dir"));
-    }
     if (rp.id != 0) {
       rp.completed.insert(rp.completed.begin(), *meta);
       continue;
     }
     bool ok = true;
-    std::map<TaskKey, ChainCheckpoint> states;
+    std::vector<OldTaskState> states;
     for (const TaskStateHandle& h : meta->tasks) {
       absl::StatusOr<ChainCheckpoint> cp = [&]() -> absl::StatusOr<ChainCheckpoint> {
         ASSIGN_OR_RETURN(std::string bytes, storage.ReadTaskState(h));
@@ -68,11 +52,17 @@ absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointSto
         ok = false;
         break;
       }
-      states[{h.vertex, h.subtask}] = std::move(*cp);
+      states.push_back({h.vertex, h.subtask, std::make_shared<const ChainCheckpoint>(std::move(*cp))});
     }
     if (!ok) continue;
+    absl::StatusOr<std::map<TaskKey, TaskRestore>> matched =
+        MatchRestore(plan, *it, states, allow_non_restored_state);
+    if (!matched.ok()) {
+      return absl::Status(matched.status().code(),
+                          absl::StrCat(matched.status().message(), " (in ", storage.location(), ")"));
+    }
     rp.id = *it;
-    rp.tasks = std::move(states);
+    rp.tasks = std::move(*matched);
     rp.completed.insert(rp.completed.begin(), *meta);
   }
   if (rp.id == 0 && !damaged.empty()) {

@@ -19,19 +19,22 @@
 #include "runtime/plan/job_plan.h"
 #include "runtime/task/checkpoint.h"
 #include "runtime/task/task.h"
+#include "runtime/task/task_restore.h"
 
 namespace sluice::runtime {
 
 // The state of each task in the checkpoint a job restores.
 struct RestorePoint {
   int64_t id = 0;  // 0: nothing to restore
-  std::map<TaskKey, ChainCheckpoint> tasks;
+  std::map<TaskKey, TaskRestore> tasks;
   std::vector<CheckpointMetadata> completed;  // usable completed checkpoints, ascending
 };
 
-// Reads `storage` for a job of `plan`. FAILED_PRECONDITION when the checkpoint was taken
-// of another job graph or parallelism, or when every completed checkpoint is damaged.
-absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointStorage& storage);
+// Reads `storage` for a job of `plan`; state is matched by node id (MatchRestore), so the
+// plan's parallelism may differ. FAILED_PRECONDITION when MatchRestore refuses, or when
+// every completed checkpoint is damaged.
+absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointStorage& storage,
+                                              bool allow_non_restored_state = false);
 
 class LocalCheckpoints final : public CheckpointListener {
  public:

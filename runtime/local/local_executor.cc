@@ -151,7 +151,7 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   if (!plan_.checkpoint_dir.empty()) {
     ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStorage> storage, CheckpointStorage::Open(plan_.checkpoint_dir));
     RETURN_IF_ERROR(RefuseOldCheckpoints(plan_.checkpoint_dir));
-    ASSIGN_OR_RETURN(restore, FindRestorePoint(plan_, *storage));
+    ASSIGN_OR_RETURN(restore, FindRestorePoint(plan_, *storage, options_.allow_non_restored_state));
     // Directories of checkpoints that never completed (the last run was killed).
     ASSIGN_OR_RETURN(std::vector<int64_t> all, storage->ListAll());
     for (int64_t id : all) {

@@ -30,6 +30,9 @@ struct RunOptions {
   // outlive Run.
   std::shared_ptr<LogSink> log_sink;
   Clock* clock = nullptr;
+  // Restoring a checkpoint that holds state of nodes the topology no longer has drops
+  // that state instead of refusing (docs/state.md).
+  bool allow_non_restored_state = false;
 };
 
 struct NodeSummary {

@@ -9,25 +9,41 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/chain_checkpoint.h"
 #include "common/checkpoint_coordinator.h"
 
 namespace sluice::runtime {
 
-struct ChainCheckpoint {
+// What one task restores, matched by node id (so a checkpoint or savepoint restores into
+// a plan whose chains or parallelism differ): per node of its chain, the blobs of the old
+// subtasks that ran it. A node whose parallelism is unchanged gets only the blobs of the
+// subtask with its own index; a rescaled one gets every old subtask's.
+struct NodeRestore {
+  int old_parallelism = 0;
+  std::vector<const BlobMap*> subtasks;  // by old subtask; null where none
+  bool rescaled(int parallelism) const { return old_parallelism != parallelism; }
+};
+struct TaskRestore {
   int64_t id = 0;
-  int parallelism = 0;  // of the vertex when it was taken
-  // node id -> blob name -> bytes ("" -> the task's own blobs)
-  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> blobs;
+  bool data_ended = false;
+  std::map<std::string, NodeRestore, std::less<>> nodes;
+  std::vector<std::shared_ptr<const ChainCheckpoint>> keep_alive;  // owns what `nodes` points into
 };
 
-std::string EncodeChainCheckpoint(const ChainCheckpoint& checkpoint);
-// DATA_LOSS naming `name` (the file) if the bytes are not a whole checkpoint.
-absl::StatusOr<ChainCheckpoint> DecodeChainCheckpoint(std::string_view bytes, std::string_view name);
+// One task's state in a checkpoint, as read from storage.
+struct OldTaskState {
+  int vertex = 0;
+  int subtask = 0;
+  std::shared_ptr<const ChainCheckpoint> state;
+};
+
 
 // Writes tasks' captured state to checkpoint storage on its own thread, so records keep
 // flowing while it does, and reports each write: `on_ack` with the state's handle, or

@@ -158,6 +158,9 @@ class ChainLink : public Collector, public Context {
   // The runtime's state of this link (timers, event-time progress) as one blob.
   std::string SnapshotRuntimeState() const;
   bool RestoreRuntimeState(std::string_view bytes);
+  // Rescaling: folds in the runtime state of one more old subtask (the least advanced
+  // event time and watermark, every timer once). False if malformed.
+  bool MergeRuntimeState(std::string_view bytes, bool first);
   // The keyed states of the operator (checkpointed by the task).
   OperatorStates& keyed_states() { return states_; }
 
@@ -205,7 +208,7 @@ class Task {
   void AddOutEdge(const PlanEdge& edge, std::vector<OutTarget> targets);
 
   // Before Start: the state of the checkpoint the job restores.
-  void SetRestoreState(ChainCheckpoint state) { restore_ = std::move(state); }
+  void SetRestoreState(TaskRestore state) { restore_ = std::move(state); }
   // Thread body.
   void Run();
 
@@ -275,6 +278,7 @@ class Task {
   absl::Status OpenAll();
   void CloseAll();
   absl::Status RestoreAll();
+  absl::Status RestoreRescaled(ChainLink& link, const NodeRestore& node);
 
   JobShared* job_;
   const Vertex* vertex_;
@@ -292,7 +296,7 @@ class Task {
 
   // Checkpoints.
   CheckpointListener* checkpoints_;  // null: off
-  std::optional<ChainCheckpoint> restore_;
+  std::optional<TaskRestore> restore_;
   std::atomic<int64_t> trigger_id_{0};   // source tasks: newest checkpoint asked for
   std::atomic<int64_t> complete_id_{0};  // source tasks: newest completed
   int64_t snapshot_id_ = 0;              // newest checkpoint this task took part in

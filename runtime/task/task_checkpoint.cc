@@ -6,7 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/status_macros.h"
 #include "runtime/task/task.h"
+#include "runtime/task/task_restore.h"
 
 namespace sluice::runtime {
 
@@ -29,17 +31,43 @@ std::string ChainLink::SnapshotRuntimeState() const {
   return out;
 }
 
-bool ChainLink::RestoreRuntimeState(std::string_view in) {
+namespace {
+bool ParseRuntimeState(std::string_view in, int64_t* max_timestamp, int64_t* watermark, std::vector<int64_t>* timers) {
   int64_t n;
-  if (!GetI64(&in, &max_timestamp_) || !GetI64(&in, &last_watermark_) || !GetI64(&in, &n) || n < 0 ||
+  if (!GetI64(&in, max_timestamp) || !GetI64(&in, watermark) || !GetI64(&in, &n) || n < 0 ||
       static_cast<size_t>(n) != in.size() / sizeof(int64_t) || in.size() % sizeof(int64_t) != 0) {
     return false;
   }
+  timers->resize(static_cast<size_t>(n));
+  for (int64_t& t : *timers) GetI64(&in, &t);
+  return true;
+}
+}  // namespace
+
+bool ChainLink::RestoreRuntimeState(std::string_view in) {
+  std::vector<int64_t> timers;
+  if (!ParseRuntimeState(in, &max_timestamp_, &last_watermark_, &timers)) return false;
   timers_.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t t;
-    GetI64(&in, &t);
-    timers_.insert(t);
+  timers_.insert(timers.begin(), timers.end());
+  return true;
+}
+
+bool ChainLink::MergeRuntimeState(std::string_view in, bool first) {
+  int64_t max_ts, wm;
+  std::vector<int64_t> timers;
+  if (!ParseRuntimeState(in, &max_ts, &wm, &timers)) return false;
+  if (first) {
+    max_timestamp_ = max_ts;
+    last_watermark_ = wm;
+    timers_.clear();
+  } else {
+    // The least advanced old subtask's: a watermark derived from the most advanced one
+    // would make the others' records late (their partitions move here too).
+    max_timestamp_ = std::min(max_timestamp_, max_ts);
+    last_watermark_ = std::min(last_watermark_, wm);
+  }
+  for (int64_t t : timers) {
+    if (timers_.count(t) == 0) timers_.insert(t);
   }
   return true;
 }
@@ -77,37 +105,60 @@ class BlobReader : public SnapshotReader {
   const std::map<std::string, std::string, std::less<>>* blobs_;
 };
 
-constexpr std::string_view kTaskBlob = "sluice.task";
-constexpr std::string_view kLinkBlob = "sluice.link";
+class RescaledReader : public RescaledSnapshotReader {
+ public:
+  RescaledReader(const NodeRestore* node, const Context& ctx) : node_(node), ctx_(ctx) {}
+  int old_parallelism() const override { return node_->old_parallelism; }
+  int subtask_index() const override { return ctx_.subtask_index(); }
+  int parallelism() const override { return ctx_.parallelism(); }
+  int max_parallelism() const override { return ctx_.max_parallelism(); }
+  int first_key_group() const override { return ctx_.first_key_group(); }
+  int last_key_group() const override { return ctx_.last_key_group(); }
+  bool Read(int old_subtask, std::string_view name, std::string* bytes) override {
+    if (old_subtask < 0 || old_subtask >= static_cast<int>(node_->subtasks.size())) return false;
+    const BlobMap* blobs = node_->subtasks[old_subtask];
+    if (blobs == nullptr) return false;
+    auto it = blobs->find(name);
+    if (it == blobs->end()) return false;
+    *bytes = it->second;
+    return true;
+  }
+
+ private:
+  const NodeRestore* node_;
+  const Context& ctx_;
+};
+
+constexpr std::string_view kLinkBlob = kLinkStateBlob;
 constexpr std::string_view kStateBlobPrefix = "sluice.state.";  // + the state's name (keyed_states.h)
 
 }  // namespace
 
 absl::Status Task::RestoreAll() {
-  const ChainCheckpoint& cp = *restore_;
-  if (cp.parallelism != vertex_->parallelism) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint ", cp.id, " was taken with parallelism ", cp.parallelism, ", the job now has ",
-        vertex_->parallelism, "; restore with the same parallelism (rescaling from a checkpoint is not built)"));
-  }
+  const TaskRestore& cp = *restore_;
   snapshot_id_ = notified_id_ = cp.id;
-  if (auto it = cp.blobs.find(""); it != cp.blobs.end()) {
-    auto flag = it->second.find(kTaskBlob);
-    data_ended_ = flag != it->second.end() && flag->second == "1";
-  }
+  data_ended_ = cp.data_ended;
   auto log = GetLogger("task");
-  SLUICE_LOG_INFO(log, "{}: restoring checkpoint {}{}", name_, cp.id, data_ended_ ? " (its input had ended)" : "");
+  bool rescaled = false;
+  for (const auto& [node, nr] : cp.nodes) rescaled = rescaled || nr.rescaled(vertex_->parallelism);
+  SLUICE_LOG_INFO(log, "{}: restoring checkpoint {}{}{}", name_, cp.id, data_ended_ ? " (its input had ended)" : "",
+                  rescaled ? " at a new parallelism" : "");
   for (auto& link : links_) {
-    auto it = cp.blobs.find(link->node().id);
-    const auto* blobs = it == cp.blobs.end() ? nullptr : &it->second;
+    auto it = cp.nodes.find(link->node().id);
+    if (it != cp.nodes.end() && it->second.rescaled(vertex_->parallelism)) {
+      RETURN_IF_ERROR(RestoreRescaled(*link, it->second));
+      continue;
+    }
+    const BlobMap* blobs = nullptr;
+    if (it != cp.nodes.end() && subtask_ < static_cast<int>(it->second.subtasks.size())) {
+      blobs = it->second.subtasks[subtask_];
+    }
     if (blobs != nullptr) {
       auto runtime_state = blobs->find(kLinkBlob);
       if (runtime_state != blobs->end() && !link->RestoreRuntimeState(runtime_state->second)) {
         return absl::DataLossError(
             absl::StrCat("checkpoint ", cp.id, ": the runtime state of '", link->node().id, "' is damaged"));
       }
-    }
-    if (blobs != nullptr) {
       for (auto it = blobs->lower_bound(kStateBlobPrefix);
            it != blobs->end() && it->first.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0; ++it) {
         absl::Status st = link->keyed_states().Restore(it->first.substr(kStateBlobPrefix.size()), it->second);
@@ -122,6 +173,42 @@ absl::Status Task::RestoreAll() {
     }
   }
   restore_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status Task::RestoreRescaled(ChainLink& link, const NodeRestore& node) {
+  const int64_t id = restore_->id;
+  bool first = true, own_blobs = false;
+  for (const BlobMap* blobs : node.subtasks) {
+    if (blobs == nullptr) continue;
+    for (const auto& [name, bytes] : *blobs) {
+      if (name == kLinkBlob) {
+        if (!link.MergeRuntimeState(bytes, first)) {
+          return absl::DataLossError(
+              absl::StrCat("checkpoint ", id, ": the runtime state of '", link.node().id, "' is damaged"));
+        }
+        first = false;
+      } else if (name.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0) {
+        // Keeps the entries of this subtask's key groups.
+        absl::Status st = link.keyed_states().Restore(std::string_view(name).substr(kStateBlobPrefix.size()), bytes);
+        if (!st.ok()) return absl::Status(st.code(), absl::StrCat("checkpoint ", id, ": ", st.message()));
+      } else {
+        own_blobs = true;
+      }
+    }
+  }
+  if (!own_blobs) return absl::OkStatus();  // nothing of its own: it starts empty
+  RescaledReader reader(&node, link);
+  absl::Status st = link.op ? link.op->RestoreRescaled(reader) : source_->RestoreRescaled(reader);
+  if (!st.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node '", link.node().id, "' (", link.node().type, ") cannot be restored at parallelism ",
+        vertex_->parallelism, " from checkpoint ", id, ", taken at parallelism ", node.old_parallelism, ": ",
+        st.message(),
+        st.code() == absl::StatusCode::kUnimplemented ? "; restore at the old parallelism, or give the node a new id"
+                                                        " to start it empty (with --allow-non-restored-state)"
+                                                      : ""));
+  }
   return absl::OkStatus();
 }
 
@@ -150,7 +237,8 @@ void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
   ChainCheckpoint cp;
   cp.id = id;
   cp.parallelism = vertex_->parallelism;
-  cp.blobs[""][std::string(kTaskBlob)] = data_ended_ ? "1" : "0";
+  cp.blobs[""][std::string(kTaskEndedBlob)] = data_ended_ ? "1" : "0";
+  cp.blobs[""][std::string(kMaxParallelismBlob)] = std::to_string(job_->plan().max_parallelism);
   absl::Status st;
   for (auto& link : links_) {
     link->FlushDeadLetters();

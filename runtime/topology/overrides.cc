@@ -77,6 +77,10 @@ absl::StatusOr<ParamValue> ParseParamValue(std::string_view assignment, std::str
 // What the loader checks across keys, on a topology after a top-level assignment.
 absl::Status CheckParallelism(const Topology& updated, std::string_view assignment, const std::string& key) {
   const int max_parallelism = MaxParallelism(updated);
+  if (max_parallelism > kMaxMaxParallelism) {
+    return SetError(assignment, absl::StrCat("max_parallelism: must be at most ", kMaxMaxParallelism,
+                                             " (key groups), got ", max_parallelism));
+  }
   if (updated.default_parallelism() > max_parallelism) {
     return SetError(assignment, absl::StrCat(key == "parallelism" ? "parallelism" : "max_parallelism",
                                              ": must be at most max_parallelism (", max_parallelism, "), got ",

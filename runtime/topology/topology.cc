@@ -295,9 +295,10 @@ sluice::Param NodeParams(const Topology& topology, const Node& node) {
 absl::Status ValidateTopology(const Topology& topology) {
   const std::string& file = topology.source_file();
   if (topology.name().empty()) return LocatedError(file, 0, "name", "required field is missing");
-  if (topology.max_parallelism() < 0) {
+  if (topology.max_parallelism() < 0 || topology.max_parallelism() > kMaxMaxParallelism) {
     return LocatedError(file, 0, "max_parallelism",
-                        absl::StrCat("must be at least 1, got ", topology.max_parallelism()));
+                        absl::StrCat("must be between 1 and ", kMaxMaxParallelism, " (key groups), got ",
+                                     topology.max_parallelism()));
   }
   const int max_parallelism = MaxParallelism(topology);
   if (topology.default_parallelism() < 0 || topology.default_parallelism() > max_parallelism) {

@@ -24,6 +24,8 @@ namespace sluice::topology {
 
 inline constexpr int kDefaultParallelism = 1;
 inline constexpr int kDefaultMaxParallelism = 128;
+// Key groups are stored in two bytes at the front of every state key (docs/state.md).
+inline constexpr int kMaxMaxParallelism = 32768;
 
 /// Keys of a YAML node that describe the node itself; every other key is a parameter.
 /// A node's params may not use these names.

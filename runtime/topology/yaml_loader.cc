@@ -39,6 +39,9 @@ absl::Status Loader::LoadTopLevelKey(const std::string& key, int kline, const YA
     t->set_default_parallelism(p);
   } else if (key == "max_parallelism") {
     ASSIGN_OR_RETURN(int p, PositiveInt(v, key));
+    if (p > kMaxMaxParallelism) {
+      return Err(LineOf(v), key, absl::StrCat("must be at most ", kMaxMaxParallelism, " (key groups), got ", p));
+    }
     t->set_max_parallelism(p);
   } else if (key == "mode") {
     ASSIGN_OR_RETURN(std::string mode, ScalarString(v, key));

@@ -277,6 +277,8 @@ TEST(YamlLoaderTest, TopLevelErrors) {
             "t.yaml:2: parallelism: expected an integer, got 'two'");
   EXPECT_EQ(LoadError("name: x\nparallelism: 0\noperators: [{id: a, type: t}]\n"),
             "t.yaml:2: parallelism: must be at least 1, got 0");
+  EXPECT_EQ(LoadError("name: x\nmax_parallelism: 40000\noperators: [{id: a, type: t}]\n"),
+            "t.yaml:2: max_parallelism: must be at most 32768 (key groups), got 40000");
   EXPECT_EQ(
       LoadError("name: x\nmax_parallelism: 4\nparallelism: 8\noperators: [{id: a, type: t}]\n"),
       "t.yaml:3: parallelism: must be at most max_parallelism (4), got 8");
