@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -246,6 +247,9 @@ TEST(CsvTest, Quoting) {
 // phases.
 
 using Blobs = std::map<std::string, std::string>;
+
+using RescaledReader = sluice::testing::BlobsRescaledReader;
+
 using SourceMaker = absl::StatusOr<std::unique_ptr<Source>> (*)(const OperatorConfig&);
 
 std::unique_ptr<Source> NewSource(SourceMaker make, const Param& p, int sub, int par) {
@@ -455,11 +459,144 @@ TEST(GeneratorCheckpointTest, ResumesWithTheSameRecords) {
   }
 }
 
+// One run of a source node at `parallelism`, restored from the previous run's snapshots
+// `old` (none for a fresh start): through Restore at the same parallelism, through
+// RestoreRescaled at another. Subtask s polls polls[s % polls.size()] times (to the end
+// if < 0), then takes a snapshot.
+struct SourceRun {
+  std::vector<Blobs> snapshots;                // by subtask
+  std::vector<std::vector<std::string>> rows;  // as JSON, by subtask
+};
+
+SourceRun RunSources(SourceMaker make, const Param& p, const std::vector<Blobs>& old, int parallelism,
+                     const std::vector<int>& polls) {
+  SourceRun run;
+  for (int sub = 0; sub < parallelism; ++sub) {
+    SCOPED_TRACE(absl::StrCat("subtask ", sub, " of ", parallelism));
+    auto src = NewSource(make, p, sub, parallelism);
+    if (static_cast<int>(old.size()) == parallelism) {
+      MapSnapshotReader reader(old[sub]);
+      absl::Status st = src->Restore(reader);
+      EXPECT_TRUE(st.ok()) << st;
+    } else if (!old.empty()) {
+      RescaledReader reader(old, sub, parallelism);
+      absl::Status st = src->RestoreRescaled(reader);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    TestContext ctx;
+    ctx.checkpointing_enabled = true;
+    absl::Status st = src->Open(ctx);
+    EXPECT_TRUE(st.ok()) << st;
+    TestCollector out;
+    PollTimes(*src, out, polls[sub % polls.size()]);
+    run.snapshots.push_back(SnapshotBlobs(*src, 1));
+    run.rows.push_back(out.RowsAsJson());
+  }
+  return run;
+}
+
+std::multiset<std::string> AllRows(const std::vector<const SourceRun*>& runs) {
+  std::multiset<std::string> all;
+  for (const SourceRun* run : runs) {
+    for (const auto& rows : run->rows) all.insert(rows.begin(), rows.end());
+  }
+  return all;
+}
+
+// A fresh run to the end: every row an undisturbed job emits.
+std::multiset<std::string> UndisturbedRows(SourceMaker make, const Param& p, int parallelism) {
+  SourceRun run = RunSources(make, p, {}, parallelism, {-1});
+  return AllRows({&run});
+}
+
+TEST(GeneratorCheckpointTest, RestoredAtAnotherParallelismFinishesTheOldRunsRecords) {
+  Param p = Params({{"count", Param::Number(1000)},
+                    {"keys", Param::Number(10)},
+                    {"max_disorder", Param::String("50ms")},
+                    {"events_per_second", Param::Number(500)},
+                    {"batch_size", Param::Number(64)}});
+  // Records depend on the parallelism (ranges and seeds per subtask): a job checkpointed
+  // at 2 must finish the run at 2's records, whatever it is restored at.
+  const std::multiset<std::string> at2 = UndisturbedRows(MakeGeneratorSource, p, 2);
+  ASSERT_EQ(at2.size(), 1000u);
+  ASSERT_NE(UndisturbedRows(MakeGeneratorSource, p, 3), at2);
+  SourceRun a = RunSources(MakeGeneratorSource, p, {}, 2, {3, 5});
+  for (int parallelism : {3, 1}) {
+    SCOPED_TRACE(absl::StrCat("restored at ", parallelism));
+    SourceRun rest = RunSources(MakeGeneratorSource, p, a.snapshots, parallelism, {-1});
+    EXPECT_EQ(AllRows({&a, &rest}), at2);
+  }
+  // Rescaled twice, restored at the same parallelism in between (the rescaled
+  // subtasks' snapshots hold the streams they were dealt).
+  SourceRun b = RunSources(MakeGeneratorSource, p, a.snapshots, 3, {2});
+  SourceRun c = RunSources(MakeGeneratorSource, p, b.snapshots, 3, {1});
+  SourceRun d = RunSources(MakeGeneratorSource, p, c.snapshots, 1, {-1});
+  EXPECT_EQ(AllRows({&a, &b, &c, &d}), at2);
+  // The last subtask generates the old streams one after another, in order of seq.
+  int64_t last_seq = -1;
+  for (const std::string& row : d.rows[0]) {
+    int64_t seq = std::stoll(row.substr(row.find(':') + 1));
+    EXPECT_GT(seq, last_seq) << row;
+    last_seq = seq;
+  }
+  // Another count, or an old subtask's state missing, is refused.
+  Param more = Params({{"count", Param::Number(2000)}, {"batch_size", Param::Number(64)}});
+  auto bigger = NewSource(MakeGeneratorSource, more, 0, 3);
+  RescaledReader reader(a.snapshots, 0, 3);
+  EXPECT_EQ(bigger->RestoreRescaled(reader).code(), absl::StatusCode::kFailedPrecondition);
+  std::vector<Blobs> partial = {a.snapshots[0], {}};
+  auto fresh = NewSource(MakeGeneratorSource, p, 0, 3);
+  RescaledReader partial_reader(partial, 0, 3);
+  EXPECT_EQ(fresh->RestoreRescaled(partial_reader).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(FileSourceCheckpointTest, RestoredAtAnotherParallelismReadsEveryLineOnce) {
+  std::string dir = CheckpointSourceFiles();
+  for (bool split : {true, false}) {
+    SCOPED_TRACE(split ? "byte ranges" : "whole files");
+    Param p = Params({{"paths", Param::List({Param::String(dir + "/*.log"), Param::String(dir + "/*.gz")})},
+                      {"batch_size", Param::Number(7)},
+                      {"split", Param::Bool(split)}});
+    const std::multiset<std::string> lines = UndisturbedRows(MakeFileSource, p, 1);
+    ASSERT_EQ(lines.size(), 1000u);
+    // Both cut in the middle of a split: subtask 0 in the .gz, subtask 1 in a plain
+    // file (c.log's second half; without `split`, in the .gz).
+    SourceRun a = RunSources(MakeFileSource, p, {}, 2, {60, 40});
+    for (const Blobs& blobs : a.snapshots) {
+      EXPECT_NE(blobs.at("file_source").find("\nlines "), std::string::npos) << blobs.at("file_source");
+    }
+    for (int parallelism : {3, 1}) {
+      SCOPED_TRACE(absl::StrCat("restored at ", parallelism));
+      SourceRun rest = RunSources(MakeFileSource, p, a.snapshots, parallelism, {-1});
+      EXPECT_EQ(AllRows({&a, &rest}), lines);
+    }
+    SourceRun b = RunSources(MakeFileSource, p, a.snapshots, 3, {11, 3, 40});
+    SourceRun c = RunSources(MakeFileSource, p, b.snapshots, 3, {2, 9});
+    SourceRun d = RunSources(MakeFileSource, p, c.snapshots, 2, {5, 1});
+    SourceRun e = RunSources(MakeFileSource, p, d.snapshots, 1, {-1});
+    EXPECT_EQ(AllRows({&a, &b, &c, &d, &e}), lines);
+  }
+  // The files changed since the checkpoint: refused at Open, saying why.
+  Param p = Params({{"paths", Param::String(dir + "/*.log")}, {"batch_size", Param::Number(7)}});
+  SourceRun a = RunSources(MakeFileSource, p, {}, 2, {3});
+  SourceRun b = RunSources(MakeFileSource, p, a.snapshots, 3, {3});
+  std::ofstream(dir + "/e.log") << "new\n";
+  for (const SourceRun* run : {&a, &b}) {
+    auto src = NewSource(MakeFileSource, p, 0, 1);
+    RescaledReader reader(run->snapshots, 0, 1);
+    ASSERT_TRUE(src->RestoreRescaled(reader).ok());
+    TestContext ctx;
+    absl::Status st = src->Open(ctx);
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_NE(st.message().find("not those the checkpoint was taken on"), std::string::npos) << st;
+  }
+}
+
 // file_sink with checkpoints: a sink of subtask `sub` writing `path`, driven by hand.
 class SinkDriver {
  public:
   SinkDriver(const std::string& path, int64_t attempt, int sub = 0, int par = 1, std::string job = "test-job")
-      : params_(Params({{"path", Param::String(path)}})) {
+      : params_(Params({{"path", Param::String(path)}})), sub_(sub), par_(par) {
     OperatorConfig config;
     config.params = &params_;
     config.subtask_index = sub;
@@ -475,6 +612,11 @@ class SinkDriver {
   absl::Status Restore(const Blobs& blobs) {
     MapSnapshotReader reader(blobs);
     return sink_->Restore(reader);
+  }
+  // From the blobs of every old subtask, taken at another parallelism.
+  absl::Status RestoreRescaled(const std::vector<Blobs>& old) {
+    RescaledReader reader(old, sub_, par_);
+    return sink_->RestoreRescaled(reader);
   }
   absl::Status Open() { return sink_->Open(ctx_); }
   // Rows n = from .. to-1, s = "row-n".
@@ -496,6 +638,7 @@ class SinkDriver {
 
  private:
   Param params_;
+  int sub_, par_;
   TestContext ctx_;
   TestCollector out_;
   std::unique_ptr<Operator> sink_;
@@ -745,6 +888,162 @@ TEST(FileSinkCheckpointTest, DamagedOrDanglingSnapshotIsAClearError) {
   absl::Status st = restarted.Open();
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
   EXPECT_NE(st.message().find("out.tsv.part-00000"), std::string::npos) << st;
+}
+
+// Two subtasks write rows 100*s + n: checkpoint 1 completes with n = 0..2, checkpoint 2
+// is taken with n = 3..5 and never notified, and a part started after it is left in
+// progress; then the process dies (but subtask 1 lives on in `*stale`, if given: a
+// worker given up for dead). Returns each subtask's blobs of checkpoint 2.
+std::vector<Blobs> TwoSubtasksDieAfterSecondSnapshot(const std::string& path,
+                                                     std::unique_ptr<SinkDriver>* stale = nullptr) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  std::vector<Blobs> cp2;
+  for (int sub = 0; sub < 2; ++sub) {
+    auto sink = std::make_unique<SinkDriver>(path, 1, sub, 2);
+    EXPECT_TRUE(sink->Open().ok());
+    sink->Write(100 * sub, 100 * sub + 3);
+    sink->Snapshot(1);
+    EXPECT_TRUE(sink->Notify(1).ok());
+    sink->Write(100 * sub + 3, 100 * sub + 6);
+    cp2.push_back(sink->Snapshot(2));
+    std::ofstream(absl::StrCat(dir, "/.out.tsv-", sub, ".part-00002.inprogress.test-job-1")) << "after checkpoint 2\n";
+    if (sub == 1 && stale != nullptr) *stale = std::move(sink);
+  }
+  EXPECT_EQ(Listing(dir), (std::vector<std::string>{".out.tsv-0.part-00001.inprogress.test-job-1",
+                                                    ".out.tsv-0.part-00002.inprogress.test-job-1",
+                                                    ".out.tsv-1.part-00001.inprogress.test-job-1",
+                                                    ".out.tsv-1.part-00002.inprogress.test-job-1",
+                                                    "out.tsv-0.part-00000", "out.tsv-1.part-00000"}));
+  return cp2;
+}
+
+// Every published data row of the parts in `dir` (headers left out), counted.
+std::map<std::string, int> PublishedRows(const std::string& dir) {
+  std::map<std::string, int> rows;
+  for (const std::string& name : Listing(dir)) {
+    EXPECT_FALSE(absl::StartsWith(name, ".")) << name << " left in progress";
+    std::istringstream in(ReadAll(dir + "/" + name));
+    for (std::string line; std::getline(in, line);) {
+      if (line != "n\ts") ++rows[line];
+    }
+  }
+  return rows;
+}
+
+std::map<std::string, int> RowsOnce(const std::vector<std::pair<int, int>>& ranges) {
+  std::map<std::string, int> rows;
+  for (auto [from, to] : ranges) {
+    for (int n = from; n < to; ++n) rows[absl::StrCat(n, "\trow-", n)] = 1;
+  }
+  return rows;
+}
+
+TEST(FileSinkCheckpointTest, RestoredAtMoreSubtasksPublishesEachPendingPartOnce) {
+  std::string dir = FreshDir("ckpt_sink_rescale_up");
+  std::string path = dir + "/out.tsv";
+  std::vector<Blobs> cp2 = TwoSubtasksDieAfterSecondSnapshot(path);
+  // Restored at 3: subtasks 0 and 1 take over their own files, subtask 2 starts a new one.
+  std::vector<std::unique_ptr<SinkDriver>> sinks;
+  for (int sub = 0; sub < 3; ++sub) {
+    sinks.push_back(std::make_unique<SinkDriver>(path, 2, sub, 3));
+    ASSERT_TRUE(sinks.back()->RestoreRescaled(cp2).ok());
+    ASSERT_TRUE(sinks.back()->Open().ok());
+  }
+  // Checkpoint 2's parts are published, what came after it is gone.
+  EXPECT_EQ(Listing(dir), (std::vector<std::string>{"out.tsv-0.part-00000", "out.tsv-0.part-00001",
+                                                    "out.tsv-1.part-00000", "out.tsv-1.part-00001"}));
+  EXPECT_EQ(Published(path + "-0"), Rows(0, 6, true));
+  EXPECT_EQ(Published(path + "-1"), Rows(100, 106, true));
+  // The sources replay from checkpoint 2, now to three subtasks.
+  sinks[0]->Write(6, 8);
+  sinks[1]->Write(106, 108);
+  sinks[2]->Write(200, 202);
+  for (auto& sink : sinks) {
+    ASSERT_TRUE(sink->End().ok());
+    sink->Snapshot(3);
+    ASSERT_TRUE(sink->Notify(3).ok());
+    ASSERT_TRUE(sink->Close().ok());
+  }
+  // Parts number on after the checkpoint's, so nothing is overwritten, and each file's
+  // parts concatenated are one TSV with one header.
+  EXPECT_EQ(Listing(dir), (std::vector<std::string>{"out.tsv-0.part-00000", "out.tsv-0.part-00001",
+                                                    "out.tsv-0.part-00002", "out.tsv-1.part-00000",
+                                                    "out.tsv-1.part-00001", "out.tsv-1.part-00002",
+                                                    "out.tsv-2.part-00000"}));
+  EXPECT_EQ(Published(path + "-0"), Rows(0, 8, true));
+  EXPECT_EQ(Published(path + "-1"), Rows(100, 108, true));
+  EXPECT_EQ(Published(path + "-2"), Rows(200, 202, true));
+  EXPECT_EQ(PublishedRows(dir), RowsOnce({{0, 8}, {100, 108}, {200, 202}}));
+}
+
+TEST(FileSinkCheckpointTest, RestoredAtOneSubtaskAndBackEveryPartStaysOnce) {
+  std::string dir = FreshDir("ckpt_sink_rescale_down");
+  std::string path = dir + "/out.tsv";
+  std::unique_ptr<SinkDriver> stale;
+  std::vector<Blobs> cp2 = TwoSubtasksDieAfterSecondSnapshot(path, &stale);
+  // Restored at 1: the one subtask writes out.tsv and answers for both old files.
+  std::vector<Blobs> cp3;
+  {
+    SinkDriver sink(path, 2, 0, 1);
+    ASSERT_TRUE(sink.RestoreRescaled(cp2).ok());
+    ASSERT_TRUE(sink.Open().ok());
+    EXPECT_EQ(Listing(dir), (std::vector<std::string>{"out.tsv-0.part-00000", "out.tsv-0.part-00001",
+                                                      "out.tsv-1.part-00000", "out.tsv-1.part-00001"}));
+    // Its claim on out.tsv-1 fences the stale subtask that wrote it.
+    EXPECT_EQ(stale->Notify(2).code(), absl::StatusCode::kAborted);
+    sink.Write(6, 8);
+    sink.Write(106, 108);
+    cp3.push_back(sink.Snapshot(3));
+    ASSERT_TRUE(sink.Notify(3).ok());
+    // Dies after writing on.
+    sink.Write(8, 9);
+    sink.Snapshot(4);
+  }
+  EXPECT_EQ(Published(path), Rows(6, 8, true) + Rows(106, 108));
+  EXPECT_NE(cp3[0].at("file_sink").find("retired 2 " + path + "-0\n"), std::string::npos) << cp3[0].at("file_sink");
+  EXPECT_NE(cp3[0].at("file_sink").find("retired 2 " + path + "-1\n"), std::string::npos) << cp3[0].at("file_sink");
+  // Back at 2 from checkpoint 3: subtasks 0 and 1 get their old files back and number
+  // on after the published parts (rather than removing them as an earlier run's);
+  // out.tsv, written by nobody now, goes to subtask 0, which drops checkpoint 4's part.
+  std::vector<std::unique_ptr<SinkDriver>> sinks;
+  for (int sub = 0; sub < 2; ++sub) {
+    sinks.push_back(std::make_unique<SinkDriver>(path, 3, sub, 2));
+    ASSERT_TRUE(sinks.back()->RestoreRescaled(cp3).ok());
+    ASSERT_TRUE(sinks.back()->Open().ok());
+  }
+  EXPECT_EQ(Listing(dir), (std::vector<std::string>{"out.tsv-0.part-00000", "out.tsv-0.part-00001",
+                                                    "out.tsv-1.part-00000", "out.tsv-1.part-00001",
+                                                    "out.tsv.part-00000"}));
+  sinks[0]->Write(8, 10);
+  sinks[1]->Write(108, 110);
+  std::vector<Blobs> cp5;
+  for (auto& sink : sinks) {
+    ASSERT_TRUE(sink->End().ok());
+    cp5.push_back(sink->Snapshot(5));
+    ASSERT_TRUE(sink->Notify(5).ok());
+    ASSERT_TRUE(sink->Close().ok());
+  }
+  EXPECT_EQ(Published(path + "-0"), Rows(0, 6, true) + Rows(8, 10));
+  EXPECT_EQ(Published(path + "-1"), Rows(100, 106, true) + Rows(108, 110));
+  EXPECT_EQ(PublishedRows(dir), RowsOnce({{0, 10}, {100, 110}}));
+  // The same parallelism again restores each subtask's own blob, retired files included.
+  SinkDriver again(path, 4, 0, 2);
+  ASSERT_TRUE(again.Restore(cp5[0]).ok());
+  ASSERT_TRUE(again.Open().ok());
+  EXPECT_EQ(PublishedRows(dir), RowsOnce({{0, 10}, {100, 110}}));
+}
+
+TEST(FileSinkCheckpointTest, RescaledRestoreRefusesAnotherPathOrAMissingSubtask) {
+  std::string dir = FreshDir("ckpt_sink_rescale_refuse");
+  std::vector<Blobs> cp2 = TwoSubtasksDieAfterSecondSnapshot(dir + "/out.tsv");
+  SinkDriver moved(dir + "/other.tsv", 2, 0, 3);
+  absl::Status st = moved.RestoreRescaled(cp2);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("out.tsv-0"), std::string::npos) << st;
+  SinkDriver partial(dir + "/out.tsv", 2, 0, 3);
+  st = partial.RestoreRescaled({cp2[0], {}});
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("subtask 1 of 2"), std::string::npos) << st;
 }
 
 TEST(FileSinkCheckpointTest, WithoutCheckpointsTheLayoutIsUnchanged) {

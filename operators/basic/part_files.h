@@ -22,6 +22,27 @@
 //
 // Nothing is published outside Commit and Recover: Abandon (a failure, a cancel) drops
 // the part in progress, and what is pending waits for a restart to roll it forward.
+//
+// Rescaling (RestoreRescaled: the job restored at another parallelism). A part's name is
+// its base and number (its in-progress file also names the run, so the files of two
+// attempts never collide). The unit that moves is therefore a base, not a subtask: each
+// base has one numbering, and exactly one subtask answers for it, so no two subtasks
+// can write or remove the same part. Every base the checkpoint knows (each old
+// subtask's own, and those it had inherited) goes to
+//  - the new subtask that writes it, if any (its own base: see SubtaskBase), which
+//    numbers on after the checkpoint's next part;
+//  - otherwise to new subtask j % parallelism, j being the old subtask that held it: a
+//    retired base (PATH-j for j at or above the new parallelism, every PATH-j at
+//    parallelism 1, PATH at more than 1).
+// The holder of a retired base claims its fence, rolls its pending parts forward and
+// drops its leftovers at Recover, exactly as for its own base, and keeps its next part
+// number in its snapshots: should a later rescale make the base someone's own again,
+// that subtask numbers on after it rather than removing the published parts as an
+// earlier run's. A new subtask's base that no old subtask knew starts at part 0,
+// removing what was left under it, as a run without a checkpoint does. Files under
+// bases the checkpoint does not know at all (written at a parallelism used only after
+// the checkpoint was taken) are left alone.
+//
 // Single-threaded: the sink's task thread.
 #pragma once
 
@@ -51,10 +72,18 @@ class PartFiles {
   // Before Recover, on a restart: the state a Snapshot returned. DATA_LOSS if it is
   // damaged or cut short, FAILED_PRECONDITION if it was taken for another path.
   absl::Status Restore(std::string_view state);
+  // Instead of Restore, when the state was taken at another parallelism: `old_states`
+  // holds every old subtask's (by old subtask); `path` is the sink's path, this
+  // subtask's BASE being SubtaskBase(path, subtask, parallelism). Keeps the bases this
+  // subtask now answers for (see above). DATA_LOSS if a state is damaged or two old
+  // subtasks held one base, FAILED_PRECONDITION if a state was taken for another path.
+  absl::Status RestoreRescaled(const std::string& path, const std::vector<std::string>& old_states, int subtask,
+                               int parallelism);
   // At Open, after `fence` claimed BASE: rolls the restored checkpoint forward and drops
-  // what came after it (see above), all under the fence. ABORTED if a later attempt holds
-  // the fence; DATA_LOSS if a pending part of the checkpoint is neither in progress nor
-  // published (its files were removed behind the job's back).
+  // what came after it (see above), all under the fence; the same for each retired base,
+  // under a fence claimed here. ABORTED if a later attempt holds a fence; DATA_LOSS if a
+  // pending part of the checkpoint is neither in progress nor published (its files were
+  // removed behind the job's back).
   absl::Status Recover(const Context& ctx, OutputFence& fence, const Logger& log);
 
   // Appends to the current part, starting a new one if none is open.
@@ -74,17 +103,34 @@ class PartFiles {
   int64_t next_part() const { return next_part_; }
   // BASE.part-NNNNN.
   std::string PartPath(int64_t part) const;
+  // The bases this subtask answers for but no longer writes (after a rescale).
+  std::vector<std::string> retired_bases() const;
 
  private:
   struct Pending {
     int64_t part = 0;
     std::string temp;  // file name (no directory) of its in-progress file
   };
+  // A base no subtask writes any more, whose parts this subtask answers for.
+  struct Retired {
+    std::string base;
+    int64_t next_part = 0;
+    std::vector<Pending> pending;  // pending in the restored checkpoint, until Recover
+  };
+  // What one Snapshot kept.
+  struct State {
+    std::string base;
+    int64_t next_part = 0;
+    std::vector<Pending> pending;
+    std::vector<Retired> retired;
+  };
+  absl::StatusOr<State> Parse(std::string_view state) const;
   std::string InDir(const std::string& name) const;
   absl::Status StartPart();
   absl::Status Publish(const Pending& p);
-  absl::Status RollForward(const Logger& log);
-  absl::Status DropLeftovers(const Logger& log);
+  // For the parts of `base` (in this directory).
+  absl::Status RollForward(const std::string& base, const std::vector<Pending>& pending, const Logger& log);
+  absl::Status DropLeftovers(const std::string& base, int64_t next_part, const Logger& log);
 
   FileSystem& fs_;
   const std::string base_;
@@ -96,6 +142,11 @@ class PartFiles {
   std::string current_temp_;             // its in-progress file name
   std::map<int64_t, std::vector<Pending>> pending_;  // by checkpoint id, not committed yet
   std::vector<Pending> restored_;                    // pending in the restored checkpoint
+  std::vector<Retired> retired_;                     // sorted by base
 };
+
+// The base subtask `subtask` of a file_sink writing `path` at `parallelism` writes:
+// PATH, or PATH-i with parallelism > 1.
+std::string SubtaskBase(const std::string& path, int subtask, int parallelism);
 
 }  // namespace sluice::operators

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "operators/basic/part_files.h"
 #include "sluice/filesystem.h"
@@ -71,14 +72,36 @@ enum class Format { kTsv, kJsonl };
 
 class FileSink : public Operator {
  public:
-  FileSink(std::string path, Format format, bool header)
-      : path_(std::move(path)), format_(format), header_(header), parts_(*LocalFileSystem(), path_) {}
+  // `path` is the node's; this subtask writes SubtaskBase(path, ...).
+  FileSink(const std::string& path, int subtask, int parallelism, Format format, bool header)
+      : node_path_(path),
+        path_(SubtaskBase(path, subtask, parallelism)),
+        format_(format),
+        header_(header),
+        parts_(*LocalFileSystem(), path_) {}
   SchemaPtr output_schema() const override { return nullptr; }
 
   absl::Status Restore(SnapshotReader& reader) override {
     std::string state;
     if (!reader.Read("file_sink", &state)) return absl::OkStatus();
     return parts_.Restore(state);
+  }
+
+  // At another parallelism: every old subtask's pending parts are still published once,
+  // and what each wrote after the checkpoint is dropped, by whichever new subtask now
+  // answers for its files; part names stay unique (part_files.h, "Rescaling").
+  absl::Status RestoreRescaled(RescaledSnapshotReader& reader) override {
+    std::vector<std::string> states(reader.old_parallelism());
+    for (int old = 0; old < reader.old_parallelism(); ++old) {
+      // Without an old subtask's state its pending parts would be neither published
+      // nor dropped.
+      if (!reader.Read(old, "file_sink", &states[old])) {
+        return absl::DataLossError(absl::StrCat("file_sink: the checkpoint has no state of subtask ", old, " of ",
+                                                reader.old_parallelism(), " (writing ",
+                                                SubtaskBase(node_path_, old, reader.old_parallelism()), ")"));
+      }
+    }
+    return parts_.RestoreRescaled(node_path_, states, reader.subtask_index(), reader.parallelism());
   }
 
   absl::Status Open(Context& ctx) override {
@@ -102,6 +125,10 @@ class FileSink : public Operator {
       wrote_header_ = parts_.next_part() > 0;  // the header went into part 0
       log.Info("writing %s.part-NNNNN: each part is published when the checkpoint that closes it completes%s", path_,
                parts_.next_part() > 0 ? absl::StrCat(" (resuming at part ", parts_.next_part(), ")") : "");
+      if (std::vector<std::string> retired = parts_.retired_bases(); !retired.empty()) {
+        log.Info("answering also for the parts of %s, which no subtask writes at this parallelism",
+                 absl::StrJoin(retired, ", "));
+      }
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(file_, AtomicFile::Create(fs, path_, OutputFence::InProgressPath(path_, ctx)));
@@ -176,7 +203,8 @@ class FileSink : public Operator {
     return absl::OkStatus();
   }
 
-  std::string path_;
+  const std::string node_path_;  // the `path` param
+  const std::string path_;       // this subtask's: node_path_, or node_path_-i
   Format format_;
   bool header_;
   bool wrote_header_ = false;
@@ -247,8 +275,7 @@ absl::StatusOr<std::unique_ptr<Operator>> MakeFileSink(const OperatorConfig& con
   ASSIGN_OR_RETURN(std::string path, p.GetString("path"));
   ASSIGN_OR_RETURN(Format format, ParseFormat(p, path));
   ASSIGN_OR_RETURN(bool header, p.GetBoolOr("header", true));
-  if (config.parallelism > 1) path = absl::StrCat(path, "-", config.subtask_index);
-  return std::make_unique<FileSink>(std::move(path), format, header);
+  return std::make_unique<FileSink>(path, config.subtask_index, config.parallelism, format, header);
 }
 
 absl::StatusOr<std::unique_ptr<Operator>> MakeConsoleSink(const OperatorConfig& config) {

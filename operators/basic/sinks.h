@@ -7,6 +7,10 @@
 // instead, <path>.part-00000, <path>.part-00001, ... (<path>-<i>.part-NNNNN per subtask
 // with N > 1), each published when the checkpoint covering it completes; concatenated in
 // order they are what the sink writes into <path> without checkpoints (part_files.h).
+// Restored at another parallelism, the new subtasks publish every old subtask's pending
+// parts once, drop what the old ones wrote after the checkpoint, and number on after the
+// parts already published, so no part is lost, doubled or overwritten; the output of
+// a subtask that no longer exists stays where it is (part_files.h, "Rescaling").
 //
 // console_sink cannot take back what it printed: with checkpoints it prints at least
 // once (the lines after the last checkpoint repeat after a restore), and says so at Open.

@@ -5,6 +5,10 @@
 // With checkpoints, file_source and generator snapshot their position (file_source: the
 // splits done and the offset, or for .gz the line count, in the current one; generator:
 // the next record and its random engine) and resume exactly there after a restore.
+// Restored at another parallelism, the new subtasks share out what the old ones had
+// left (file_source: the rest of each old subtask's splits; generator: each old
+// subtask's stream of records, which depend on the parallelism the job ran at), so
+// every line is read, and every record of the old run generated, exactly once.
 // stdin_source cannot be read again: it says so at Open, and what it read before a
 // failure is lost.
 #pragma once

@@ -262,14 +262,23 @@ class KafkaSource : public Source {
   absl::Status Restore(SnapshotReader& reader) override {
     std::string state;
     if (!reader.Read("offsets", &state)) return absl::OkStatus();
-    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
-      std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
-      int32_t partition;
-      int64_t offset;
-      if (f.size() != 3 || !absl::SimpleAtoi(f[1], &partition) || !absl::SimpleAtoi(f[2], &offset)) {
-        return absl::DataLossError(absl::StrCat("kafka_source state: bad line '", line, "'"));
-      }
-      restored_[{std::string(f[0]), partition}] = offset;
+    return MergeOffsets(state);
+  }
+
+  // At another parallelism: the offsets of every old subtask. Partitions are dealt out
+  // at Open from the partition list, so all of them are kept, and Discover seeks each
+  // partition this subtask gets to its offset, as after a restore at the same
+  // parallelism (a partition no old subtask had read starts as configured; one that
+  // appears in a later discovery still finds its offset here). Offsets are all a
+  // snapshot holds, at any parallelism: each partition's event time (with `watermarks`)
+  // starts again from its first record after the restore. Commits need nothing: each
+  // subtask commits the partitions it owns, from its own snapshots.
+  absl::Status RestoreRescaled(RescaledSnapshotReader& reader) override {
+    for (int old = 0; old < reader.old_parallelism(); ++old) {
+      std::string state;
+      // An old subtask without a blob is treated as one that had read nothing, as a
+      // restore at the same parallelism treats it.
+      if (reader.Read(old, "offsets", &state)) RETURN_IF_ERROR(MergeOffsets(state));
     }
     return absl::OkStatus();
   }
@@ -294,6 +303,24 @@ class KafkaSource : public Source {
   }
 
  private:
+  // Adds the offsets of one snapshot to restored_. A partition has one owner, so it is in
+  // at most one old subtask's snapshot, unless partition discovery dealt it to two (a
+  // partition added to one topic shifts the sorted list of those after it): both then
+  // read it, and resuming at the larger offset repeats nothing either of them emitted.
+  absl::Status MergeOffsets(const std::string& state) {
+    for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+      int32_t partition;
+      int64_t offset;
+      if (f.size() != 3 || !absl::SimpleAtoi(f[1], &partition) || !absl::SimpleAtoi(f[2], &offset)) {
+        return absl::DataLossError(absl::StrCat("kafka_source state: bad line '", line, "'"));
+      }
+      auto [it, added] = restored_.try_emplace({std::string(f[0]), partition}, offset);
+      if (!added) it->second = std::max(it->second, offset);
+    }
+    return absl::OkStatus();
+  }
+
   PartitionState* Find(std::string_view topic, int32_t partition) {
     auto it = index_.find({std::string(topic), partition});
     return it == index_.end() ? nullptr : &parts_[it->second];

@@ -2,8 +2,10 @@
 //
 // Partitions are assigned by sluice, not by a consumer-group rebalance: the (topic,
 // partition) pairs are sorted and subtask i owns every pair whose index % parallelism
-// == i, so each partition has exactly one owning task (and, later, its offsets go into
-// checkpoints). New partitions are discovered every `discovery_interval`. Consumed
+// == i, so each partition has exactly one owning task, and its next offset goes into
+// that task's checkpoints. A job restored at another parallelism deals the partitions
+// out anew the same way and seeks each to the offset some old subtask checkpointed
+// (RestoreRescaled). New partitions are discovered every `discovery_interval`. Consumed
 // offsets are committed to `group_id` for lag monitoring only; they decide where reading
 // starts only with `start: committed`.
 //

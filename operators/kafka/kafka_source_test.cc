@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "operators/kafka/dev_broker.h"
 #include "operators/kafka/kafka_sink.h"
@@ -22,16 +24,17 @@ namespace {
 using ::sluice::testing::TestCollector;
 using ::sluice::testing::TestContext;
 
-// Produces `n` messages "p<partition>-<i>" to one partition with explicit timestamps.
+// Produces `n` messages "p<partition>-<i>" (i from `first`) to one partition with explicit
+// timestamps.
 void Produce(const std::string& bootstrap, const std::string& topic, int partition, int n, int64_t first_ts,
-             int64_t step_ms) {
+             int64_t step_ms, int first = 0) {
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   ASSERT_NE(rk, nullptr) << err;
   for (int i = 0; i < n; ++i) {
-    std::string v = "p" + std::to_string(partition) + "-" + std::to_string(i);
+    std::string v = "p" + std::to_string(partition) + "-" + std::to_string(first + i);
     ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
                                 RD_KAFKA_V_VALUE(v.data(), v.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(first_ts + i * step_ms), RD_KAFKA_V_END),
@@ -254,6 +257,176 @@ TEST_F(KafkaSourceTest, ARestoredSourceResumesAtTheCheckpointedOffsets) {
   EXPECT_EQ(second, (std::set<std::string>{"p0-0", "p0-1", "p0-2", "p0-3", "p0-4", "p1-0", "p1-1", "p1-2", "p1-3",
                                            "p1-4"}));
   ASSERT_TRUE((*src)->Close().ok());
+}
+
+using Blobs = std::map<std::string, std::string>;
+
+using RescaledReader = sluice::testing::BlobsRescaledReader;
+
+// One run of a job's kafka_source node at `parallelism`, restored from the snapshots
+// `old` of the previous run (none for a fresh start): through Restore at the same
+// parallelism, through RestoreRescaled at another. Each subtask reads at least `limit`
+// records and one of each of its partitions in `touch` (to the end of the bounded input
+// if limit < 0), then takes checkpoint `id`, which completes. (The fetcher hands out one
+// partition's records in a run, so reading a few records may leave a partition unread;
+// `touch` makes sure the checkpoint has an offset for it.)
+struct SourceRun {
+  std::vector<Blobs> snapshots;                  // by subtask
+  std::vector<std::multiset<std::string>> read;  // values, by subtask
+};
+
+SourceRun RunSubtasks(const Param& params, const std::vector<Blobs>& old, int parallelism, int limit, int64_t id,
+                      const std::set<int>& touch = {}) {
+  SourceRun run;
+  for (int s = 0; s < parallelism; ++s) {
+    SCOPED_TRACE(absl::StrCat("subtask ", s, " of ", parallelism));
+    OperatorConfig config;
+    config.node_id = "events";
+    config.params = &params;
+    config.subtask_index = s;
+    config.parallelism = parallelism;
+    auto src = MakeKafkaSource(config);
+    EXPECT_TRUE(src.ok()) << src.status();
+    if (!src.ok()) return run;
+    if (static_cast<int>(old.size()) == parallelism) {
+      ::sluice::testing::MapSnapshotReader reader(old[s]);
+      EXPECT_TRUE((*src)->Restore(reader).ok());
+    } else if (!old.empty()) {
+      RescaledReader reader(old, s, parallelism);
+      absl::Status st = (*src)->RestoreRescaled(reader);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    TestContext ctx;
+    TestCollector out;
+    absl::Status st = (*src)->Open(ctx);
+    EXPECT_TRUE(st.ok()) << st;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto enough = [&] {
+      if (limit < 0 || out.num_rows() < static_cast<size_t>(limit)) return false;
+      std::set<int> untouched;
+      for (int p : touch) {
+        if (p % parallelism == s) untouched.insert(p);
+      }
+      for (const auto& b : out.batches) {
+        for (int64_t p : b->column(3).ints) untouched.erase(static_cast<int>(p));
+      }
+      return untouched.empty();
+    };
+    while (!enough() && std::chrono::steady_clock::now() < deadline) {
+      auto more = (*src)->Poll(out);
+      EXPECT_TRUE(more.ok()) << more.status();
+      if (!more.ok() || !*more) break;
+    }
+    ::sluice::testing::MapSnapshotWriter w(id);
+    EXPECT_TRUE((*src)->Snapshot(w).ok());
+    EXPECT_TRUE((*src)->NotifyCheckpointComplete(id).ok());
+    EXPECT_TRUE((*src)->Close().ok());
+    run.snapshots.push_back(w.blobs);
+    std::multiset<std::string> values;
+    for (const auto& b : out.batches) {
+      for (size_t r = 0; r < b->num_rows(); ++r) {
+        std::string v(b->column(1).strings[r]);
+        // "p<partition>-<i>": the subtask reads only its partitions (sorted, round robin).
+        EXPECT_EQ((v[1] - '0') % parallelism, s) << v;
+        EXPECT_EQ(b->column(3).ints[r], v[1] - '0') << v;
+        values.insert(std::move(v));
+      }
+    }
+    run.read.push_back(std::move(values));
+  }
+  return run;
+}
+
+// The partitions ("topic\tpartition") the run's checkpoint has offsets for.
+std::set<std::string> Partitions(const SourceRun& run) {
+  std::set<std::string> out;
+  for (const Blobs& blobs : run.snapshots) {
+    for (absl::string_view line : absl::StrSplit(blobs.at("offsets"), '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '\t');
+      EXPECT_EQ(f.size(), 3u) << line;
+      if (f.size() == 3) {
+        EXPECT_TRUE(out.insert(absl::StrCat(f[0], "\t", f[1])).second) << line;  // one owner
+      }
+    }
+  }
+  return out;
+}
+
+// Every value read by the runs, counted.
+std::map<std::string, int> Tally(const std::vector<const SourceRun*>& runs) {
+  std::map<std::string, int> n;
+  for (const SourceRun* run : runs) {
+    for (const auto& values : run->read) {
+      for (const auto& v : values) ++n[v];
+    }
+  }
+  return n;
+}
+
+// The values Produce wrote: `per_partition[p]` records to partition p.
+std::map<std::string, int> Produced(const std::vector<int>& per_partition) {
+  std::map<std::string, int> n;
+  for (size_t p = 0; p < per_partition.size(); ++p) {
+    for (int i = 0; i < per_partition[p]; ++i) n[absl::StrCat("p", p, "-", i)] = 1;
+  }
+  return n;
+}
+
+TEST_F(KafkaSourceTest, RestoredAtAnotherParallelismEveryRecordIsReadOnce) {
+  ASSERT_TRUE(broker_->CreateTopic("r", 4).ok());
+  // Partition 3 stays empty until the checkpoint: no subtask has an offset for it.
+  for (int p = 0; p < 3; ++p) Produce(broker_->bootstrap_servers(), "r", p, 40, 1000, 1);
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topics", Param::String("r")},
+                         {"start", Param::String("earliest")},
+                         {"bounded", Param::Bool(true)},
+                         {"batch_size", Param::Number(5, "5")}});
+  // Two subtasks (0: partitions 0 and 2; 1: partitions 1 and 3) read part of their
+  // records, and checkpoint 1 completes.
+  SourceRun at2 = RunSubtasks(params, {}, 2, 12, 1, {0, 1, 2});
+  ASSERT_EQ(at2.read.size(), 2u);
+  EXPECT_LT(Tally({&at2}).size(), 120u);  // stopped before the end
+  // Offsets for partitions 0..2, which will move to other subtasks (2 from subtask 0 to
+  // subtask 2 at parallelism 3; 1 and 2 to subtask 0 at parallelism 1).
+  EXPECT_EQ(Partitions(at2), (std::set<std::string>{"r\t0", "r\t1", "r\t2"}));
+  // More records arrive, partition 3's first ones among them; the bounded runs below
+  // end at the end offsets they find at Open.
+  for (int p = 0; p < 3; ++p) Produce(broker_->bootstrap_servers(), "r", p, 10, 1000, 1, 40);
+  Produce(broker_->bootstrap_servers(), "r", 3, 10, 1000, 1);
+  const std::map<std::string, int> expected = Produced({50, 50, 50, 10});
+  // Restored at 3 subtasks (0: partitions 0 and 3; 1: 1; 2: 2) and at 1: each reads the
+  // rest, and with what the 2 subtasks read before, every record is read exactly once.
+  for (int parallelism : {3, 1}) {
+    SCOPED_TRACE(absl::StrCat("restored at parallelism ", parallelism));
+    SourceRun rest = RunSubtasks(params, at2.snapshots, parallelism, -1, 2);
+    ASSERT_EQ(rest.read.size(), static_cast<size_t>(parallelism));
+    EXPECT_EQ(Tally({&at2, &rest}), expected);
+    // Partition 3, which no old subtask had read, starts as configured (earliest).
+    EXPECT_EQ(Tally({&rest}).count("p3-9"), 1u);
+  }
+}
+
+TEST_F(KafkaSourceTest, RescaledTwiceEveryRecordIsReadOnce) {
+  ASSERT_TRUE(broker_->CreateTopic("rr", 4).ok());
+  for (int p = 0; p < 4; ++p) Produce(broker_->bootstrap_servers(), "rr", p, 60, 1000, 1);
+  Param params = Params({{"bootstrap_servers", Param::String(broker_->bootstrap_servers())},
+                         {"topics", Param::String("rr")},
+                         {"start", Param::String("earliest")},
+                         {"bounded", Param::Bool(true)},
+                         {"batch_size", Param::Number(5, "5")}});
+  // 2 subtasks, then 3 (each restored from its checkpoint), then 3 again (the
+  // checkpoints of a rescaled run restore at its own parallelism), then 1.
+  SourceRun a = RunSubtasks(params, {}, 2, 20, 1, {0, 1, 2, 3});
+  SourceRun b = RunSubtasks(params, a.snapshots, 3, 15, 2);
+  SourceRun c = RunSubtasks(params, b.snapshots, 3, 10, 3, {0, 1, 2, 3});
+  EXPECT_EQ(Partitions(a), (std::set<std::string>{"rr\t0", "rr\t1", "rr\t2", "rr\t3"}));
+  EXPECT_EQ(Partitions(c), Partitions(a));
+  EXPECT_LT(Tally({&a, &b, &c}).size(), 240u);
+  SourceRun d = RunSubtasks(params, c.snapshots, 1, -1, 4);
+  EXPECT_EQ(Tally({&a, &b, &c, &d}), Produced({60, 60, 60, 60}));
+  // The last run's checkpoint holds every partition's end offset, as a run at 1 from
+  // the start would.
+  EXPECT_EQ(d.snapshots[0].at("offsets"), "rr\t0\t60\nrr\t1\t60\nrr\t2\t60\nrr\t3\t60\n");
 }
 
 TEST_F(KafkaSourceTest, AnEmptyNewPartitionHoldsEventTimeUntilItCountsAsIdle) {

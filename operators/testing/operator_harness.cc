@@ -22,9 +22,26 @@ Counter* TestContext::GetCounter(std::string_view name) {
 TestContext::TestContext(bool batch_mode, std::string node_id)
     : node_id_(std::move(node_id)),
       batch_mode_(batch_mode),
-      states_(std::make_unique<runtime::OperatorStates>([this] { return store(); }, node_id_, 128, 0, 127)) {}
+      states_(std::make_unique<runtime::OperatorStates>(
+          [this] { return store(); }, node_id_, kTestMaxParallelism, 0, kTestMaxParallelism - 1)) {}
 
 TestContext::~TestContext() = default;
+
+int TestContext::first_key_group() const {
+  return (subtask_index_ * kTestMaxParallelism + parallelism_ - 1) / parallelism_;
+}
+
+int TestContext::last_key_group() const {
+  return ((subtask_index_ + 1) * kTestMaxParallelism - 1) / parallelism_;
+}
+
+void TestContext::SetSubtask(int subtask_index, int parallelism) {
+  subtask_index_ = subtask_index;
+  parallelism_ = parallelism;
+  states_ = std::make_unique<runtime::OperatorStates>([this] { return store(); }, node_id_,
+                                                      kTestMaxParallelism, first_key_group(),
+                                                      last_key_group());
+}
 
 absl::StatusOr<runtime::KvStore*> TestContext::store() {
   if (store_ == nullptr) {
@@ -60,6 +77,74 @@ size_t TestCollector::DeadLetters(std::string_view reason) const {
   size_t n = 0;
   for (const auto& d : dead_letters) n += d.reason == reason;
   return n;
+}
+
+absl::StatusOr<SubtaskSnapshot> SnapshotSubtask(Operator& op, TestContext& ctx,
+                                                int64_t checkpoint_id) {
+  SubtaskSnapshot snapshot;
+  MapSnapshotWriter writer(checkpoint_id);
+  absl::Status st = op.Snapshot(writer);
+  if (!st.ok()) return st;
+  snapshot.blobs = std::move(writer.blobs);
+  st = ctx.states().Snapshot([&snapshot](const std::string& name, std::string blob) {
+    snapshot.states[name] = std::move(blob);
+  });
+  if (!st.ok()) return st;
+  return snapshot;
+}
+
+bool BlobsRescaledReader::Read(int old_subtask, std::string_view name, std::string* bytes) {
+  if (old_subtask < 0 || old_subtask >= old_parallelism()) return false;
+  auto it = old_[old_subtask].find(std::string(name));
+  if (it == old_[old_subtask].end()) return false;
+  *bytes = it->second;
+  return true;
+}
+
+bool MapRescaledSnapshotReader::Read(int old_subtask, std::string_view name, std::string* bytes) {
+  if (old_subtask < 0 || old_subtask >= old_parallelism()) return false;
+  const auto& blobs = old_[old_subtask].blobs;
+  auto it = blobs.find(std::string(name));
+  if (it == blobs.end()) return false;
+  *bytes = it->second;
+  return true;
+}
+
+absl::Status RestoreSubtaskRescaled(Operator& op, TestContext& ctx,
+                                    const std::vector<SubtaskSnapshot>& old) {
+  bool own_blobs = false;
+  for (const SubtaskSnapshot& s : old) {
+    for (const auto& [name, blob] : s.states) {
+      absl::Status st = ctx.states().Restore(name, blob);
+      if (!st.ok()) return st;
+    }
+    own_blobs = own_blobs || !s.blobs.empty();
+  }
+  // Like the runtime: an operator that wrote nothing of its own starts empty.
+  if (!own_blobs) return absl::OkStatus();
+  MapRescaledSnapshotReader reader(old, ctx);
+  return op.RestoreRescaled(reader);
+}
+
+int KeyBySubtask(const RecordBatch& batch, size_t row, const std::vector<int>& key_fields,
+                 int parallelism) {
+  uint64_t h = 0;
+  for (int k : key_fields) h = HashKeyField(batch.column(k), row, h);
+  return SubtaskForKeyGroup(KeyGroupOf(h, kTestMaxParallelism), kTestMaxParallelism, parallelism);
+}
+
+std::vector<BatchPtr> SplitByKey(const RecordBatch& batch, const std::vector<int>& key_fields,
+                                 int parallelism) {
+  std::vector<std::vector<uint32_t>> rows(parallelism);
+  for (size_t r = 0; r < batch.num_rows(); ++r) {
+    rows[KeyBySubtask(batch, r, key_fields, parallelism)].push_back(static_cast<uint32_t>(r));
+  }
+  std::vector<BatchPtr> out;
+  for (int t = 0; t < parallelism; ++t) {
+    out.push_back(std::make_unique<RecordBatch>(batch.schema()));
+    out.back()->AppendRows(batch, rows[t]);
+  }
+  return out;
 }
 
 SchemaPtr MakeSchema(const std::vector<std::pair<std::string, Type>>& fields) {

@@ -1,6 +1,8 @@
 // Test doubles for driving one operator outside the engine: a Context with in-memory
-// keyed state and timers, a Collector that records everything emitted, and helpers to
-// build batches from rows. Single-threaded, like a task. For tests only.
+// keyed state and timers, a Collector that records everything emitted, helpers to
+// build batches from rows, and checkpoints of several subtasks restored at another
+// parallelism (as a key-by exchange and the runtime would). Single-threaded, like a task.
+// For tests only.
 #pragma once
 
 #include <map>
@@ -11,22 +13,31 @@
 #include <variant>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "runtime/state/keyed_states.h"
 #include "runtime/state/kv_store.h"
 #include "sluice/operator.h"
 
 namespace sluice::testing {
 
+/// Key groups of every TestContext.
+inline constexpr int kTestMaxParallelism = 128;
+
+/// Subtask 0 of 1 (every key group) unless SetSubtask says otherwise.
 class TestContext : public Context {
  public:
   explicit TestContext(bool batch_mode = false, std::string node_id = "test");
   ~TestContext() override;
   const std::string& node_id() const override { return node_id_; }
-  int subtask_index() const override { return 0; }
-  int parallelism() const override { return 1; }
-  int max_parallelism() const override { return 128; }
-  int first_key_group() const override { return 0; }
-  int last_key_group() const override { return 127; }
+  int subtask_index() const override { return subtask_index_; }
+  int parallelism() const override { return parallelism_; }
+  int max_parallelism() const override { return kTestMaxParallelism; }
+  /// The range the runtime gives the subtask (Flink's: the groups SubtaskForKeyGroup maps to it).
+  int first_key_group() const override;
+  int last_key_group() const override;
+  /// Makes this subtask `subtask_index` of `parallelism`: its key groups, and keyed states
+  /// that keep only those. REQUIRES: no state asked for or restored yet.
+  void SetSubtask(int subtask_index, int parallelism);
   bool batch_mode() const override { return batch_mode_; }
   Counter* GetCounter(std::string_view name) override;
   KeyedState* GetKeyedState(std::string_view name) override;
@@ -59,6 +70,8 @@ class TestContext : public Context {
  private:
   std::string node_id_;
   bool batch_mode_;
+  int subtask_index_ = 0;
+  int parallelism_ = 1;
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;
   absl::StatusOr<runtime::KvStore*> store();
   std::unique_ptr<runtime::KvStore> store_;
@@ -121,6 +134,72 @@ class MapSnapshotReader : public SnapshotReader {
  private:
   std::map<std::string, std::string> blobs_;
 };
+
+/// What the runtime keeps of one subtask of a node at a checkpoint: the blobs the operator
+/// wrote (Snapshot) and its keyed states' (TestContext::states()), by name.
+struct SubtaskSnapshot {
+  std::map<std::string, std::string> blobs;
+  std::map<std::string, std::string> states;
+};
+
+/// Takes a checkpoint of `op`, which runs with `ctx`.
+absl::StatusOr<SubtaskSnapshot> SnapshotSubtask(Operator& op, TestContext& ctx,
+                                                int64_t checkpoint_id = 1);
+
+/// Reads the blobs of the old subtasks `old` (indexed by old subtask) for subtask
+/// `ctx.subtask_index()` of `ctx.parallelism()`. Neither is owned; both must outlive it.
+class MapRescaledSnapshotReader : public RescaledSnapshotReader {
+ public:
+  MapRescaledSnapshotReader(const std::vector<SubtaskSnapshot>& old, const Context& ctx)
+      : old_(old), ctx_(ctx) {}
+  int old_parallelism() const override { return static_cast<int>(old_.size()); }
+  int subtask_index() const override { return ctx_.subtask_index(); }
+  int parallelism() const override { return ctx_.parallelism(); }
+  int max_parallelism() const override { return ctx_.max_parallelism(); }
+  int first_key_group() const override { return ctx_.first_key_group(); }
+  int last_key_group() const override { return ctx_.last_key_group(); }
+  bool Read(int old_subtask, std::string_view name, std::string* bytes) override;
+
+ private:
+  const std::vector<SubtaskSnapshot>& old_;
+  const Context& ctx_;
+};
+
+/// The same from bare blob maps (one per old subtask), for sources and sinks restored
+/// without a Context; key groups as the runtime assigns them, of `max_parallelism`.
+class BlobsRescaledReader : public RescaledSnapshotReader {
+ public:
+  BlobsRescaledReader(const std::vector<std::map<std::string, std::string>>& old, int subtask, int parallelism,
+                      int max_parallelism = 128)
+      : old_(old), subtask_(subtask), parallelism_(parallelism), max_parallelism_(max_parallelism) {}
+  int old_parallelism() const override { return static_cast<int>(old_.size()); }
+  int subtask_index() const override { return subtask_; }
+  int parallelism() const override { return parallelism_; }
+  int max_parallelism() const override { return max_parallelism_; }
+  int first_key_group() const override { return (subtask_ * max_parallelism_ + parallelism_ - 1) / parallelism_; }
+  int last_key_group() const override { return ((subtask_ + 1) * max_parallelism_ - 1) / parallelism_; }
+  bool Read(int old_subtask, std::string_view name, std::string* bytes) override;
+
+ private:
+  const std::vector<std::map<std::string, std::string>>& old_;
+  int subtask_, parallelism_, max_parallelism_;
+};
+
+/// Restores `op` (before its Open) as subtask `ctx.subtask_index()` of
+/// `ctx.parallelism()` from the checkpoints of a run at parallelism `old.size()`, as the
+/// runtime does: the keyed states of every old subtask (each keeping ctx's key groups),
+/// then, if an old subtask wrote blobs, op.RestoreRescaled. Returns the first error.
+absl::Status RestoreSubtaskRescaled(Operator& op, TestContext& ctx,
+                                    const std::vector<SubtaskSnapshot>& old);
+
+/// The subtask (of `parallelism`) the runtime's key-by exchange on columns `key_fields`
+/// sends row `row` of `batch` to.
+int KeyBySubtask(const RecordBatch& batch, size_t row, const std::vector<int>& key_fields,
+                 int parallelism);
+/// `batch` split as a key-by exchange on columns `key_fields` splits it over `parallelism`
+/// subtasks: one batch per subtask (possibly empty), rows in their order.
+std::vector<BatchPtr> SplitByKey(const RecordBatch& batch, const std::vector<int>& key_fields,
+                                 int parallelism);
 
 /// A value for BatchOf: null, bool, int64, double or string.
 using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;

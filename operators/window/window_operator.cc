@@ -293,7 +293,7 @@ void WindowOperator::AssignTumbling(const RecordBatch& batch, KeyOf& key_of, Col
       k.cached_start = start;
       k.cached_slot = slot;
     }
-    AddPair(static_cast<uint32_t>(row), slot, end);
+    AddPair(static_cast<uint32_t>(row), slot);
   }
 }
 
@@ -321,7 +321,7 @@ void WindowOperator::AssignSliding(const RecordBatch& batch, KeyOf& key_of, Coll
     for (int64_t start = last - size + slide; start <= last; start += slide) {
       const int64_t end = start + size;
       if (end <= late_end_max_) continue;  // that window is gone; the later ones take it
-      AddPair(static_cast<uint32_t>(row), FindOrAddWindow(key, start, end), end);
+      AddPair(static_cast<uint32_t>(row), FindOrAddWindow(key, start, end));
     }
   }
 }
@@ -353,7 +353,7 @@ void WindowOperator::AssignSession(const RecordBatch& batch, KeyOf& key_of, Coll
         Late(batch, row, out);
         continue;
       }
-      AddPair(static_cast<uint32_t>(row), NewWindow(key, t, t_end), t_end);
+      AddPair(static_cast<uint32_t>(row), NewWindow(key, t, t_end));
       continue;
     }
     uint32_t target = merge_[0];
@@ -378,7 +378,7 @@ void WindowOperator::AssignSession(const RecordBatch& batch, KeyOf& key_of, Coll
     }
     windows_[target].start = start;
     SetEnd(target, end);
-    AddPair(static_cast<uint32_t>(row), target, end);
+    AddPair(static_cast<uint32_t>(row), target);
   }
 }
 

@@ -23,8 +23,10 @@
 // creation counter that orders ties, every live key and window with its queue state
 // (pending, or fired and kept for allowed lateness), and the aggregates' per-window
 // state. Restore reads it into a fresh instance, keeping key ids and slots, so the
-// restored operator emits exactly what the snapshotted one would have. The window
-// registers no timers and has no side effects to commit.
+// restored operator emits exactly what the snapshotted one would have. RestoreRescaled
+// (another parallelism) reads every old subtask's blob and keeps the keys of this
+// subtask's key groups; spilled keys move with the keyed state. The window registers no
+// timers and has no side effects to commit.
 //
 // Threading: like every operator, an instance is used from its task thread only.
 #pragma once
@@ -107,6 +109,14 @@ class WindowOperator final : public Operator {
   /// naming the node if it is truncated or malformed, INVALID_ARGUMENT if it was written
   /// with other window parameters; the operator is then empty. REQUIRES: before Open.
   absl::Status Restore(SnapshotReader& reader) override;
+  /// Reads the blob "window" of every old subtask and keeps the keys of this subtask's key
+  /// groups (the group the key-by exchange gives the key), with their windows; the
+  /// watermark is the lowest of the old subtasks'. Spilled keys come with the keyed state
+  /// (the runtime's part); Open counts them. Errors as for Restore, naming the old
+  /// subtask; UNIMPLEMENTED if an old subtask held a key of another subtask's key group
+  /// (the window's input is not partitioned by its key_by fields, so a key's windows may
+  /// be spread over subtasks). REQUIRES: before Open.
+  absl::Status RestoreRescaled(RescaledSnapshotReader& reader) override;
 
   /// Live (key, window) pairs and keys, for tests and metrics.
   size_t num_windows() const { return windows_.size() - free_windows_.size(); }
@@ -183,9 +193,11 @@ class WindowOperator final : public Operator {
   void Dequeue(uint32_t slot);
   void SetEnd(uint32_t slot, int64_t end);
   int64_t CleanupTime(int64_t end) const;
-  // Records that row `row` goes to `slot`, whose window ends at `end`. The pair arrays
-  // are sized in Process for the whole batch.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddPair(uint32_t row, uint32_t slot, int64_t end) {
+  // Records that row `row` goes to `slot`. The pair arrays are sized in Process for the
+  // whole batch. A fired window is re-emitted after the batch: its state says so, not its
+  // end against the watermark, since after a rescale a window may have fired at its old
+  // subtask's watermark, above the one kept.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddPair(uint32_t row, uint32_t slot) {
     Window& w = windows_[slot];
     ++w.rows;
     if (record_pairs_) {
@@ -193,7 +205,7 @@ class WindowOperator final : public Operator {
       pair_slots_[num_pairs_] = slot;
       ++num_pairs_;
     }
-    if (end <= due_end_max_ && !w.dirty) MarkDirty(slot);
+    if (w.state == State::kFired && !w.dirty) MarkDirty(slot);
   }
   void MarkDirty(uint32_t slot);
   void ApplyPairs(const RecordBatch& batch);
@@ -216,12 +228,24 @@ class WindowOperator final : public Operator {
   void SpillKey(uint32_t key, const std::vector<uint32_t>& slots);
   // The key spilled as `bytes`, back in memory; kNone if it is not in state.
   uint32_t LoadKey(std::string_view bytes);
+  // A key's windows `slots` and their aggregate state, as a spilled key's value.
+  void EncodeKeyWindows(const std::vector<uint32_t>& slots, std::string* out) const;
+  // Adds the key `bytes` (KeyBytes) with the windows EncodeKeyWindows wrote, in their
+  // queues, and returns its id; `*slots` are the windows added. If `encoded` is damaged,
+  // sets `*error` to what and returns kNone, or the id if only the aggregates were.
+  // REQUIRES: the key is not in memory.
+  uint32_t AddKeyWithWindows(std::string_view bytes, std::string_view encoded,
+                             std::vector<uint32_t>* slots, std::string_view* error);
   // Loads the spilled keys with a window due at the watermark (a bounded number per call);
   // false if there were none.
   bool LoadDueKeys();
-  // A key's identity in state (tag byte 0: null, 1: value), and its key group.
+  // A key's identity in state (tag byte 0: null, 1: value); the hash the key-by exchange
+  // gives it (HashKeyField over the key fields); and its key group in this subtask.
   void KeyBytes(const Key& key, std::string* out) const;
+  uint64_t KeyHashOfBytes(std::string_view bytes) const;
   uint32_t KeyGroupOfBytes(std::string_view bytes) const;
+  // After a rescale: counts the spilled keys of this subtask's key groups (Open).
+  absl::Status CountSpilledKeys();
   void TimerKey(const Window& w, std::string* out) const;
   // The hot path's miss: a spilled key comes back, a new key gets an id.
   uint32_t LoadOrAddKey(std::string_view bytes);
@@ -235,6 +259,10 @@ class WindowOperator final : public Operator {
   static bool GetWindowFields(SnapshotDecoder& in, uint8_t state, Window* w);
   void ResetState();
   absl::Status DecodeSnapshot(std::string_view blob);
+  // Adds the keys of `from` (old subtask `old_subtask`'s blob, decoded into an instance of
+  // its own) that are in the key groups `reader` gives this subtask.
+  absl::Status AdoptKeys(const WindowOperator& from, int old_subtask,
+                         const RescaledSnapshotReader& reader);
   template <typename Fn>
   void ForEachShapeField(Fn&& fn) const;
   bool ValidMultiKey(std::string_view encoded) const;
@@ -288,6 +316,9 @@ class WindowOperator final : public Operator {
   ValueState* spilled_ = nullptr;
   ValueState* timers_ = nullptr;
   int64_t spilled_keys_ = 0;  // keys in spilled_ (none: misses skip the lookup)
+  // Restored at another parallelism with keys spilled: spilled_keys_ is unknown until Open
+  // counts what the runtime restored of this subtask's key groups.
+  bool count_spilled_ = false;
   uint64_t batch_seq_ = 0;    // Process calls, for Key::last_used
   int max_parallelism_ = 1;
   uint32_t first_kg_ = 0;

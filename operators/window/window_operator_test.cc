@@ -21,6 +21,7 @@ namespace sluice::operators::window {
 namespace {
 
 namespace st = ::sluice::testing;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Rows = std::vector<std::vector<st::Value>>;
@@ -67,17 +68,25 @@ class OpRun {
         EXPECT_TRUE(st.ok()) << st;
       }
     }
-    OperatorConfig config;
-    config.node_id = "w";
-    config.params = &params_;
-    config.input_schemas = {schema_};
-    auto op = CreateWindowOperator(config);
-    EXPECT_TRUE(op.ok()) << op.status();
-    if (!op.ok()) return;
-    op_ = std::move(op).value();
+    if (!Create()) return;
     if (restore != nullptr) {
       st::MapSnapshotReader reader(*restore);
       absl::Status restored = op_->Restore(reader);
+      EXPECT_TRUE(restored.ok()) << restored;
+    }
+    absl::Status open = op_->Open(ctx_);
+    EXPECT_TRUE(open.ok()) << open;
+  }
+  // Subtask `subtask` of `parallelism`; with `rescale_from`, restored from the checkpoints
+  // of those old subtasks (st::RestoreSubtaskRescaled) before Open.
+  OpRun(Param params, SchemaPtr schema, int subtask, int parallelism,
+        const std::vector<st::SubtaskSnapshot>* rescale_from, const std::string& backend = "memory")
+      : params_(std::move(params)), schema_(std::move(schema)), ctx_(false, "w") {
+    ctx_.state_backend = backend;
+    ctx_.SetSubtask(subtask, parallelism);
+    if (!Create()) return;
+    if (rescale_from != nullptr) {
+      absl::Status restored = st::RestoreSubtaskRescaled(*op_, ctx_, *rescale_from);
       EXPECT_TRUE(restored.ok()) << restored;
     }
     absl::Status open = op_->Open(ctx_);
@@ -126,12 +135,32 @@ class OpRun {
     EXPECT_TRUE(st.ok()) << st;
     return blobs;
   }
+  // The operator's blobs and keyed states.
+  st::SubtaskSnapshot SnapshotSubtask() {
+    auto snapshot = st::SnapshotSubtask(*op_, ctx_);
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    return snapshot.ok() ? *std::move(snapshot) : st::SubtaskSnapshot{};
+  }
   WindowOperator& op() { return static_cast<WindowOperator&>(*op_); }
   st::TestCollector& out() { return out_; }
   st::TestContext& ctx() { return ctx_; }
   const std::vector<std::string>& log() const { return log_; }
 
  private:
+  bool Create() {
+    OperatorConfig config;
+    config.node_id = "w";
+    config.params = &params_;
+    config.input_schemas = {schema_};
+    config.subtask_index = ctx_.subtask_index();
+    config.parallelism = ctx_.parallelism();
+    auto op = CreateWindowOperator(config);
+    EXPECT_TRUE(op.ok()) << op.status();
+    if (!op.ok()) return false;
+    op_ = std::move(op).value();
+    return true;
+  }
+
   Param params_;
   SchemaPtr schema_;
   st::TestContext ctx_;
@@ -1026,7 +1055,7 @@ TEST(WindowSnapshotTest, SessionRestoresAtEveryCut) {
 
 // Pseudo-random rows with more disorder than the watermark allows for: some records are
 // within the allowed lateness, some late.
-Script RandomScript(uint64_t seed, int batches) {
+Script RandomScript(uint64_t seed, int batches, int users = 4) {
   uint64_t x = seed;
   auto next = [&x] {
     x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -1041,7 +1070,7 @@ Script RandomScript(uint64_t seed, int batches) {
       int64_t t = std::max<int64_t>(0, (b * 40 + i) * 50 - static_cast<int64_t>(next() % 6000));
       max_ts = std::max(max_ts, t);
       st::Value uid = next() % 5 == 0 ? kNull : st::Value(static_cast<int64_t>(next() % 6));
-      rows.push_back({"u" + std::to_string(next() % 4), uid,
+      rows.push_back({"u" + std::to_string(next() % users), uid,
                       static_cast<double>(next() % 1000) / 7.0, "i" + std::to_string(next() % 9),
                       static_cast<int64_t>(next() % 10)});
       ts.push_back(t);
@@ -1305,6 +1334,317 @@ TEST_P(WindowSpillTest, ADamagedSpilledKeyFailsTheOperatorNamingIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WindowSpillTest, ::testing::Values("memory", "rocksdb"));
+
+// --- Restoring at another parallelism (RestoreRescaled) -------------------------------------
+
+// A `window` node at some parallelism behind a key-by exchange on input columns
+// `key_fields` (the window's key_by fields, in order): a batch goes to the subtasks its
+// keys route to, watermarks and the end of input to every subtask.
+class KeyedRuns {
+ public:
+  // With `rescale_from`, every subtask is restored from those old subtasks' checkpoints.
+  KeyedRuns(const Param& params, std::vector<int> key_fields, int parallelism,
+            const std::string& backend,
+            const std::vector<st::SubtaskSnapshot>* rescale_from = nullptr)
+      : key_fields_(std::move(key_fields)) {
+    for (int i = 0; i < parallelism; ++i) {
+      runs_.push_back(
+          std::make_unique<OpRun>(params, ShopSchema(), i, parallelism, rescale_from, backend));
+    }
+  }
+
+  bool ok() const {
+    return std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->ok(); });
+  }
+
+  // As Play (of one instance): steps [from, to), each step's rows and dead letters from all
+  // subtasks, and its watermark once (every subtask forwards it).
+  std::vector<std::string> Play(const Script& script, size_t from, size_t to) {
+    std::vector<std::string> got;
+    for (size_t i = from; i < to; ++i) {
+      const std::string step = absl::StrCat(i, " ");
+      std::vector<size_t> dead, wms;
+      for (auto& r : runs_) {
+        dead.push_back(r->out().dead_letters.size());
+        wms.push_back(r->out().watermarks.size());
+      }
+      if (i == script.size()) {
+        for (auto& r : runs_) r->End();
+      } else if (script[i].watermark != kNoTimestamp) {
+        for (auto& r : runs_) r->Watermark(script[i].watermark);
+      } else {
+        BatchPtr batch = st::BatchOf(ShopSchema(), script[i].rows, script[i].ts);
+        std::vector<BatchPtr> parts =
+            st::SplitByKey(*batch, key_fields_, static_cast<int>(runs_.size()));
+        for (size_t t = 0; t < runs_.size(); ++t) {
+          if (parts[t]->num_rows() == 0) continue;  // the exchange sends no empty batch
+          const absl::Status processed =
+              runs_[t]->op().Process(0, std::move(parts[t]), runs_[t]->out());
+          EXPECT_TRUE(processed.ok()) << processed;
+        }
+      }
+      for (size_t t = 0; t < runs_.size(); ++t) {
+        OpRun& r = *runs_[t];
+        for (const std::string& row : r.Take()) got.push_back(step + row);
+        for (size_t d = dead[t]; d < r.out().dead_letters.size(); ++d) {
+          const st::DeadLetter& dl = r.out().dead_letters[d];
+          got.push_back(absl::StrCat(step, "dead ", dl.reason, " ", dl.record));
+        }
+        EXPECT_EQ(r.out().watermarks.size() - wms[t], runs_[0]->out().watermarks.size() - wms[0]);
+      }
+      for (size_t w = wms[0]; w < runs_[0]->out().watermarks.size(); ++w) {
+        got.push_back(absl::StrCat(step, "wm ", runs_[0]->out().watermarks[w]));
+      }
+    }
+    return got;
+  }
+
+  std::vector<st::SubtaskSnapshot> Snapshot() {
+    std::vector<st::SubtaskSnapshot> out;
+    for (auto& r : runs_) out.push_back(r->SnapshotSubtask());
+    return out;
+  }
+
+  // Summed over the subtasks.
+  size_t num_keys() const {
+    size_t n = 0;
+    for (const auto& r : runs_) n += r->op().num_keys();
+    return n;
+  }
+  size_t num_windows() const {
+    size_t n = 0;
+    for (const auto& r : runs_) n += r->op().num_windows();
+    return n;
+  }
+  int64_t spilled_keys() const {
+    int64_t n = 0;
+    for (const auto& r : runs_) n += r->op().spilled_keys();
+    return n;
+  }
+
+  OpRun& run(size_t i) { return *runs_[i]; }
+
+ private:
+  std::vector<int> key_fields_;
+  std::vector<std::unique_ptr<OpRun>> runs_;
+};
+
+class WindowRescaleTest : public WindowSpillTest {};
+
+// Plays `script` at parallelism `from`, checkpoints before step `cut`, restores at `to`
+// and plays the rest: the rows (sorted) are those of one undisturbed instance, and no
+// key, window or spilled key is lost or doubled by the move.
+void CheckRescale(const Param& params, const std::vector<int>& key_fields, const Script& script,
+                  size_t cut, int from, int to, const std::string& backend) {
+  SCOPED_TRACE(absl::StrCat("parallelism ", from, " -> ", to, ", checkpoint before step ", cut));
+  OpRun whole(params, ShopSchema());
+  const std::vector<std::string> want = SortedPerStep(Play(whole, script, 0, script.size() + 1));
+  KeyedRuns before(params, key_fields, from, backend);
+  ASSERT_TRUE(before.ok());
+  std::vector<std::string> got = before.Play(script, 0, cut);
+  const std::vector<st::SubtaskSnapshot> snapshot = before.Snapshot();
+  KeyedRuns after(params, key_fields, to, backend, &snapshot);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.num_keys(), before.num_keys());
+  EXPECT_EQ(after.num_windows(), before.num_windows());
+  EXPECT_EQ(after.spilled_keys(), before.spilled_keys());
+  Append(got, after.Play(script, cut, script.size() + 1));
+  EXPECT_EQ(SortedPerStep(got), want);
+  EXPECT_EQ(after.num_windows(), 0u);
+  EXPECT_EQ(after.spilled_keys(), 0);
+}
+
+Param CountSumParams(std::vector<Param> key_by, Param window, std::string lateness) {
+  return M({{"key_by", L(std::move(key_by))},
+            {"window", std::move(window)},
+            {"allowed_lateness", S(std::move(lateness))},
+            {"aggregates", L({Agg("count", "", "n"), Agg("sum", "qty", "sum_qty"),
+                              Agg("sum", "amount", "sum_amount")})}});
+}
+
+const std::vector<std::pair<int, int>> kRescales = {{2, 3}, {2, 1}, {3, 2}, {1, 2}};
+
+TEST_P(WindowRescaleTest, TumblingCountSumGivesTheRowsOfOneRun) {
+  const Param params = CountSumParams({S("user")}, Tumbling("1s"), "1s");
+  const Script script = RandomScript(7, 12, 20);
+  for (const auto& [from, to] : kRescales) {
+    for (size_t cut : {0, 5, 12, 19, 24}) {
+      CheckRescale(params, {0}, script, cut, from, to, GetParam());
+    }
+  }
+}
+
+TEST_P(WindowRescaleTest, SpilledKeysMoveWithTheKeyedState) {
+  const Script script = RandomScript(7, 12, 20);
+  for (const Param& params : {CountSumParams({S("user")}, Tumbling("1s"), "1s"),
+                              ShopParams({S("user")}, Tumbling("700ms"), "1s")}) {
+    for (int64_t bound : {1, 3}) {
+      SCOPED_TRACE(absl::StrCat("max_keys_in_memory ", bound));
+      const Param spilling = WithBound(params, bound);
+      for (const auto& [from, to] : kRescales) {
+        for (size_t cut : {5, 17}) {
+          CheckRescale(spilling, {0}, script, cut, from, to, GetParam());
+        }
+      }
+    }
+  }
+  // Some checkpoint above held spilled keys (else this test tests nothing).
+  KeyedRuns runs(WithBound(CountSumParams({S("user")}, Tumbling("1s"), "1s"), 1), {0}, 2,
+                 GetParam());
+  runs.Play(script, 0, 12);
+  EXPECT_GT(runs.spilled_keys(), 0);
+}
+
+TEST_P(WindowRescaleTest, SessionsSlidingAndEveryAggregate) {
+  const Script script = RandomScript(11, 10, 6);
+  const std::vector<std::tuple<std::vector<Param>, std::vector<int>, Param>> cases = {
+      {{S("user"), S("uid")}, {0, 1}, M({{"type", S("session")}, {"gap", S("200ms")}})},
+      {{S("uid")}, {1}, M({{"type", S("session")}, {"gap", S("60ms")}})},
+      {{S("user"), S("uid")},
+       {0, 1},
+       M({{"type", S("sliding")}, {"size", S("2s")}, {"slide", S("500ms")}})},
+  };
+  for (const auto& [key_by, key_fields, window] : cases) {
+    SCOPED_TRACE(window.ToString());
+    for (int64_t bound : {0, 2}) {
+      SCOPED_TRACE(absl::StrCat("max_keys_in_memory ", bound));
+      const Param params = WithBound(ShopParams(key_by, window, "1s"), bound);
+      for (const auto& [from, to] : kRescales) {
+        for (size_t cut : {4, 11}) {
+          CheckRescale(params, key_fields, script, cut, from, to, GetParam());
+        }
+      }
+    }
+  }
+}
+
+// The format before spilling (version 1: no spilled-key count) still restores, also at
+// another parallelism.
+TEST_P(WindowRescaleTest, Version1BlobsRestoreAtAnotherParallelism) {
+  const Param params = CountSumParams({S("user")}, Tumbling("1s"), "1s");
+  const Script script = RandomScript(7, 12, 20);
+  OpRun whole(params, ShopSchema());
+  const std::vector<std::string> want = SortedPerStep(Play(whole, script, 0, script.size() + 1));
+  OpRun b(params, ShopSchema());
+  std::vector<std::string> got = Play(b, script, 0, 9);
+  std::string blob = b.Snapshot().at("window");
+  // The version byte, 18 shape fields (window type, 5 durations, the number of key fields
+  // and the type of the one, the number of aggregates and 3 fields for each of the 3),
+  // watermark, seq; then the spilled-key count, which version 1 lacks.
+  const size_t spilled_at = 1 + 18 * 8 + 8 + 8;
+  ASSERT_EQ(blob.substr(spilled_at, 8), std::string(8, '\0'));
+  blob.erase(spilled_at, 8);
+  blob[0] = 1;
+  const std::map<std::string, std::string> v1 = {{"window", blob}};
+  OpRun same(params, ShopSchema(), false, &v1);
+  EXPECT_EQ(same.op().num_windows(), b.op().num_windows());
+  std::vector<st::SubtaskSnapshot> old(1);
+  old[0].blobs["window"] = blob;
+  KeyedRuns after(params, {0}, 2, GetParam(), &old);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.num_windows(), b.op().num_windows());
+  Append(got, after.Play(script, 9, script.size() + 1));
+  EXPECT_EQ(SortedPerStep(got), want);
+}
+
+// Old subtasks whose watermarks differ: the lowest is kept, so a window of the lagging
+// subtask does not fire early; one that fired at the other keeps its state: updated, it is
+// re-emitted at once, and it does not fire again.
+TEST_P(WindowRescaleTest, TheLowestWatermarkIsKeptAndFiredWindowsStayFired) {
+  const Param params = CountSumParams({S("user")}, Tumbling("10s"), "30s");
+  // A key of each old subtask (of 2).
+  std::string keys[2];
+  for (int i = 0; keys[0].empty() || keys[1].empty(); ++i) {
+    const std::string key = "k" + std::to_string(i);
+    BatchPtr b = st::BatchOf(ShopSchema(), {{key, I(1), 1.0, "x", I(1)}}, {0});
+    std::string& slot = keys[st::KeyBySubtask(*b, 0, {0}, 2)];
+    if (slot.empty()) slot = key;
+  }
+  KeyedRuns before(params, {0}, 2, GetParam());
+  ASSERT_TRUE(before.ok());
+  before.run(0).Feed({{keys[0], I(1), 1.0, "x", I(2)}}, {1000});
+  before.run(0).Watermark(15000);  // fires keys[0] [0s, 10s)
+  EXPECT_THAT(before.run(0).Take(), ElementsAre(HasSubstr(R"("n":1,"sum_qty":2)")));
+  before.run(1).Feed({{keys[1], I(1), 1.0, "x", I(3)}}, {2000});
+  before.run(1).Watermark(5000);
+  EXPECT_TRUE(before.run(1).Take().empty());
+  const std::vector<st::SubtaskSnapshot> snapshot = before.Snapshot();
+
+  OpRun after(params, ShopSchema(), 0, 1, &snapshot, GetParam());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.op().num_windows(), 2u);
+  after.Feed({{keys[0], I(1), 1.0, "x", I(4)}}, {3000});  // within lateness: re-emitted
+  EXPECT_THAT(after.Take(),
+              ElementsAre(AllOf(HasSubstr(keys[0]), HasSubstr(R"("n":2,"sum_qty":6)"))));
+  after.Watermark(5000);
+  EXPECT_TRUE(after.Take().empty());
+
+  // Such a state (a fired window ending after the watermark) checkpoints and restores.
+  const std::map<std::string, std::string> blobs = after.Snapshot();
+  OpRun again(params, ShopSchema(), false, &blobs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.op().num_windows(), 2u);
+  // keys[1]'s window fires (the watermark kept was 5000, not 15000); keys[0]'s not again.
+  again.Watermark(9999);
+  EXPECT_THAT(again.Take(),
+              ElementsAre(AllOf(HasSubstr(keys[1]), HasSubstr(R"("n":1,"sum_qty":3)"))));
+  again.Feed({{keys[0], I(1), 1.0, "x", I(1)}}, {4000});
+  EXPECT_THAT(again.Take(),
+              ElementsAre(AllOf(HasSubstr(keys[0]), HasSubstr(R"("n":3,"sum_qty":7)"))));
+  again.Watermark(39999);  // both are dropped
+  EXPECT_EQ(again.op().num_windows(), 0u);
+  again.End();
+  EXPECT_TRUE(again.Take().empty());
+  EXPECT_EQ(again.op().num_windows(), 0u);
+}
+
+// A window whose input is not partitioned by its keys holds parts of one key's windows in
+// several subtasks: no split by key group is right, so RestoreRescaled refuses.
+TEST_P(WindowRescaleTest, InputNotPartitionedByTheKeyCannotRescale) {
+  for (const Param& params :
+       {CountSumParams({S("user")}, Tumbling("1s"), "0s"), ShopParams({}, Tumbling("1s"), "0s")}) {
+    SCOPED_TRACE(params.ToString());
+    std::vector<st::SubtaskSnapshot> old;
+    for (int i = 0; i < 2; ++i) {
+      OpRun run(params, ShopSchema(), i, 2, nullptr, GetParam());
+      // Both keys at both subtasks.
+      run.Feed({{"a", I(1), 1.0, "x", I(1)}, {"b", I(2), 1.0, "x", I(1)}}, {100, 200});
+      old.push_back(run.SnapshotSubtask());
+    }
+    OperatorConfig config;
+    config.node_id = "w";
+    config.params = &params;
+    config.input_schemas = {ShopSchema()};
+    auto op = CreateWindowOperator(config);
+    ASSERT_TRUE(op.ok()) << op.status();
+    st::TestContext ctx(false, "w");
+    absl::Status s = st::RestoreSubtaskRescaled(**op, ctx, old);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
+    EXPECT_THAT(s.message(), HasSubstr("so its state cannot be split by key group"));
+    EXPECT_EQ(static_cast<WindowOperator&>(**op).num_windows(), 0u);
+  }
+}
+
+TEST_P(WindowRescaleTest, ADamagedOldBlobNamesTheOldSubtask) {
+  const Param params = CountSumParams({S("user")}, Tumbling("1s"), "0s");
+  KeyedRuns before(params, {0}, 2, GetParam());
+  before.Play(RandomScript(7, 3, 20), 0, 4);
+  std::vector<st::SubtaskSnapshot> old = before.Snapshot();
+  old[1].blobs["window"].pop_back();
+  OperatorConfig config;
+  config.node_id = "w";
+  config.params = &params;
+  config.input_schemas = {ShopSchema()};
+  auto op = CreateWindowOperator(config);
+  ASSERT_TRUE(op.ok()) << op.status();
+  st::TestContext ctx(false, "w");
+  absl::Status s = st::RestoreSubtaskRescaled(**op, ctx, old);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(s.message(), HasSubstr("(old subtask 1 of 2)"));
+  EXPECT_EQ(static_cast<WindowOperator&>(**op).num_windows(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WindowRescaleTest, ::testing::Values("memory", "rocksdb"));
 
 }  // namespace
 }  // namespace sluice::operators::window

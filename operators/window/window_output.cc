@@ -22,7 +22,7 @@ void WindowOperator::EmitDirty(Collector& out) {
     Window& w = windows_[slot];
     if (!w.dirty) continue;  // freed by a merge, or listed twice
     w.dirty = false;
-    if (w.end > due_end_max_) continue;  // a later record of the batch extended it
+    if (w.state != State::kFired) continue;  // a later record extended it past the watermark
     EmitRow(slot, out);
   }
   dirty_.clear();

@@ -1,7 +1,9 @@
 // Checkpoints of the window operator: Snapshot writes its whole state as one blob,
-// "window", and Restore reads it back into a fresh instance. Nothing else is state: the
-// per-batch scratch (pairs, dirty list, output batch) is empty between calls, the tumbling
-// window cache is rebuilt on demand, and counters are not state.
+// "window", and Restore reads it back into a fresh instance; RestoreRescaled (another
+// parallelism) reads the blob of every old subtask and keeps the keys of this subtask's
+// key groups. Nothing else is state: the per-batch scratch (pairs, dirty list, output
+// batch) is empty between calls, the tumbling window cache is rebuilt on demand, and
+// counters are not state.
 //
 // Format (snapshot_codec.h: fixed-width little-endian numbers, strings as u32 length and
 // bytes), version 2 (1 lacks the spilled count):
@@ -20,6 +22,7 @@
 // and the firing order (by end, then seq) come back exactly; only hash sets and maps (of
 // count_distinct and top_k) are rebuilt in another iteration order, which no output shows.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -163,6 +166,92 @@ absl::Status WindowOperator::Restore(SnapshotReader& reader) {
   return status;
 }
 
+// Keys are disjoint across the old subtasks (a key is in one key group, which one old
+// subtask owned), so their windows move as they were, each with its creation number; ties
+// in firing order between keys of different old subtasks are broken by slot. The old
+// subtasks' watermarks may differ (one whose input had ended): the lowest is kept, so
+// nothing fires early, and a window that fired at a higher one stays fired (re-emitted
+// when updated, dropped at its cleanup time). The old subtasks' spill counts cannot be
+// split by key group: Open counts what the runtime restored (CountSpilledKeys).
+absl::Status WindowOperator::RestoreRescaled(RescaledSnapshotReader& reader) {
+  ResetState();
+  max_parallelism_ = reader.max_parallelism();
+  int64_t watermark = kMaxWatermark;
+  bool any = false;
+  std::string blob;
+  absl::Status status;
+  for (int old = 0; old < reader.old_parallelism() && status.ok(); ++old) {
+    if (!reader.Read(old, kBlobName, &blob)) continue;  // as Restore: that subtask was empty
+    WindowOperator from(spec_, node_id_);
+    status = from.DecodeSnapshot(blob);
+    if (!status.ok()) {
+      status = absl::Status(status.code(), absl::StrCat(status.message(), " (old subtask ", old,
+                                                        " of ", reader.old_parallelism(), ")"));
+      break;
+    }
+    any = true;
+    watermark = std::min(watermark, from.watermark_);
+    next_seq_ = std::max(next_seq_, from.next_seq_);
+    count_spilled_ = count_spilled_ || from.spilled_keys_ > 0;
+    status = AdoptKeys(from, old, reader);
+  }
+  if (!status.ok()) {
+    ResetState();
+    return status;
+  }
+  if (any && watermark != kNoTimestamp) SetWatermark(watermark);
+  return absl::OkStatus();
+}
+
+absl::Status WindowOperator::AdoptKeys(const WindowOperator& from, int old_subtask,
+                                       const RescaledSnapshotReader& reader) {
+  const int maxp = max_parallelism_;
+  const uint32_t first_kg = static_cast<uint32_t>(reader.first_key_group());
+  const uint32_t last_kg = static_cast<uint32_t>(reader.last_key_group());
+  // Each key's windows: sessions in the key's order, others in slot order.
+  std::vector<std::vector<uint32_t>> by_key;
+  if (spec_.kind != WindowKind::kSession) {
+    by_key.resize(from.keys_.size());
+    for (uint32_t slot = 0; slot < from.windows_.size(); ++slot) {
+      const Window& w = from.windows_[slot];
+      if (w.state != State::kFree) by_key[w.key].push_back(slot);
+    }
+  }
+  std::string key, encoded;
+  std::vector<uint32_t> slots;
+  for (uint32_t id = 0; id < from.keys_.size(); ++id) {
+    const Key& k = from.keys_[id];
+    if (k.num_windows == 0) continue;
+    from.KeyBytes(k, &key);
+    const uint32_t kg = KeyGroupOf(from.KeyHashOfBytes(key), maxp);
+    if (SubtaskForKeyGroup(kg, maxp, reader.old_parallelism()) != old_subtask) {
+      // Its records did not come by the key's group: the same key may have windows at
+      // several old subtasks, and no split by key group gives any of them the right ones.
+      return absl::UnimplementedError(absl::StrCat(
+          "window node '", node_id_, "': old subtask ", old_subtask, " of ",
+          reader.old_parallelism(), " held a key of key group ", kg,
+          ", which is not one of its groups: ",
+          key_mode_ == KeyMode::kGlobal ? "a window without key_by keeps one global window per "
+                                          "subtask, which cannot be merged"
+                                        : "the window's input was not partitioned by its key_by "
+                                          "fields (key_by on the input edge, the same "
+                                          "fields in the same order)",
+          ", so its state cannot be split by key group"));
+    }
+    if (kg < first_kg || kg > last_kg) continue;
+    from.EncodeKeyWindows(spec_.kind == WindowKind::kSession ? k.sessions : by_key[id], &encoded);
+    std::string_view error;
+    AddKeyWithWindows(key, encoded, &slots, &error);
+    if (!error.empty()) {
+      // What `from` just encoded: a bug, not damage.
+      return absl::InternalError(absl::StrCat("window node '", node_id_,
+                                              "': moving a key of old subtask ", old_subtask, ": ",
+                                              Sv(error)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void WindowOperator::ResetState() {
   watermark_ = due_end_max_ = late_end_max_ = kNoTimestamp;
   keys_.clear();
@@ -175,6 +264,7 @@ void WindowOperator::ResetState() {
   window_index_.clear();
   next_seq_ = 0;
   spilled_keys_ = 0;
+  count_spilled_ = false;
   spill_error_ = absl::OkStatus();
   fire_queue_.clear();
   cleanup_queue_.clear();
@@ -324,9 +414,11 @@ absl::Status WindowOperator::DecodeSnapshot(std::string_view blob) {
                                : static_cast<uint64_t>(w.end) - static_cast<uint64_t>(w.start) ==
                                      static_cast<uint64_t>(spec_.size_ms);
     if (!bounds_ok) return damaged(absl::StrCat(where, " does not fit the window parameters"));
-    // As Enqueue and FireUpTo leave them: pending until due, fired until cleaned up.
+    // As Enqueue and FireUpTo leave them: pending until due, fired until cleaned up. (A
+    // fired window may end after the watermark: RestoreRescaled keeps the lowest of the
+    // old subtasks', and a window fired at a higher one stays fired.)
     const bool queue_ok = pending ? w.queued_end > due_end_max_ && w.queued_end <= w.end
-                                  : w.end <= due_end_max_ && CleanupTime(w.end) > watermark_;
+                                  : CleanupTime(w.end) > watermark_;
     if (!queue_ok) {
       return damaged(absl::StrCat(where, pending ? " is pending" : " has fired",
                                   ", which does not agree with the watermark ", watermark_));

@@ -14,7 +14,9 @@
 // Key bytes: 0x00 for the null (or global) key; 0x01 then the value (8 bytes for an
 // int-like key, the string, or the multi-field encoding). The key group is the one the
 // key-by exchange gives the key (HashKeyField), so spilled state stays with its key when
-// the job rescales.
+// the job rescales; the spilled-key count is then recounted at Open (CountSpilledKeys).
+// RestoreRescaled moves in-memory keys between subtasks in the same encoding
+// (EncodeKeyWindows, AddKeyWithWindows).
 //
 // A key is in memory or in state, never both: a miss in memory looks in state before it
 // makes a new key (only when something is spilled), and loading deletes the key's state
@@ -71,17 +73,50 @@ absl::Status WindowOperator::OpenSpill(Context& ctx) {
   timer_resume_.assign(last_kg_ - first_kg_ + 1, std::string());
   keys_spilled_ = ctx.GetCounter("keys_spilled");
   keys_loaded_ = ctx.GetCounter("keys_loaded");
-  if (spec_.max_keys_in_memory <= 0 && spilled_keys_ == 0) return absl::OkStatus();
+  if (spec_.max_keys_in_memory <= 0 && spilled_keys_ == 0 && !count_spilled_) {
+    return absl::OkStatus();
+  }
   auto spilled = ctx.GetValueState("spilled");
   auto timers = ctx.GetValueState("timers");
   if (!spilled.ok() || !timers.ok()) {
-    if (spilled_keys_ == 0 && absl::IsUnimplemented(spilled.status())) return absl::OkStatus();  // never spills
+    if (spilled_keys_ == 0 && !count_spilled_ && absl::IsUnimplemented(spilled.status())) {
+      return absl::OkStatus();  // never spills
+    }
     const absl::Status& st = !spilled.ok() ? spilled.status() : timers.status();
     return absl::Status(st.code(), absl::StrCat("window node '", node_id_, "': ", st.message()));
   }
   spilled_ = *spilled;
   timers_ = *timers;
-  return absl::OkStatus();
+  return count_spilled_ ? CountSpilledKeys() : absl::OkStatus();
+}
+
+// The old subtasks' counts cannot be split by key group, and the runtime restored only this
+// subtask's groups of their spilled keys: count those. A key stored under another group
+// than its own was spilled by a subtask whose input was not partitioned by the key (the
+// group was folded into its range, see KeyGroupOfBytes): no subtask would find it now.
+absl::Status WindowOperator::CountSpilledKeys() {
+  count_spilled_ = false;
+  spilled_keys_ = 0;
+  uint32_t misplaced_kg = kNone;
+  for (uint32_t kg = first_kg_; kg <= last_kg_ && misplaced_kg == kNone; ++kg) {
+    spilled_->ForEachInKeyGroup(kg, [&](std::string_view key, std::string_view, std::string_view) {
+      // (An int key of another size is damaged: LoadKey says so when it comes up.)
+      const bool hashable = !key.empty() && (key_mode_ != KeyMode::kInt || key[0] == '\0' ||
+                                             key.size() == 1 + sizeof(int64_t));
+      if (hashable && KeyGroupOf(KeyHashOfBytes(key), max_parallelism_) != kg) {
+        misplaced_kg = kg;
+        return false;
+      }
+      ++spilled_keys_;
+      return true;
+    });
+  }
+  if (misplaced_kg == kNone) return absl::OkStatus();
+  spilled_keys_ = 0;
+  return absl::UnimplementedError(
+      absl::StrCat("window node '", node_id_, "': a spilled key in key group ", misplaced_kg,
+                   " is not of that group: the window's input was not partitioned by its key_by "
+                   "fields, so its state cannot be split by key group"));
 }
 
 void WindowOperator::KeyBytes(const Key& key, std::string* out) const {
@@ -98,7 +133,7 @@ void WindowOperator::KeyBytes(const Key& key, std::string* out) const {
   }
 }
 
-uint32_t WindowOperator::KeyGroupOfBytes(std::string_view bytes) const {
+uint64_t WindowOperator::KeyHashOfBytes(std::string_view bytes) const {
   uint64_t h = 0;
   if (key_mode_ == KeyMode::kGlobal) {
     h = 0;
@@ -138,7 +173,11 @@ uint32_t WindowOperator::KeyGroupOfBytes(std::string_view bytes) const {
       }
     }
   }
-  uint32_t kg = KeyGroupOf(h, max_parallelism_);
+  return h;
+}
+
+uint32_t WindowOperator::KeyGroupOfBytes(std::string_view bytes) const {
+  uint32_t kg = KeyGroupOf(KeyHashOfBytes(bytes), max_parallelism_);
   // Input not partitioned by these keys (no key-by in front): any group of this subtask.
   if (kg < first_kg_ || kg > last_kg_) kg = first_kg_ + kg % (last_kg_ - first_kg_ + 1);
   return kg;
@@ -180,20 +219,23 @@ void WindowOperator::MaybeSpill() {
   }
 }
 
+void WindowOperator::EncodeKeyWindows(const std::vector<uint32_t>& slots, std::string* out) const {
+  out->clear();
+  PutFixed(*out, kSpillVersion);
+  PutFixed(*out, static_cast<uint32_t>(slots.size()));
+  for (uint32_t slot : slots) PutWindow(*out, windows_[slot]);
+  for (const auto& agg : aggs_) agg->SaveSlots(slots.data(), slots.size(), *out);
+}
+
 void WindowOperator::SpillKey(uint32_t key, const std::vector<uint32_t>& slots) {
   KeyBytes(keys_[key], &key_buf_);
   const uint32_t kg = KeyGroupOfBytes(key_buf_);
-  spill_buf_.clear();
-  PutFixed(spill_buf_, kSpillVersion);
-  PutFixed(spill_buf_, static_cast<uint32_t>(slots.size()));
+  EncodeKeyWindows(slots, &spill_buf_);
   std::string timer;
   for (uint32_t slot : slots) {
-    const Window& w = windows_[slot];
-    PutWindow(spill_buf_, w);
-    TimerKey(w, &timer);
+    TimerKey(windows_[slot], &timer);
     timers_->Put(StateKey{kg, timer, key_buf_}, {});
   }
-  for (const auto& agg : aggs_) agg->SaveSlots(slots.data(), slots.size(), spill_buf_);
   spilled_->Put(StateKey{kg, key_buf_, {}}, spill_buf_);
   ++spilled_keys_;
   keys_spilled_->Add(1);
@@ -212,47 +254,64 @@ uint32_t WindowOperator::LoadKey(std::string_view bytes) {
   spilled_->Delete(StateKey{kg, key, {}});
   --spilled_keys_;
   keys_loaded_->Add(1);
+  std::vector<uint32_t> slots;
+  std::string_view error;
+  const uint32_t id = AddKeyWithWindows(key, spill_buf_, &slots, &error);
+  std::string timer;
+  for (uint32_t slot : slots) {
+    TimerKey(windows_[slot], &timer);
+    timers_->Delete(StateKey{kg, timer, key});
+  }
+  if (!error.empty() && spill_error_.ok()) {
+    spill_error_ = absl::DataLossError(absl::StrCat("window node '", node_id_,
+                                                    "': the state of a spilled key (", bytes.size(),
+                                                    " bytes) is damaged: ", Sv(error)));
+  }
+  return id;
+}
+
+uint32_t WindowOperator::AddKeyWithWindows(std::string_view bytes, std::string_view encoded,
+                                           std::vector<uint32_t>* slots, std::string_view* error) {
+  slots->clear();
   const bool session = spec_.kind == WindowKind::kSession;
-  auto damaged = [&](std::string_view what) {
-    if (spill_error_.ok()) {
-      spill_error_ = absl::DataLossError(absl::StrCat("window node '", node_id_, "': the state of a spilled key (",
-                                                      bytes.size(), " bytes) is damaged: ", Sv(what)));
-    }
-    return kNone;
-  };
-  SnapshotDecoder in(spill_buf_);
+  SnapshotDecoder in(encoded);
   uint8_t version;
   uint32_t n;
-  if (!in.Get(&version) || version != kSpillVersion) return damaged("unknown format");
-  if (!in.GetCount(&n, 1) || n == 0) return damaged("the number of windows");
-
+  if (!in.Get(&version) || version != kSpillVersion) {
+    *error = "unknown format";
+    return kNone;
+  }
+  if (!in.GetCount(&n, 1) || n == 0) {
+    *error = "the number of windows";
+    return kNone;
+  }
   std::vector<Window> windows(n);
   for (Window& w : windows) {
     uint8_t state;
-    if (!in.Get(&state) || !GetWindowFields(in, state, &w)) return damaged("a window");
+    if (!in.Get(&state) || !GetWindowFields(in, state, &w)) {
+      *error = "a window";
+      return kNone;
+    }
   }
-  if (key[0] != '\0' && key_mode_ == KeyMode::kInt && key.size() != 1 + sizeof(int64_t)) {
-    return damaged("an int key of another size");
+  if (bytes[0] != '\0' && key_mode_ == KeyMode::kInt && bytes.size() != 1 + sizeof(int64_t)) {
+    *error = "an int key of another size";
+    return kNone;
   }
 
   // The key, as the lookups would have made it, and its windows back in their queues.
   const uint32_t id = AllocKey();
   Key& k = keys_[id];
-  if (key[0] == '\0') {
+  if (bytes[0] == '\0') {
     k.is_null = true;
     null_key_ = id;
   } else if (key_mode_ == KeyMode::kInt) {
-    std::memcpy(&k.int_key, key.data() + 1, sizeof(k.int_key));
+    std::memcpy(&k.int_key, bytes.data() + 1, sizeof(k.int_key));
     int_keys_.emplace(k.int_key, id);
   } else {
-    k.encoded.assign(key, 1, std::string::npos);
+    k.encoded.assign(bytes.data() + 1, bytes.size() - 1);
     string_keys_.emplace(k.encoded, id);
   }
-  std::vector<uint32_t> slots;
-  std::string timer;
   for (Window& w : windows) {
-    TimerKey(w, &timer);
-    timers_->Delete(StateKey{kg, timer, key});
     const uint32_t slot = AllocWindow();
     w.key = id;
     w.dirty = false;
@@ -268,11 +327,11 @@ uint32_t WindowOperator::LoadKey(std::string_view bytes) {
     } else {
       window_index_.emplace(std::make_pair(id, w.start), slot);
     }
-    slots.push_back(slot);
+    slots->push_back(slot);
   }
   for (auto& agg : aggs_) {
-    if (!agg->LoadSlots(slots.data(), slots.size(), in)) {
-      damaged("the aggregate state");
+    if (!agg->LoadSlots(slots->data(), slots->size(), in)) {
+      *error = "the aggregate state";
       break;
     }
   }
