@@ -18,6 +18,7 @@ void AddSubmitCommand(CLI::App& app, int* exit_code);     // submit_command.cc
 void AddListCommand(CLI::App& app, int* exit_code);       // status_command.cc
 void AddStatusCommand(CLI::App& app, int* exit_code);     // status_command.cc
 void AddCancelCommand(CLI::App& app, int* exit_code);     // status_command.cc
+void AddSavepointCommand(CLI::App& app, int* exit_code);  // status_command.cc
 void AddWorkersCommand(CLI::App& app, int* exit_code);    // status_command.cc
 void AddLocalCommand(CLI::App& app, int* exit_code);      // local_command.cc
 void AddKafkaDevCommand(CLI::App& app, int* exit_code);   // kafka_dev_command.cc

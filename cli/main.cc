@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   for (auto add : {sluice::cli::AddRunCommand, sluice::cli::AddBatchCommand, sluice::cli::AddIngestCommand,
                    sluice::cli::AddExplainCommand, sluice::cli::AddOperatorsCommand, sluice::cli::AddSubmitCommand,
                    sluice::cli::AddListCommand, sluice::cli::AddStatusCommand, sluice::cli::AddCancelCommand,
-                   sluice::cli::AddWorkersCommand, sluice::cli::AddLocalCommand, sluice::cli::AddKafkaDevCommand,
+                   sluice::cli::AddSavepointCommand, sluice::cli::AddWorkersCommand, sluice::cli::AddLocalCommand, sluice::cli::AddKafkaDevCommand,
                    sluice::cli::AddGenCommand}) {
     add(app, &exit_code);
   }

@@ -56,6 +56,12 @@ std::string DescribeText(const v1::DescribeJobResponse& d) {
                             c.max_align_us() / 1e3, c.failure());
     }
   }
+  if (!d.from_savepoint().empty()) absl::StrAppendFormat(&out, "  submitted from the savepoint in %s\n", d.from_savepoint());
+  for (const auto& sp : d.savepoints()) {
+    const size_t space = sp.find(' ');
+    absl::StrAppendFormat(&out, "  savepoint of checkpoint %s in %s\n", sp.substr(0, space),
+                          space == std::string::npos ? std::string() : sp.substr(space + 1));
+  }
   return out;
 }
 
@@ -96,6 +102,27 @@ int Status(const ClusterFlags& cluster, const std::string& job_id, bool wait, bo
     return kExitOk;
   }
   std::printf("%s", DescribeText(d).c_str());
+  return kExitOk;
+}
+
+// A savepoint, then (with `cancel`) the job cancelled; prints where it was written.
+int Savepoint(const ClusterFlags& cluster, const std::string& job_id, const std::string& dir, bool cancel,
+              double timeout_s) {
+  auto stub = Connect(cluster);
+  v1::TriggerSavepointRequest req;
+  req.set_job_id(job_id);
+  req.set_dir(dir);
+  req.set_cancel(cancel);
+  req.set_requested_by(absl::StrCat(cancel ? "`sluice cancel --savepoint`" : "`sluice savepoint`", " by ", Requester()));
+  v1::TriggerSavepointResponse resp;
+  std::fprintf(stderr, "taking a savepoint of job %s%s...\n", job_id.c_str(), cancel ? ", then cancelling it" : "");
+  auto ctx = Ctx(timeout_s);
+  grpc::Status st = stub->TriggerSavepoint(ctx.get(), req, &resp);
+  if (!st.ok()) return Report(st, cluster);
+  std::fprintf(stderr, "savepoint of checkpoint %lld written (%s bytes)%s\n",
+               static_cast<long long>(resp.checkpoint_id()), Human(static_cast<double>(resp.size_bytes())).c_str(),
+               cancel ? absl::StrCat("; job ", job_id, " cancelled").c_str() : "");
+  std::printf("%s\n", resp.location().c_str());
   return kExitOk;
 }
 
@@ -160,12 +187,46 @@ void AddStatusCommand(CLI::App& app, int* exit_code) {
   cmd->callback([f, exit_code] { *exit_code = Status(f->cluster, f->job_id, f->wait, f->json); });
 }
 
+// The flags of `savepoint` and `cancel`.
+struct SavepointFlags {
+  ClusterFlags cluster;
+  std::string job_id;
+  std::string dir;
+  bool savepoint = false;
+  double timeout_s = 600;
+};
+
 void AddCancelCommand(CLI::App& app, int* exit_code) {
-  auto f = std::make_shared<QueryFlags>();
-  CLI::App* cmd = app.add_subcommand("cancel", "Cancel a job");
+  auto f = std::make_shared<SavepointFlags>();
+  CLI::App* cmd = app.add_subcommand("cancel", "Cancel a job (with --savepoint: stop it with a savepoint)");
   AddClusterFlags(cmd, &f->cluster);
   cmd->add_option("job", f->job_id, "Job id")->required();
-  cmd->callback([f, exit_code] { *exit_code = Cancel(f->cluster, f->job_id); });
+  auto* sp = cmd->add_option("--savepoint", f->dir,
+                             "Take a savepoint first and cancel once it is written, into this directory (a path "
+                             "or file:// URI every worker and the coordinator reach; empty or absent). Without a "
+                             "value: under the job's checkpoint dir, in savepoints/. Prints where it went");
+  sp->expected(0, 1);
+  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the savepoint")->capture_default_str();
+  cmd->callback([f, sp, exit_code] {
+    *exit_code = sp->count() > 0 ? Savepoint(f->cluster, f->job_id, f->dir, /*cancel=*/true, f->timeout_s)
+                                 : Cancel(f->cluster, f->job_id);
+  });
+}
+
+void AddSavepointCommand(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<SavepointFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "savepoint", "Take a savepoint of a running job: its state, copied whole into a directory you own, to start "
+                   "the job from later (`sluice submit --from-savepoint DIR`, at any parallelism)");
+  AddClusterFlags(cmd, &f->cluster);
+  cmd->add_option("job", f->job_id, "Job id")->required();
+  cmd->add_option("--dir", f->dir,
+                  "Where to write it (a path or file:// URI every worker and the coordinator reach; empty or "
+                  "absent). Default: under the job's checkpoint dir, in savepoints/");
+  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the savepoint")->capture_default_str();
+  cmd->callback([f, exit_code] {
+    *exit_code = Savepoint(f->cluster, f->job_id, f->dir, /*cancel=*/false, f->timeout_s);
+  });
 }
 
 void AddWorkersCommand(CLI::App& app, int* exit_code) {

@@ -86,6 +86,12 @@ void AddSubmitFlags(CLI::App* cmd, SubmitFlags* submit) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", submit->quiet, "With --wait: no state changes or progress, only the summary");
+  cmd->add_option("--from-savepoint", submit->from_savepoint,
+                  "Start from the savepoint in this directory (`sluice savepoint`), at any parallelism; state is "
+                  "matched to the topology's nodes by id");
+  cmd->add_flag("--allow-non-restored-state", submit->allow_non_restored_state,
+                "With --from-savepoint: drop the savepoint's state of nodes the topology no longer has, rather "
+                "than refuse");
 }
 
 // The state of the command's flags, alive as long as its callback.
@@ -126,6 +132,8 @@ int Submit(const ClusterFlags& cluster, const v1::Topology& topology, const Subm
   if (flags.restart_delay_s >= 0) {
     req.mutable_restart()->set_delay_ms(static_cast<int64_t>(flags.restart_delay_s * 1000));
   }
+  req.set_from_savepoint(flags.from_savepoint);
+  req.set_allow_non_restored_state(flags.allow_non_restored_state);
   auto stub = Connect(cluster);
   v1::SubmitJobResponse resp;
   auto ctx = Ctx(60);

@@ -19,6 +19,8 @@ struct SubmitFlags {
   double timeout_s = 0;        // --wait: give up after this long (0: never)
   double reconnect_timeout_s = kDefaultReconnectTimeoutS;  // --wait: coordinator unreachable this long: exit 1
   bool quiet = false;
+  std::string from_savepoint;  // "" = start empty
+  bool allow_non_restored_state = false;
 };
 
 // Returns the exit code: 0 submitted (with --wait: finished), 1 failed, cancelled or

@@ -50,9 +50,9 @@ void CheckpointCoordinator::SourceEnded(const TaskKey& task) {
   if (finished_.count(task) == 0) sources_waiting_.emplace(task, last_triggered_);
 }
 
-int64_t CheckpointCoordinator::MaybeTrigger(int64_t now_ms) {
+int64_t CheckpointCoordinator::MaybeTrigger(int64_t now_ms, bool now) {
   if (pending_) return 0;
-  bool urgent = false;
+  bool urgent = now;
   for (const auto& [task, seen] : sources_waiting_) urgent = urgent || seen == last_triggered_;
   if (!urgent && now_ms < NextTriggerMs()) return 0;
   Pending p;
@@ -67,6 +67,7 @@ int64_t CheckpointCoordinator::MaybeTrigger(int64_t now_ms) {
   p.stats.expected = static_cast<int>(p.waiting.size());
   last_trigger_ms_ = now_ms;
   last_triggered_ = p.stats.id;
+  p.forced = now;
   pending_ = std::move(p);
   Record(pending_->stats);
   return pending_->stats.id;
@@ -169,9 +170,12 @@ void CheckpointCoordinator::Fail(const std::string& reason, int64_t now_ms) {
   Record(pending_->stats);
   const int64_t id = pending_->stats.id;
   SLUICE_LOG_WARN(log, "checkpoint {} failed: {}", id, reason);
+  const bool forced = pending_->forced;
   pending_.reset();
   last_end_ms_ = now_ms;
-  ++failures_in_a_row_;
+  // A savepoint that fails is the user's to retry: it does not bring the job closer to
+  // failing over (Flink counts only periodic checkpoints too).
+  if (!forced) ++failures_in_a_row_;
   ++num_failed_;
   last_failure_ = absl::StrCat("checkpoint ", id, ": ", reason);
   if (absl::Status st = storage_->Discard(id, retained_); !st.ok()) {

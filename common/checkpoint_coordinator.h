@@ -86,7 +86,9 @@ class CheckpointCoordinator {
   // The id of a checkpoint to trigger now, or 0 (one is in flight, or it is too early).
   // While a source that ended waits for a checkpoint to end with and none was triggered
   // since it ended, the interval and the minimum pause do not apply.
-  int64_t MaybeTrigger(int64_t now_ms);
+  // `now`: regardless of the interval and pause (a savepoint; its failure does not count
+  // towards `tolerable_failures`).
+  int64_t MaybeTrigger(int64_t now_ms, bool now = false);
   // Ids below `id` are never used (they were triggered by an earlier attempt of the job,
   // whose tasks may still write under them).
   void SkipIdsBelow(int64_t id) { next_id_ = std::max(next_id_, id); }
@@ -127,6 +129,7 @@ class CheckpointCoordinator {
  private:
   struct Pending {
     CheckpointStats stats;
+    bool forced = false;  // triggered `now` (a savepoint)
     std::set<TaskKey> waiting;
     std::vector<TaskStateHandle> handles;
   };

@@ -252,6 +252,35 @@ class FileCheckpointStorage final : public CheckpointStorage {
     return absl::OkStatus();
   }
 
+  absl::Status WriteRootFile(std::string_view name, std::string_view bytes) override {
+    if (!SafeRelative(Sv(name)) || name.find('/') != std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("'", Sv(name), "' is not a file name"));
+    }
+    return WriteAtomically(root_, std::string(name), bytes);
+  }
+
+  absl::StatusOr<std::string> ReadRootFile(std::string_view name) const override {
+    if (!SafeRelative(Sv(name)) || name.find('/') != std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("'", Sv(name), "' is not a file name"));
+    }
+    return ReadWhole(absl::StrCat(root_, "/", Sv(name)));
+  }
+
+  absl::StatusOr<bool> Empty() const override {
+    DIR* d = ::opendir(root_.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return true;
+      return Errno("cannot list", root_);
+    }
+    bool empty = true;
+    while (dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n != "." && n != "..") empty = false;
+    }
+    ::closedir(d);
+    return empty;
+  }
+
  private:
   std::string location_;
   std::string root_;

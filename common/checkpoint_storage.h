@@ -69,6 +69,12 @@ class CheckpointStorage {
   virtual absl::StatusOr<std::vector<int64_t>> ListAll() const = 0;
   // Deletes checkpoint `id` (its metadata, and its files that none of `keep` references).
   virtual absl::Status Discard(int64_t id, const std::vector<CheckpointMetadata>& keep) = 0;
+  // A file at the storage's root (a savepoint's `_savepoint`), written atomically; NOT_FOUND
+  // when reading one that is absent.
+  virtual absl::Status WriteRootFile(std::string_view name, std::string_view bytes) = 0;
+  virtual absl::StatusOr<std::string> ReadRootFile(std::string_view name) const = 0;
+  // True when the location holds nothing (or does not exist yet).
+  virtual absl::StatusOr<bool> Empty() const = 0;
 };
 
 // `location` + "/" + `child` (a job's storage under the cluster's).

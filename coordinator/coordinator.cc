@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/content_hash.h"
 #include "coordinator/job_graph_check.h"
+#include "coordinator/savepoints.h"
 
 namespace sluice::coordinator {
 namespace {
@@ -309,6 +310,14 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
   const v1::JobGraph& graph = req->graph();
   absl::Status valid = ValidateJobGraph(graph);
   if (valid.ok() && !graph.topology().checkpoint_dir().empty()) valid = CheckClusterCheckpointStorage(graph);
+  int64_t savepoint_id = 0;
+  if (valid.ok() && !req->from_savepoint().empty()) {
+    // Checked whole now, so a bad savepoint is refused to the user rather than failing the job.
+    absl::StatusOr<Savepoint> sp = ReadSavepoint(req->from_savepoint());
+    valid = sp.ok() ? CheckSavepointFits(*sp, req->from_savepoint(), graph, req->allow_non_restored_state())
+                    : sp.status();
+    if (sp.ok()) savepoint_id = sp->descriptor.checkpoint_id();
+  }
   if (valid.ok()) valid = StorePlugins(*req);
   if (!valid.ok()) {
     SLUICE_LOG_WARN(log, "refused a job: {}", std::string(valid.message()));
@@ -325,6 +334,13 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const v1::SubmitJobReq
   if (req->restart().has_delay_ms()) rec.mutable_restart()->set_delay_ms(req->restart().delay_ms());
   rec.set_state(v1::JOB_SCHEDULING);
   rec.set_submitted_ms(NowMs());
+  if (!req->from_savepoint().empty()) {
+    rec.set_from_savepoint(req->from_savepoint());
+    rec.set_allow_non_restored_state(req->allow_non_restored_state());
+    // The job's own checkpoints come after the savepoint's: tasks restored from it ignore
+    // barriers of ids up to it.
+    rec.set_next_checkpoint_id(savepoint_id + 1);
+  }
   int tasks = 0;
   for (const auto& v : graph.vertices()) tasks += v.parallelism();
   {
@@ -372,6 +388,76 @@ grpc::Status Coordinator::CancelJob(grpc::ServerContext* ctx, const v1::CancelJo
     if (!st.ok()) return ToGrpc(st);
   }
   Execute(std::move(calls));
+  return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::TriggerSavepoint(grpc::ServerContext* ctx, const v1::TriggerSavepointRequest* req,
+                                           v1::TriggerSavepointResponse* resp) {
+  auto log = GetLogger("coordinator");
+  const std::string who =
+      absl::StrCat(req->requested_by().empty() ? "a client" : req->requested_by(), " from ", ctx->peer());
+  std::string checkpoint_dir;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(req->job_id());
+    if (it == jobs_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", req->job_id()));
+    absl::Status st = it->second.RequestSavepoint(req->dir(), req->cancel(), who);
+    if (!st.ok()) return ToGrpc(st);
+    checkpoint_dir = it->second.record().graph().topology().checkpoint_dir();
+    wake_.notify_all();
+  }
+  SLUICE_LOG_INFO(log, "job {}: savepoint{} asked by {}", req->job_id(), req->cancel() ? " and cancel" : "", who);
+  // Wait for its checkpoint (the job master's ticks trigger it and collect the reports).
+  CheckpointMetadata m;
+  v1::JobRecord rec;
+  std::unique_ptr<CheckpointStorage> from;
+  std::string failure;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down");
+    auto it = jobs_.find(req->job_id());
+    if (it == jobs_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", req->job_id()));
+    const auto& sp = it->second.savepoint();
+    if (!sp) return grpc::Status(grpc::StatusCode::ABORTED, "the savepoint was abandoned");
+    if (!sp->failure.empty()) {
+      failure = sp->failure;
+      std::vector<WorkerCall> none;
+      it->second.SavepointWritten(absl::AbortedError(failure), "", members_, &none);
+      break;
+    }
+    if (sp->ready) {
+      m = sp->metadata;
+      rec = it->second.record();
+      auto opened = CheckpointStorage::Open(JoinStorageLocation(checkpoint_dir, req->job_id()));
+      if (!opened.ok()) return ToGrpc(opened.status());
+      from = std::move(*opened);
+      break;
+    }
+  }
+  if (!failure.empty()) {
+    SLUICE_LOG_WARN(log, "job {}: savepoint failed: {}", req->job_id(), failure);
+    return grpc::Status(grpc::StatusCode::ABORTED, absl::StrCat("savepoint of job ", req->job_id(), " failed: ", failure));
+  }
+  // Copied without the lock: the job goes on meanwhile (or waits to be cancelled).
+  const std::string dir =
+      req->dir().empty() ? JoinStorageLocation(checkpoint_dir, absl::StrCat("savepoints/", req->job_id(), "-", m.id))
+                         : req->dir();
+  absl::StatusOr<v1::SavepointDescriptor> written = WriteSavepoint(*from, m, rec, dir);
+  std::vector<WorkerCall> calls;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(req->job_id());
+    if (it != jobs_.end()) it->second.SavepointWritten(written.status(), dir, members_, &calls);
+  }
+  Execute(std::move(calls));
+  if (!written.ok()) {
+    return ToGrpc(absl::Status(written.status().code(), absl::StrCat("savepoint of job ", req->job_id(),
+                                                                     " failed: ", written.status().message())));
+  }
+  resp->set_location(dir);
+  resp->set_checkpoint_id(m.id);
+  resp->set_size_bytes(m.TotalSize());
   return grpc::Status::OK;
 }
 

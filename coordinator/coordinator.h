@@ -52,6 +52,9 @@ class Coordinator final : public v1::Coordinator::Service {
   grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
   grpc::Status DescribeJob(grpc::ServerContext*, const v1::DescribeJobRequest*, v1::DescribeJobResponse*) override;
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*, v1::CancelJobResponse*) override;
+  // Answers once the savepoint is written or has failed (coordinator/savepoints.h).
+  grpc::Status TriggerSavepoint(grpc::ServerContext*, const v1::TriggerSavepointRequest*,
+                                v1::TriggerSavepointResponse*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
   grpc::Status FetchArtifact(grpc::ServerContext*, const v1::FetchArtifactRequest*, v1::FetchArtifactResponse*) override;
   grpc::Status ReportCheckpoint(grpc::ServerContext*, const v1::ReportCheckpointRequest*,

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "coordinator/job_master.h"
+#include "coordinator/savepoints.h"
 
 namespace sluice::coordinator {
 namespace {
@@ -85,6 +86,11 @@ absl::StatusOr<std::optional<v1::CompletedCheckpointProto>> JobMaster::ChooseRes
   return std::nullopt;
 }
 
+absl::StatusOr<v1::CompletedCheckpointProto> JobMaster::SavepointToRestore() const {
+  ASSIGN_OR_RETURN(Savepoint sp, ReadSavepoint(rec_.from_savepoint()));
+  return ToProto(sp.metadata);
+}
+
 void JobMaster::StartCheckpoints(Clock::time_point now) {
   if (!checkpointing() || ckpt_ != nullptr) return;
   if (absl::Status st = OpenCheckpointStorage(); !st.ok()) {
@@ -110,6 +116,9 @@ void JobMaster::StartCheckpoints(Clock::time_point now) {
 }
 
 void JobMaster::StopCheckpoints(const std::string& reason) {
+  if (savepoint_ && !savepoint_->ready && savepoint_->failure.empty()) {
+    savepoint_->failure = absl::StrCat("the savepoint's checkpoint did not complete: ", reason);
+  }
   if (ckpt_ == nullptr) return;
   ckpt_->AbortPending(reason, Ms(Clock::now()));
   SaveCheckpointStats();
@@ -164,8 +173,28 @@ void JobMaster::CheckpointTick(Clock::time_point now, const Membership& members,
     Failover(std::string(health.message()), members, calls);
     return;
   }
-  const int64_t id = ckpt_->MaybeTrigger(Ms(now));
+  if (savepoint_) {
+    // Only the savepoint's checkpoint, and none while it is being copied.
+    if (savepoint_->ready || !savepoint_->failure.empty()) return;
+    if (savepoint_->id != 0) {
+      if (ckpt_->pending_id() != savepoint_->id) {  // it failed (CheckpointCompleted marks success)
+        savepoint_->failure = "its checkpoint failed";
+        for (const CheckpointStats& st : ckpt_->history()) {
+          if (st.id == savepoint_->id && !st.failure.empty()) {
+            savepoint_->failure = absl::StrCat("its checkpoint ", st.id, " failed: ", st.failure);
+          }
+        }
+      }
+      return;
+    }
+  }
+  const int64_t id = ckpt_->MaybeTrigger(Ms(now), /*now=*/savepoint_.has_value());
   if (id == 0) return;
+  if (savepoint_) {
+    savepoint_->id = id;
+    SLUICE_LOG_INFO(GetLogger("coordinator"), "job {}: savepoint asked by {}: checkpoint {} triggered", rec_.job_id(),
+                    savepoint_->who, id);
+  }
   rec_.set_next_checkpoint_id(ckpt_->next_id());
   Persist();
   CallWorkers(WorkerCall::Kind::kTrigger, id, /*sources_only=*/true, members, calls);
@@ -176,6 +205,10 @@ void JobMaster::CheckpointCompleted(const CheckpointMetadata& m, const Membershi
   // Durable in the job store before any task commits what it covers.
   rec_.clear_checkpoints();
   for (const CheckpointMetadata& kept : ckpt_->retained()) *rec_.add_checkpoints() = ToProto(kept);
+  if (savepoint_ && savepoint_->id == m.id) {
+    savepoint_->ready = true;
+    savepoint_->metadata = m;
+  }
   SaveCheckpointStats();
   Persist();
   const CheckpointStats& s = ckpt_->history().back();
@@ -228,6 +261,50 @@ void JobMaster::OnCheckpointReport(const v1::ReportCheckpointRequest& req, Clock
       break;
     default:
       break;
+  }
+}
+
+absl::Status JobMaster::RequestSavepoint(std::string dir, bool cancel, std::string who) {
+  if (rec_.state() != v1::JOB_RUNNING || recovering_) {
+    return absl::FailedPreconditionError(absl::StrCat("job ", rec_.job_id(), " is ",
+                                                      v1::JobState_Name(rec_.state()),
+                                                      recovering_ ? " (being re-adopted)" : "",
+                                                      ": a savepoint needs a running job"));
+  }
+  if (!checkpointing()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", rec_.job_id(), " takes no checkpoints: a savepoint is a checkpoint copied out, so the topology needs "
+        "`checkpoint: {dir: ...}`"));
+  }
+  if (savepoint_) {
+    return absl::FailedPreconditionError(absl::StrCat("a savepoint of job ", rec_.job_id(), " asked by ",
+                                                      savepoint_->who, " is underway"));
+  }
+  SavepointRequest r;
+  r.dir = std::move(dir);
+  r.cancel = cancel;
+  r.who = std::move(who);
+  savepoint_ = std::move(r);
+  return absl::OkStatus();
+}
+
+void JobMaster::SavepointWritten(const absl::Status& written, const std::string& location,
+                                 const Membership& members, std::vector<WorkerCall>* calls) {
+  if (!savepoint_) return;
+  SavepointRequest r = std::move(*savepoint_);
+  savepoint_.reset();
+  auto log = GetLogger("coordinator");
+  if (!written.ok()) {
+    SLUICE_LOG_WARN(log, "job {}: savepoint failed: {}", rec_.job_id(), std::string(written.message()));
+    return;
+  }
+  rec_.add_savepoints(absl::StrCat(r.id, " ", location));
+  if (rec_.savepoints_size() > 10) rec_.mutable_savepoints()->DeleteSubrange(0, rec_.savepoints_size() - 10);
+  Persist();
+  SLUICE_LOG_INFO(log, "job {}: savepoint of checkpoint {} written to {}", rec_.job_id(), r.id, location);
+  if (r.cancel && !ended()) {
+    absl::Status st = Cancel(absl::StrCat(r.who, ", after a savepoint to ", location), members, calls);
+    if (!st.ok()) SLUICE_LOG_WARN(log, "job {}: {}", rec_.job_id(), std::string(st.message()));
   }
 }
 

@@ -215,6 +215,21 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
     }
     restore = std::move(*chosen);
   }
+  // Submitted from a savepoint and no checkpoint of its own yet: the savepoint, matched
+  // by node id on the workers (its graph or parallelism may differ).
+  const bool from_savepoint = !restore && !rec_.from_savepoint().empty();
+  if (from_savepoint) {
+    absl::StatusOr<v1::CompletedCheckpointProto> sp = SavepointToRestore();
+    if (!sp.ok()) {
+      rec_.set_state(v1::JOB_FAILED);
+      rec_.set_ended_ms(NowMs());
+      rec_.set_error(absl::StrCat("cannot restore savepoint: ", sp.status().message()));
+      SLUICE_LOG_ERROR(log, "job {} failed: {}", rec_.job_id(), rec_.error());
+      Persist();
+      return;
+    }
+    restore = std::move(*sp);
+  }
   rec_.set_restored_checkpoint(restore ? restore->id() : 0);
   rec_.clear_placement();
   for (const Placement& pl : *placement) {
@@ -234,7 +249,9 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
   for (const auto& p : rec_.placement()) targets.insert(p.worker_id());
   SLUICE_LOG_INFO(log, "deploying job {} attempt {}: {} task(s) on {}{}", rec_.job_id(), rec_.attempt(),
                   NumTasks(), absl::StrJoin(targets, ", "),
-                  restore ? absl::StrCat(", restoring checkpoint ", restore->id()) : std::string());
+                  restore ? absl::StrCat(", restoring ", from_savepoint ? "the savepoint in " : "checkpoint ",
+                                         from_savepoint ? rec_.from_savepoint() : std::to_string(restore->id()))
+                          : std::string());
   StartCheckpoints(now);
   for (const std::string& wid : targets) {
     WorkerCall c;
@@ -252,6 +269,11 @@ void JobMaster::TryPlace(Clock::time_point now, const Membership& members, const
     if (restore) {
       c.request.set_restore_checkpoint_id(restore->id());
       *c.request.mutable_restore_state() = restore->tasks();
+      if (from_savepoint) {
+        c.request.set_restore_storage(rec_.from_savepoint());
+        c.request.set_restore_by_node(true);
+        c.request.set_allow_non_restored_state(rec_.allow_non_restored_state());
+      }
     }
     calls->push_back(std::move(c));
   }
@@ -468,6 +490,8 @@ void JobMaster::Describe(v1::DescribeJobResponse* resp) const {
   resp->set_exchange_bytes(bytes);
   *resp->mutable_checkpoints() = rec_.checkpoint_history();
   resp->set_restored_checkpoint(rec_.restored_checkpoint());
+  *resp->mutable_savepoints() = rec_.savepoints();
+  resp->set_from_savepoint(rec_.from_savepoint());
   resp->set_checkpoints_completed(rec_.checkpoints_completed());
   resp->set_checkpoints_failed(rec_.checkpoints_failed());
   resp->set_source_records_all_attempts(rec_.source_records_ended_attempts() + (is_ended ? 0 : SourceRecords()));

@@ -100,6 +100,29 @@ class JobMaster {
   void OnCheckpointReport(const v1::ReportCheckpointRequest& req, Clock::time_point now, const Membership& members,
                           std::vector<WorkerCall>* calls);
 
+  // Savepoints (job_checkpoints.cc, coordinator/savepoints.h). RequestSavepoint asks for
+  // one; the next tick triggers it as a checkpoint (after one in flight). Once it
+  // completes, the coordinator copies it out without its lock and calls SavepointWritten.
+  // No other checkpoint starts meanwhile: retention cannot discard the one being copied,
+  // and with `cancel` nothing is committed after it.
+  struct SavepointRequest {
+    std::string dir;  // "" = the default under the job's checkpoint dir
+    bool cancel = false;
+    std::string who;
+    int64_t id = 0;            // the checkpoint, once triggered
+    bool ready = false;        // it completed: copy `metadata`
+    CheckpointMetadata metadata;
+    std::string failure;       // it failed: why
+  };
+  // FAILED_PRECONDITION unless the job runs with checkpoints and no savepoint is underway.
+  absl::Status RequestSavepoint(std::string dir, bool cancel, std::string who);
+  const std::optional<SavepointRequest>& savepoint() const { return savepoint_; }
+  const CheckpointStorage* checkpoint_storage() const { return ckpt_storage_.get(); }
+  // The copy to `location` is written (ok) or failed: checkpoints resume, or the job is
+  // cancelled when that was asked. Also clears a failed request.
+  void SavepointWritten(const absl::Status& written, const std::string& location, const Membership& members,
+                        std::vector<WorkerCall>* calls);
+
   v1::JobSummaryProto Summary() const;
   void Describe(v1::DescribeJobResponse* resp) const;
 
@@ -137,6 +160,8 @@ class JobMaster {
   // a warning naming the file), or nullopt when none was taken. FAILED_PRECONDITION
   // when there were checkpoints and none is usable.
   absl::StatusOr<std::optional<v1::CompletedCheckpointProto>> ChooseRestore();
+  // The checkpoint inside the savepoint the job was submitted from (checked whole).
+  absl::StatusOr<v1::CompletedCheckpointProto> SavepointToRestore() const;
   void StartCheckpoints(Clock::time_point now);
   void StopCheckpoints(const std::string& reason);
   void CheckpointTick(Clock::time_point now, const Membership& members, std::vector<WorkerCall>* calls);
@@ -147,6 +172,7 @@ class JobMaster {
   bool SaveCheckpointStats();
 
   v1::JobRecord rec_;
+  std::optional<SavepointRequest> savepoint_;
   JobStore* store_;
   std::unique_ptr<CheckpointStorage> ckpt_storage_;
   std::unique_ptr<CheckpointCoordinator> ckpt_;  // the current attempt's, while RUNNING

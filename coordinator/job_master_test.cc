@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include "common/chain_checkpoint.h"
+#include "coordinator/savepoints.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -310,6 +312,136 @@ TEST_F(JobMasterTest, CheckpointsCompleteAndARestartRestoresTheNewestWholeOne) {
   job.Tick(Clock::now(), members_, {}, &calls_);
   ASSERT_EQ(calls_.size(), 1u);
   EXPECT_EQ(calls_[0].checkpoint_id, 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(JobMasterTest, ASavepointIsTriggeredAtOnceCopiedWholeAndThenCancelsTheJob) {
+  const std::string dir = ::testing::TempDir() + "/jm-sp-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  {
+    JobMaster scheduling = Job();
+    EXPECT_THAT(scheduling.RequestSavepoint("", false, "t").message(), HasSubstr("a savepoint needs a running job"));
+    JobMaster no_checkpoints = Job();
+    no_checkpoints.Tick(Clock::now(), members_, {}, &calls_);
+    ASSERT_EQ(no_checkpoints.state(), v1::JOB_RUNNING);
+    EXPECT_THAT(no_checkpoints.RequestSavepoint("", false, "t").message(), HasSubstr("takes no checkpoints"));
+  }
+  v1::JobRecord rec = Job().record();
+  rec.mutable_graph()->set_name("job");
+  rec.mutable_graph()->set_max_parallelism(128);
+  rec.mutable_graph()->mutable_vertices(0)->set_is_source(true);
+  rec.mutable_graph()->mutable_topology()->set_checkpoint_dir(dir + "/ckpt");
+  rec.mutable_graph()->mutable_topology()->set_checkpoint_interval_ms(3600 * 1000);  // only savepoints
+  for (int n = 0; n < 2; ++n) {
+    auto* node = rec.mutable_graph()->add_nodes();
+    node->set_id(n == 0 ? "src" : "sink");
+    node->set_type(n == 0 ? "seq" : "file_sink");
+    node->set_vertex(n);
+    node->set_parallelism(n + 1);
+  }
+  JobMaster job(rec, /*store=*/nullptr, JobMasterOptions{});
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(job.state(), v1::JOB_RUNNING);
+  auto storage = CheckpointStorage::Open(dir + "/ckpt/job-1");
+  ASSERT_TRUE(storage.ok());
+  // Every task acknowledges checkpoint `id` (state: a node with a blob of its own), or the
+  // sink's subtask 1 declines it.
+  auto report = [&](int64_t id, bool decline) {
+    for (const auto& p : job.record().placement()) {
+      ChainCheckpoint cp;
+      cp.id = id;
+      cp.parallelism = p.vertex() + 1;
+      cp.blobs[p.vertex() == 0 ? "src" : "sink"]["pos"] = "42";
+      auto h = (*storage)->WriteTaskState(id, p.vertex(), p.subtask(), EncodeChainCheckpoint(cp));
+      ASSERT_TRUE(h.ok());
+      v1::ReportCheckpointRequest r;
+      r.set_job_id("job-1");
+      r.set_attempt(job.record().attempt());
+      r.set_vertex(p.vertex());
+      r.set_subtask(p.subtask());
+      r.set_checkpoint_id(id);
+      if (decline && p.vertex() == 1 && p.subtask() == 1) {
+        r.set_kind(v1::ReportCheckpointRequest::DECLINE);
+        r.set_reason("disk full");
+      } else {
+        r.mutable_state()->set_path(h->path);
+        r.mutable_state()->set_size(h->size);
+        r.mutable_state()->set_hash(h->hash);
+      }
+      job.OnCheckpointReport(r, Clock::now(), members_, &calls_);
+    }
+  };
+  // A savepoint whose checkpoint is declined fails with the reason; the job goes on.
+  ASSERT_TRUE(job.RequestSavepoint(dir + "/sp-bad", false, "t").ok());
+  EXPECT_THAT(job.RequestSavepoint("", false, "t2").message(), HasSubstr("is underway"));
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(calls_.size(), 1u);  // at once, not an hour later
+  EXPECT_EQ(calls_[0].kind, WorkerCall::Kind::kTrigger);
+  EXPECT_EQ(calls_[0].checkpoint_id, 1);
+  report(1, /*decline=*/true);
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_TRUE(job.savepoint().has_value());
+  EXPECT_THAT(job.savepoint()->failure, HasSubstr("disk full"));
+  job.SavepointWritten(absl::AbortedError(job.savepoint()->failure), "", members_, &calls_);
+  EXPECT_FALSE(job.savepoint().has_value());
+  EXPECT_EQ(job.state(), v1::JOB_RUNNING);
+
+  // Stop with a savepoint.
+  ASSERT_TRUE(job.RequestSavepoint(dir + "/sp", /*cancel=*/true, "t").ok());
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  ASSERT_EQ(calls_.size(), 1u);
+  EXPECT_EQ(calls_[0].checkpoint_id, 2);
+  report(2, /*decline=*/false);
+  ASSERT_TRUE(job.savepoint().has_value());
+  ASSERT_TRUE(job.savepoint()->ready);
+  // No checkpoint starts while it is copied.
+  calls_.clear();
+  job.Tick(Clock::now(), members_, {}, &calls_);
+  EXPECT_TRUE(calls_.empty());
+  auto written = WriteSavepoint(**storage, job.savepoint()->metadata, job.record(), dir + "/sp");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_THAT(WriteSavepoint(**storage, job.savepoint()->metadata, job.record(), dir + "/sp").status().message(),
+              HasSubstr("is not empty"));
+  job.SavepointWritten(absl::OkStatus(), dir + "/sp", members_, &calls_);
+  EXPECT_EQ(job.state(), v1::JOB_CANCELLED);
+  EXPECT_THAT(job.record().error(), HasSubstr("after a savepoint to " + dir + "/sp"));
+  ASSERT_EQ(job.record().savepoints_size(), 1);
+  EXPECT_EQ(job.record().savepoints(0), "2 " + dir + "/sp");
+
+  // Self-contained: the job's checkpoints can go.
+  std::filesystem::remove_all(dir + "/ckpt");
+  auto sp = ReadSavepoint(dir + "/sp");
+  ASSERT_TRUE(sp.ok()) << sp.status();
+  EXPECT_EQ(sp->descriptor.checkpoint_id(), 2);
+  EXPECT_EQ(sp->descriptor.job_name(), "job");
+  ASSERT_EQ(sp->descriptor.nodes_size(), 2);
+  EXPECT_TRUE(sp->descriptor.nodes(1).has_state());
+  EXPECT_EQ(sp->metadata.tasks.size(), 3u);
+  v1::JobGraph other = job.record().graph();
+  EXPECT_TRUE(CheckSavepointFits(*sp, dir + "/sp", other, false).ok());
+  other.mutable_nodes(1)->set_id("sink2");
+  EXPECT_THAT(CheckSavepointFits(*sp, dir + "/sp", other, false).message(),
+              HasSubstr("holds state of node 'sink' (file_sink)"));
+  EXPECT_TRUE(CheckSavepointFits(*sp, dir + "/sp", other, true).ok());
+  other = job.record().graph();
+  other.set_max_parallelism(256);
+  EXPECT_THAT(CheckSavepointFits(*sp, dir + "/sp", other, false).message(),
+              HasSubstr("max_parallelism 128 (key groups); this topology has 256"));
+  other = job.record().graph();
+  other.set_name("another");
+  EXPECT_THAT(CheckSavepointFits(*sp, dir + "/sp", other, false).message(), HasSubstr("is of job 'job'"));
+  // Damaged: a state file cut short, then the descriptor.
+  std::filesystem::resize_file(dir + "/sp/chk-2/1-0.state", 10);
+  EXPECT_THAT(ReadSavepoint(dir + "/sp").status().message(), HasSubstr("1-0.state is damaged"));
+  {
+    std::ofstream f(dir + "/sp/_savepoint", std::ios::trunc);
+    f << "format: nine";
+  }
+  EXPECT_THAT(ReadSavepoint(dir + "/sp").status().message(), HasSubstr("_savepoint file is damaged"));
+  EXPECT_TRUE(absl::IsNotFound(ReadSavepoint(dir + "/nothing").status()));
   std::filesystem::remove_all(dir);
 }
 

@@ -1,10 +1,13 @@
 #include "runtime/worker/worker_job.h"
 
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "runtime/plan/job_graph.h"
+#include "runtime/task/task_restore.h"
 
 namespace sluice::runtime {
 
@@ -69,6 +72,10 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
     }
     where[pl.vertex()][pl.subtask()] = &pl;
   }
+  std::map<TaskKey, TaskRestore> restore;
+  if (request.restore_checkpoint_id() > 0) {
+    ASSIGN_OR_RETURN(restore, job->ReadRestore(request));
+  }
   std::vector<std::vector<Task*>> local(p.vertices.size());
   std::map<Task*, LocalTask*> local_task;
   for (size_t v = 0; v < p.vertices.size(); ++v) {
@@ -83,7 +90,14 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
       lt->subtask = s;
       lt->task = std::make_unique<Task>(job->shared_.get(), static_cast<int>(v), s);
       RETURN_IF_ERROR(lt->task->Init(*job->registry_));
-      if (request.restore_checkpoint_id() > 0) RETURN_IF_ERROR(job->Restore(request, *lt));
+      if (request.restore_checkpoint_id() > 0) {
+        auto r = restore.find({static_cast<int>(v), s});
+        if (r == restore.end()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("checkpoint ", request.restore_checkpoint_id(), " has no state for task ", v, "#", s));
+        }
+        lt->task->SetRestoreState(std::move(r->second));
+      }
       local[v][s] = lt->task.get();
       local_task[lt->task.get()] = lt.get();
       job->tasks_.push_back(std::move(lt));
@@ -138,30 +152,40 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
   return job;
 }
 
-absl::Status WorkerJob::Restore(const v1::DeployTasksRequest& request, LocalTask& lt) {
-  if (checkpoints_ == nullptr) {
+absl::StatusOr<std::map<TaskKey, TaskRestore>> WorkerJob::ReadRestore(const v1::DeployTasksRequest& request) {
+  std::unique_ptr<CheckpointStorage> other;
+  const CheckpointStorage* storage = checkpoints_ == nullptr ? nullptr : &checkpoints_->storage();
+  if (!request.restore_storage().empty()) {
+    ASSIGN_OR_RETURN(other, CheckpointStorage::Open(request.restore_storage()));
+    storage = other.get();
+  }
+  if (storage == nullptr) {
     return absl::InvalidArgumentError("a deployment restores a checkpoint but names no checkpoint storage");
   }
+  // This worker's tasks; with restore_by_node, every task's state (it may hold any node).
+  std::set<TaskKey> mine;
+  for (const auto& pl : request.placement()) {
+    if (pl.worker_id() == request.worker_id()) mine.insert({pl.vertex(), pl.subtask()});
+  }
+  std::vector<OldTaskState> old;
   for (const auto& h : request.restore_state()) {
-    if (h.vertex() != lt.vertex || h.subtask() != lt.subtask) continue;
+    if (!request.restore_by_node() && mine.count({h.vertex(), h.subtask()}) == 0) continue;
     TaskStateHandle handle;
     handle.vertex = h.vertex();
     handle.subtask = h.subtask();
     handle.path = h.path();
     handle.size = h.size();
     handle.hash = h.hash();
-    ASSIGN_OR_RETURN(std::string bytes, checkpoints_->storage().ReadTaskState(handle));
+    ASSIGN_OR_RETURN(std::string bytes, storage->ReadTaskState(handle));
     ASSIGN_OR_RETURN(ChainCheckpoint state,
-                     DecodeChainCheckpoint(bytes, absl::StrCat(checkpoints_->storage().location(), "/", h.path())));
+                     DecodeChainCheckpoint(bytes, absl::StrCat(storage->location(), "/", h.path())));
     if (state.id > request.restore_checkpoint_id()) {
       return absl::DataLossError(absl::StrCat("checkpoint ", request.restore_checkpoint_id(), " names state ",
                                               h.path(), " of a later checkpoint ", state.id));
     }
-    lt.task->SetRestoreState(std::move(state));
-    return absl::OkStatus();
+    old.push_back({h.vertex(), h.subtask(), std::make_shared<const ChainCheckpoint>(std::move(state))});
   }
-  return absl::InvalidArgumentError(absl::StrCat("checkpoint ", request.restore_checkpoint_id(),
-                                                 " has no state for task ", lt.vertex, "#", lt.subtask));
+  return MatchRestore(*plan_, request.restore_checkpoint_id(), old, request.allow_non_restored_state());
 }
 
 void WorkerJob::TriggerCheckpoint(int64_t id) {

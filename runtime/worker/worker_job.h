@@ -70,7 +70,8 @@ class WorkerJob {
     std::thread thread;
   };
 
-  absl::Status Restore(const v1::DeployTasksRequest& request, LocalTask& task);
+  // What each task restores: read from storage, matched by node id (MatchRestore).
+  absl::StatusOr<std::map<TaskKey, TaskRestore>> ReadRestore(const v1::DeployTasksRequest& request);
 
   std::string job_id_;
   int64_t attempt_ = 0;

@@ -16,6 +16,12 @@ Suites (--only):
   run_kill `sluice run` of a job with a key-by exchange, killed (-9) twice and started
            again: it resumes from its last checkpoint; the output equals an undisturbed
            run's. Its windows keep their spilled keys in RocksDB.
+  savepoint the same job on a 3-worker cluster stopped with a savepoint at parallelism 2
+           (RocksDB state), resumed from it at 3 (in-memory state), stopped with a savepoint
+           again, and finished at 1 (RocksDB): the committed output equals the exact counts
+           (an uninterrupted run's). Savepoints of another job, damaged or truncated ones, a
+           changed max_parallelism, a node that is gone and a directory that is not empty are
+           refused, each naming the reason; --allow-non-restored-state drops the node's state.
 
 Usage: test_checkpoints.py --bin BUILD/bin --repo ROOT --workdir DIR --only SUITE [--seed N]
 """
@@ -90,7 +96,7 @@ def read_committed(pattern):
 # Events -> throttle -> parse with event time -> 1-minute windows keyed by k -> file sink
 # (part files committed with the checkpoint). %(source)s is the source node `events`.
 JOB = """name: %(name)s
-parallelism: 2
+parallelism: %(p)d
 checkpoint: {dir: %(ckpt)s, interval: %(interval)s}
 %(state)s
 operators:
@@ -103,7 +109,7 @@ operators:
     input: slow
 %(parse_field)s    fields: {k: string, v: int64, t: timestamp}
     event_time: {field: t, max_out_of_orderness: 2s}
-  - id: counts
+  - id: %(counts_id)s
     type: window
     input: parse
     key_by: [k]
@@ -114,7 +120,7 @@ operators:
     emit: [k, window_start, count, total]
   - id: sink
     type: file_sink
-    input: counts
+    input: %(counts_id)s
     path: %(out)s
 """
 
@@ -155,7 +161,8 @@ def suite_chaos(args, work, state="", window_extra=""):
         with open(path, "w") as f:
             f.write(JOB % {"name": "chaos", "ckpt": os.path.join(work, "ckpt"), "interval": "1s",
                            "source": KAFKA_SOURCE % {"b": kafka.bootstrap}, "parse_field": "    field: value\n",
-                           "rate": 2500, "out": out, "state": state, "window_extra": window_extra})
+                           "rate": 2500, "out": out, "state": state, "window_extra": window_extra, "p": 2,
+                           "counts_id": "counts"})
         p = cluster.cli(["submit", path, "--restart-attempts", "50", "--restart-delay", "0.2"])
         job = p.stdout.strip()
         check("the job is submitted", p.returncode == 0 and job, p.stderr)
@@ -250,7 +257,8 @@ def suite_run_kill(args, work):
     with open(path, "w") as f:
         f.write(JOB % {"name": "runkill", "ckpt": os.path.join(work, "ckpt"), "interval": "200ms",
                        "source": FILE_SOURCE % {"input": data}, "parse_field": "", "rate": 10000, "out": out,
-                       "state": "state: {backend: rocksdb}\n", "window_extra": "    max_keys_in_memory: 8\n"})
+                       "state": "state: {backend: rocksdb}\n", "window_extra": "    max_keys_in_memory: 8\n",
+                       "p": 2, "counts_id": "counts"})
     sluice = os.path.join(args.bin, "sluice")
     for i in range(2):
         log = open(os.path.join(work, "run%d.stderr" % i), "w")
@@ -283,18 +291,151 @@ def suite_run_kill(args, work):
           "got %d windows, want %d, %d duplicated" % (len(got), len(want), len(dupes)))
 
 
+def suite_savepoint(args, work):
+    n = 60_000
+    lines, keys = make_events(n, span_ms=6 * 60_000)
+    want = expected_counts(lines)
+    kafka = DevKafka(args, work, ["events:4"])
+    cluster = None
+    out = os.path.join(work, "out", "counts.tsv")
+
+    def job_yaml(name, p, backend, counts_id="counts", extra="", job_name="savepointed", path=out, sink_id="sink"):
+        window_extra = "    max_keys_in_memory: 8\n" if backend == "rocksdb" else ""
+        yaml = JOB % {"name": job_name, "ckpt": os.path.join(work, "ckpt"), "interval": "1s",
+                      "source": KAFKA_SOURCE % {"b": kafka.bootstrap}, "parse_field": "    field: value\n",
+                      "rate": 3000 // p, "out": path, "state": "state: {backend: %s}\n%s" % (backend, extra),
+                      "window_extra": window_extra, "p": p, "counts_id": counts_id}
+        yaml = yaml.replace("  - id: sink\n", "  - id: %s\n" % sink_id)
+        f = os.path.join(work, name + ".yaml")
+        with open(f, "w") as fh:
+            fh.write(yaml)
+        return f
+
+    def stop_with_savepoint(job, where):
+        time.sleep(3.0)
+        p = cluster.cli(["cancel", job, "--savepoint", where])
+        st = cluster.status(job)
+        return p, st
+
+    try:
+        ok, err = kafka.produce("events", lines, keys)
+        check("kcat produces %d events" % n, ok, err)
+        cluster = Cluster(args, work, workers=3, slots=2, hb_timeout=5.0)
+        sp1 = os.path.join(work, "sp1")
+        sp2 = os.path.join(work, "sp2")
+        # 1. parallelism 2, RocksDB: stop with a savepoint.
+        p = cluster.cli(["submit", job_yaml("p2", 2, "rocksdb")])
+        job1 = p.stdout.strip()
+        check("the job is submitted at parallelism 2 (RocksDB state)", p.returncode == 0 and job1, p.stderr)
+        cluster.wait_state(job1, ["JOB_RUNNING"], timeout=30)
+        p = cluster.cli(["savepoint", job1, "--dir", os.path.join(work, "sp0")])
+        st = cluster.status(job1)
+        check("`sluice savepoint` writes a savepoint and the job keeps running",
+              p.returncode == 0 and p.stdout.strip() == os.path.join(work, "sp0") and
+              os.path.exists(os.path.join(work, "sp0", "_savepoint")) and st and
+              st["job"]["state"] == "JOB_RUNNING", p.stderr + json.dumps(st)[-500:])
+        p = cluster.cli(["savepoint", job1, "--dir", os.path.join(work, "sp0")], check_rc=False)
+        check("a savepoint into a directory that is not empty is refused",
+              p.returncode != 0 and "is not empty" in p.stderr, p.stderr)
+        p, st = stop_with_savepoint(job1, sp1)
+        check("`sluice cancel --savepoint` writes the savepoint and cancels the job",
+              p.returncode == 0 and os.path.exists(os.path.join(sp1, "_savepoint")) and st and
+              st["job"]["state"] == "JOB_CANCELLED", p.stderr + json.dumps(st)[-500:])
+        got, _ = read_committed(out + "*.part-*")
+        print("  after the first run: %d of %d windows committed" % (len(got), len(want)))
+        check("the first run stopped before the end of the input", len(got) < len(want), len(got))
+
+        # Refusals, each naming its reason.
+        p = cluster.cli(["submit", job_yaml("other", 2, "memory", job_name="other"), "--from-savepoint", sp1],
+                        check_rc=False)
+        check("a savepoint of another job is refused", p.returncode != 0 and "is of job 'savepointed'" in p.stderr,
+              p.stderr)
+        bad = os.path.join(work, "sp1-damaged")
+        shutil.copytree(sp1, bad)
+        state_files = sorted(glob.glob(os.path.join(bad, "chk-*", "*.state")))
+        with open(state_files[-1], "r+b") as f:
+            f.truncate(max(0, os.path.getsize(state_files[-1]) - 7))
+        p = cluster.cli(["submit", job_yaml("bad", 2, "memory"), "--from-savepoint", bad], check_rc=False)
+        check("a truncated savepoint is refused naming the file",
+              p.returncode != 0 and "is damaged" in p.stderr and os.path.basename(state_files[-1]) in p.stderr,
+              p.stderr)
+        p = cluster.cli(["submit", job_yaml("nosp", 2, "memory"), "--from-savepoint", os.path.join(work, "ckpt")],
+                        check_rc=False)
+        check("a directory that is no savepoint is refused", p.returncode != 0 and "is not a savepoint" in p.stderr,
+              p.stderr)
+        p = cluster.cli(["submit", job_yaml("maxp", 2, "memory"), "--set", "max_parallelism=256",
+                         "--from-savepoint", sp1], check_rc=False)
+        check("a changed max_parallelism is refused naming both values",
+              p.returncode != 0 and "max_parallelism 128" in p.stderr and "has 256" in p.stderr, p.stderr)
+        p = cluster.cli(["submit", job_yaml("gone", 2, "memory", counts_id="counts2"), "--from-savepoint", sp1],
+                        check_rc=False)
+        check("state of a node the topology lacks is refused naming it",
+              p.returncode != 0 and "node 'counts' (window)" in p.stderr and
+              "--allow-non-restored-state" in p.stderr, p.stderr)
+        other_out = os.path.join(work, "out-allowed", "counts.tsv")
+        # A new window and a new sink (writing elsewhere): the old ones' state is dropped.
+        p = cluster.cli(["submit", job_yaml("allowed", 2, "memory", counts_id="counts2", path=other_out,
+                                            sink_id="sink2"),
+                         "--from-savepoint", sp1, "--allow-non-restored-state"], check_rc=False)
+        allowed = p.stdout.strip()
+        check("--allow-non-restored-state starts it without that state", p.returncode == 0 and allowed, p.stderr)
+        if allowed:
+            st = cluster.wait_state(allowed, ["JOB_RUNNING", "JOB_FAILED"], timeout=30)
+            check("the job that dropped state runs", st and st["job"]["state"] == "JOB_RUNNING",
+                  json.dumps(st["job"]) + json.dumps(st.get("tasks"))[:1500] if st else "no status")
+            cluster.cli(["cancel", allowed], check_rc=False)
+            cluster.wait_state(allowed, ["JOB_CANCELLED", "JOB_FAILED"], timeout=30)
+
+        # 2. parallelism 3, in-memory state, from the RocksDB savepoint: stop with a savepoint.
+        p = cluster.cli(["submit", job_yaml("p3", 3, "memory"), "--from-savepoint", sp1])
+        job2 = p.stdout.strip()
+        check("the job resumes from the savepoint at parallelism 3 (in-memory state)", p.returncode == 0 and job2,
+              p.stderr)
+        st = cluster.wait_state(job2, ["JOB_RUNNING", "JOB_FAILED"], timeout=30)
+        check("the rescaled job runs", st and st["job"]["state"] == "JOB_RUNNING",
+              json.dumps(st)[-2000:] if st else "no status")
+        p, st = stop_with_savepoint(job2, sp2)
+        check("it is stopped with a second savepoint", p.returncode == 0 and st and
+              st["job"]["state"] == "JOB_CANCELLED", p.stderr + (json.dumps(st)[-2000:] if st else ""))
+
+        # 3. parallelism 1, RocksDB, to the end.
+        p = cluster.cli(["submit", job_yaml("p1", 1, "rocksdb"), "--from-savepoint", sp2])
+        job3 = p.stdout.strip()
+        check("the job resumes from the second savepoint at parallelism 1 (RocksDB)", p.returncode == 0 and job3,
+              p.stderr)
+        st = cluster.wait_state(job3, ["JOB_FINISHED", "JOB_FAILED", "JOB_CANCELLED"], timeout=120)
+        check("it finishes", st and st["job"]["state"] == "JOB_FINISHED", json.dumps(st)[-3000:] if st else "none")
+        p = cluster.cli(["status", job3])
+        check("status says which savepoint the job started from",
+              "submitted from the savepoint in " + sp2 in p.stdout, p.stdout[-1500:])
+        got, dupes = read_committed(out + "*.part-*")
+        missing = [k for k in want if k not in got]
+        wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
+        extra = [k for k in got if k not in want]
+        check("every window committed exactly once with the counts of an uninterrupted run (%d windows)" % len(want),
+              not missing and not wrong and not extra and not dupes,
+              "missing %d, wrong %d (%s), extra %d, duplicated %d" % (len(missing), len(wrong), wrong[:3],
+                                                                     len(extra), len(dupes)))
+    finally:
+        if cluster:
+            if not all(results):
+                cluster.dump_logs()
+            cluster.stop()
+        kafka.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--repo", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", required=True, choices=["chaos", "chaos_rocksdb", "run_kill"])
+    ap.add_argument("--only", required=True, choices=["chaos", "chaos_rocksdb", "run_kill", "savepoint"])
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     args = ap.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
     {"chaos": suite_chaos, "chaos_rocksdb": suite_chaos_rocksdb,
-     "run_kill": suite_run_kill}[args.only](args, args.workdir)
+     "run_kill": suite_run_kill, "savepoint": suite_savepoint}[args.only](args, args.workdir)
     print("%d passed, %d failed" % (sum(results), len(results) - sum(results)))
     sys.exit(0 if all(results) else 1)
 
