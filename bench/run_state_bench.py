@@ -15,12 +15,23 @@
    state and back all the time. Prints the median ratio (RocksDB / memory) of wall time
    and CPU seconds with their spread, and checks the outputs are equal.
 
-Usage: bench/run_state_bench.py [--build build] [--only keys|jobs] [--keys N] [--events N]
+3. restore: a window filling up with --restore-keys distinct keys (generator -> throttle at
+   parallelism 1 -> window -> file sink) checkpointing every 2 s, killed (-9) after most keys
+   are in; then restored from a copy of that checkpoint at parallelism 1 and, rescaled, at 2,
+   each run to the end. Prints every checkpoint's duration and size (a checkpoint is a full
+   copy today: its size follows the state, not the change), the restore's read and per-task
+   times from the logs, and checks each output has every key exactly once.
+
+Usage: bench/run_state_bench.py [--build build] [--only keys|jobs|restore] [--keys N] [--events N]
                                 [--pairs 5] [--state-memory 256MiB] [--max-keys 200000]
+                                [--restore-keys 10000000] [--restore-backends memory,rocksdb]
 """
 import argparse
+import glob
 import hashlib
 import os
+import re
+import signal
 import shutil
 import statistics
 import subprocess
@@ -167,11 +178,112 @@ def bench_jobs(args, sluice, work):
     return ok
 
 
+RESTORE_JOB = """name: state_restore
+parallelism: %(p)d
+state: {backend: %(backend)s}
+checkpoint: {dir: %(ckpt)s, interval: 2s, retain: 1}
+operators:
+  - id: gen
+    type: generator
+    count: %(keys)d
+    keys: 1
+    events_per_second: 1000000000
+    parallelism: 1
+  - id: slow
+    type: throttle
+    input: gen
+    records_per_second: %(rate)d
+    parallelism: 1
+  - id: counts
+    type: window
+    input: slow
+    key_by: [seq]
+    window: {type: tumbling, size: 1h}
+    max_keys_in_memory: %(bound)d
+    aggregates:
+      - {fn: count, as: n}
+    emit: [seq, window_start, n]
+  - id: sink
+    type: file_sink
+    input: counts
+    path: %(out)s
+"""
+
+CKPT_RE = re.compile(r"checkpoint (\d+) complete in (\d+) ms: (\d+) bytes, task pause max ([\d.]+) ms")
+
+
+def bench_restore(args, sluice, work):
+    n = args.restore_keys
+    print("== restore and rescale: a window of %d keys, checkpoints every 2 s" % n)
+    ok = True
+    for backend, bound in (("memory", 0), ("rocksdb", 10000)):
+        if backend not in args.restore_backends.split(","):
+            continue
+        d = os.path.join(work, "restore_" + backend)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+
+        def job(tag, p, rate):
+            path = os.path.join(d, tag + ".yaml")
+            with open(path, "w") as f:
+                f.write(RESTORE_JOB % {"p": p, "backend": backend, "ckpt": os.path.join(d, tag, "ckpt"), "keys": n,
+                                       "rate": rate, "bound": bound, "out": os.path.join(d, tag, "out", "counts.tsv")})
+            return path
+
+        os.makedirs(os.path.join(d, "fill"))
+        fill_s = 24.0
+        cmd = [sluice, "run", job("fill", 1, int(n / fill_s)), "--progress-interval", "0",
+               "--state-dir", os.path.join(d, "state")]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        last = None
+        for line in proc.stderr:
+            m = CKPT_RE.search(line)
+            if not m:
+                continue
+            last = tuple(float(x) for x in m.groups())
+            print("  %-8s checkpoint %3d at %5.1f s: %6.0f ms, %8.1f MiB, task pause %7.1f ms" % (
+                backend, last[0], time.monotonic() - t0, last[1], last[2] / 2**20, last[3]))
+            if time.monotonic() - t0 > fill_s * 0.75:
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait()
+        if last is None:
+            print("  %s: no checkpoint completed" % backend)
+            ok = False
+            continue
+        print("  killed after checkpoint %d (%.1f MiB)" % (last[0], last[2] / 2**20))
+        shutil.rmtree(os.path.join(d, "state"), ignore_errors=True)
+        # Each restore starts from the files as they were at the kill: the checkpoint and the
+        # sink's output (whose path the checkpoint names).
+        saved = os.path.join(d, "saved")
+        shutil.copytree(os.path.join(d, "fill"), saved)
+        for p in (1, 2):
+            shutil.rmtree(os.path.join(d, "fill"))
+            shutil.copytree(saved, os.path.join(d, "fill"))
+            path = job("fill", p, 1000000000)
+            wall, cpu, rss, log = run([sluice, "run", path, "--progress-interval", "0",
+                                       "--state-dir", os.path.join(d, "state-p%d" % p)], d)
+            read = re.search(r"read and checked in (\d+) ms", log)
+            tasks = [float(x) for x in re.findall(r"restored checkpoint \d+ in ([\d.]+) ms", log)]
+            rows, _ = digest(os.path.join(d, "fill", "out", "counts.tsv"))
+            good = rows == n
+            ok = ok and good
+            print("  %-8s restore at parallelism %d%s: read %s ms, slowest task %.0f ms (%d tasks); run to the end "
+                  "%.1f s, peak RSS %.0f MiB; %d rows for %d keys: %s" % (
+                      backend, p, " (rescaled)" if p != 1 else "", read.group(1) if read else "?",
+                      max(tasks) if tasks else -1, len(tasks), wall, rss, rows, n, "ok" if good else "WRONG"))
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--workdir", default=os.path.join(ROOT, "out", "bench_state"))
-    ap.add_argument("--only", choices=["keys", "jobs"])
+    ap.add_argument("--only", choices=["keys", "jobs", "restore"])
+    ap.add_argument("--restore-keys", type=int, default=10_000_000)
+    ap.add_argument("--restore-backends", default="memory,rocksdb",
+                    help="with RocksDB the window's end (every key loaded back) is slow: 1M keys take minutes")
     ap.add_argument("--keys", type=int, default=20_000_000)
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--pairs", type=int, default=5)
@@ -188,6 +300,8 @@ def main():
         ok = bench_keys(args, sluice, args.workdir) and ok
     if args.only in (None, "jobs"):
         ok = bench_jobs(args, sluice, args.workdir) and ok
+    if args.only in (None, "restore"):
+        ok = bench_restore(args, sluice, args.workdir) and ok
     sys.exit(0 if ok else 1)
 
 

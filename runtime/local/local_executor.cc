@@ -151,7 +151,10 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
   if (!plan_.checkpoint_dir.empty()) {
     ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStorage> storage, CheckpointStorage::Open(plan_.checkpoint_dir));
     RETURN_IF_ERROR(RefuseOldCheckpoints(plan_.checkpoint_dir));
+    const auto read_start = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(restore, FindRestorePoint(plan_, *storage, options_.allow_non_restored_state));
+    const double read_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_start).count();
     // Directories of checkpoints that never completed (the last run was killed).
     ASSIGN_OR_RETURN(std::vector<int64_t> all, storage->ListAll());
     for (int64_t id : all) {
@@ -160,7 +163,8 @@ absl::StatusOr<JobSummary> LocalExecutor::Run() {
       if (!complete) RETURN_IF_ERROR(storage->Discard(id, restore.completed));
     }
     if (restore.id != 0) {
-      SLUICE_LOG_INFO(log, "job '{}' restores checkpoint {} from {}", plan_.name, restore.id, plan_.checkpoint_dir);
+      SLUICE_LOG_INFO(log, "job '{}' restores checkpoint {} from {} (read and checked in {:.0f} ms)", plan_.name,
+                      restore.id, plan_.checkpoint_dir, read_ms);
     }
     checkpoints = std::make_unique<LocalCheckpoints>(plan_, std::move(storage), restore.completed);
   }

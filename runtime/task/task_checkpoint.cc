@@ -139,8 +139,16 @@ absl::Status Task::RestoreAll() {
   snapshot_id_ = notified_id_ = cp.id;
   data_ended_ = cp.data_ended;
   auto log = GetLogger("task");
+  const int64_t start = SteadyNs();
   bool rescaled = false;
-  for (const auto& [node, nr] : cp.nodes) rescaled = rescaled || nr.rescaled(vertex_->parallelism);
+  int64_t bytes = 0;
+  for (const auto& [node, nr] : cp.nodes) {
+    rescaled = rescaled || nr.rescaled(vertex_->parallelism);
+    for (const BlobMap* blobs : nr.subtasks) {
+      if (blobs == nullptr) continue;
+      for (const auto& [name, blob] : *blobs) bytes += static_cast<int64_t>(blob.size());
+    }
+  }
   SLUICE_LOG_INFO(log, "{}: restoring checkpoint {}{}{}", name_, cp.id, data_ended_ ? " (its input had ended)" : "",
                   rescaled ? " at a new parallelism" : "");
   for (auto& link : links_) {
@@ -172,6 +180,8 @@ absl::Status Task::RestoreAll() {
                           absl::StrCat("restoring '", link->node().id, "' from checkpoint ", cp.id, ": ", st.message()));
     }
   }
+  SLUICE_LOG_INFO(log, "{}: restored checkpoint {} in {:.1f} ms ({} bytes of state read)", name_, cp.id,
+                  (SteadyNs() - start) / 1e6, bytes);
   restore_.reset();
   return absl::OkStatus();
 }
