@@ -396,6 +396,17 @@ grpc::Status Coordinator::TriggerSavepoint(grpc::ServerContext* ctx, const v1::T
   auto log = GetLogger("coordinator");
   const std::string who =
       absl::StrCat(req->requested_by().empty() ? "a client" : req->requested_by(), " from ", ctx->peer());
+  if (!req->dir().empty()) {
+    // A directory that cannot take it is refused before the job checkpoints for nothing.
+    absl::StatusOr<std::unique_ptr<CheckpointStorage>> to = CheckpointStorage::Open(req->dir());
+    absl::StatusOr<bool> empty = to.ok() ? (*to)->Empty() : absl::StatusOr<bool>(to.status());
+    if (!empty.ok()) return ToGrpc(empty.status());
+    if (!*empty) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          absl::StrCat("savepoint directory ", req->dir(), " is not empty: a savepoint is never "
+                                       "overwritten"));
+    }
+  }
   std::string checkpoint_dir;
   {
     std::lock_guard<std::mutex> lock(mu_);

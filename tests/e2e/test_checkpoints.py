@@ -337,6 +337,14 @@ def suite_savepoint(args, work):
         p = cluster.cli(["savepoint", job1, "--dir", os.path.join(work, "sp0")], check_rc=False)
         check("a savepoint into a directory that is not empty is refused",
               p.returncode != 0 and "is not empty" in p.stderr, p.stderr)
+        p = cluster.cli(["savepoint", job1, "--dir", "s3://bucket/sp"], check_rc=False)
+        st = cluster.status(job1)
+        check("a savepoint to storage sluice cannot write is refused naming the scheme; the job runs on",
+              p.returncode != 0 and "unknown scheme 's3'" in p.stderr and st and st["job"]["state"] == "JOB_RUNNING",
+              p.stderr)
+        p = cluster.cli(["savepoint", "no-such-job"], check_rc=False)
+        check("a savepoint of a job that does not exist is refused", p.returncode != 0 and "no job" in p.stderr,
+              p.stderr)
         p, st = stop_with_savepoint(job1, sp1)
         check("`sluice cancel --savepoint` writes the savepoint and cancels the job",
               p.returncode == 0 and os.path.exists(os.path.join(sp1, "_savepoint")) and st and
