@@ -446,8 +446,7 @@ grpc::Status Coordinator::TriggerSavepoint(grpc::ServerContext* ctx, const v1::T
       break;
     }
   }
-  if (!failure.empty()) {
-    SLUICE_LOG_WARN(log, "job {}: savepoint failed: {}", req->job_id(), failure);
+  if (!failure.empty()) {  // logged by SavepointWritten
     return grpc::Status(grpc::StatusCode::ABORTED, absl::StrCat("savepoint of job ", req->job_id(), " failed: ", failure));
   }
   // Copied without the lock: the job goes on meanwhile (or waits to be cancelled).

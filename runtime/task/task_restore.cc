@@ -94,11 +94,7 @@ absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan,
         nr.old_parallelism = n.parallelism;
         nr.subtasks.assign(n.parallelism, nullptr);
         for (const auto& [sub, blobs] : n.subtasks) {
-          if (n.parallelism != vertex.parallelism) {
-            nr.subtasks[sub] = blobs;
-          } else if (sub == s) {
-            nr.subtasks[sub] = blobs;
-          }
+          if (n.parallelism != vertex.parallelism || sub == s) nr.subtasks[sub] = blobs;
         }
         for (int sub = 0; sub < n.parallelism; ++sub) {
           if (n.parallelism == vertex.parallelism && sub != s) continue;
