@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -21,6 +22,14 @@ struct ChainCheckpoint {
   int parallelism = 0;  // of the vertex when it was taken
   // node id -> blob name -> bytes ("" -> the task's own blobs)
   std::map<std::string, BlobMap, std::less<>> blobs;
+  // Blobs made later, off the task thread, before the state is encoded (keyed state read
+  // from a RocksDB snapshot). Not encoded themselves.
+  struct Deferred {
+    std::string node;
+    std::string name;
+    std::function<absl::StatusOr<std::string>()> produce;
+  };
+  std::vector<Deferred> deferred;
 };
 
 // The runtime's per-node blob of event-time progress and timers: a node with nothing

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 
@@ -425,23 +426,54 @@ KeyedState* OperatorStates::Legacy(std::string_view name) {
 }
 
 absl::Status OperatorStates::Snapshot(const std::function<void(const std::string&, std::string)>& out) {
+  absl::Status st;
+  RETURN_IF_ERROR(SnapshotDeferred([&](const std::string& name, BlobProducer produce) {
+    if (!st.ok()) return;
+    absl::StatusOr<std::string> blob = produce();
+    if (!blob.ok()) {
+      st = blob.status();
+      return;
+    }
+    out(name, *std::move(blob));
+  }));
+  return st;
+}
+
+absl::Status OperatorStates::SnapshotDeferred(
+    const std::function<void(const std::string& name, BlobProducer produce)>& out) {
   if (states_.empty()) return absl::OkStatus();
   auto store = open_store_();
   if (!store.ok()) return store.status();
   (*store)->Flush();
+  RETURN_IF_ERROR((*store)->status());
+  std::shared_ptr<const KvSnapshot> snapshot = (*store)->TakeSnapshot();
+  const std::string begin = KeyGroupBegin(first_kg_), end = KeyGroupEnd(last_kg_);
   for (const auto& [name, e] : states_) {
-    std::string blob(kMagic);
-    blob.push_back(static_cast<char>(e->kind));
-    PutU32(blob, static_cast<uint32_t>(max_parallelism_));
-    (*store)->Scan(e->table, KeyGroupBegin(first_kg_), KeyGroupEnd(last_kg_),
-                   [&](std::string_view k, std::string_view v) {
-                     PutBytes(blob, k);
-                     PutBytes(blob, v);
-                     return true;
-                   });
-    out(name, std::move(blob));
+    std::string head(kMagic);
+    head.push_back(static_cast<char>(e->kind));
+    PutU32(head, static_cast<uint32_t>(max_parallelism_));
+    if (snapshot != nullptr) {
+      out(name, [snapshot, table = e->table, head, begin, end]() -> absl::StatusOr<std::string> {
+        std::string blob = head;
+        RETURN_IF_ERROR(snapshot->Scan(table, begin, end, [&](std::string_view k, std::string_view v) {
+          PutBytes(blob, k);
+          PutBytes(blob, v);
+          return true;
+        }));
+        return blob;
+      });
+      continue;
+    }
+    std::string blob = std::move(head);
+    (*store)->Scan(e->table, begin, end, [&](std::string_view k, std::string_view v) {
+      PutBytes(blob, k);
+      PutBytes(blob, v);
+      return true;
+    });
+    RETURN_IF_ERROR((*store)->status());
+    out(name, [blob = std::move(blob)]() mutable -> absl::StatusOr<std::string> { return std::move(blob); });
   }
-  return (*store)->status();
+  return absl::OkStatus();
 }
 
 absl::Status OperatorStates::Restore(std::string_view name, std::string_view blob) {

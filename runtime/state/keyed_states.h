@@ -48,6 +48,11 @@ class OperatorStates {
   bool empty() const { return states_.empty(); }
   // Each state as one blob, by state name. Flushes the store's cache first.
   absl::Status Snapshot(const std::function<void(const std::string& name, std::string blob)>& out);
+  // The same, with each blob made later by `produce`, which may run on another thread
+  // (the checkpoint writer's) while the task goes on: from a snapshot the store takes now
+  // when it has one (RocksDB), else the blobs are made now and `produce` hands them over.
+  using BlobProducer = std::function<absl::StatusOr<std::string>()>;
+  absl::Status SnapshotDeferred(const std::function<void(const std::string& name, BlobProducer produce)>& out);
   // Loads state `name` from its blob, before the operator asks for it (which must then
   // ask for the same kind). DATA_LOSS if malformed, FAILED_PRECONDITION if written with
   // another number of key groups; both name the node and the state.

@@ -22,6 +22,16 @@
 
 namespace sluice::runtime {
 
+// A read-only view of a store as of when it was taken, read on another thread while the
+// store keeps changing, or after it was destroyed.
+class KvSnapshot {
+ public:
+  virtual ~KvSnapshot() = default;
+  // As KvStore::Scan.
+  virtual absl::Status Scan(int table, std::string_view begin, std::string_view end,
+                            const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+};
+
 class KvStore {
  public:
   virtual ~KvStore() = default;
@@ -40,6 +50,10 @@ class KvStore {
   virtual void DeleteRange(int table, std::string_view begin, std::string_view end) = 0;
   // Writes what a cache holds to the backend (before a checkpoint).
   virtual void Flush() = 0;
+  // After Flush: a consistent view as of now that costs nothing to take (RocksDB: a
+  // snapshot), so a checkpoint is read off the task thread; null when the backend has
+  // none (memory: the checkpoint reads the store on the task thread).
+  virtual std::shared_ptr<const KvSnapshot> TakeSnapshot() { return nullptr; }
   virtual absl::Status status() const = 0;
 };
 

@@ -66,24 +66,67 @@ absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
 rocksdb::Slice S(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view V(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
+// The open database and its directory, shared by the store and the snapshots a checkpoint
+// still reads: the last one out closes the database and deletes the directory.
+struct Instance {
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // appended by the task thread only
+  std::string dir;
+  bool owns_dir = false;
+  ~Instance() {
+    if (db != nullptr) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      db->Close();
+      delete db;
+      rocksdb::DestroyDB(dir, rocksdb::Options());
+    }
+    if (owns_dir) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+};
+
+class RocksDbSnapshot final : public KvSnapshot {
+ public:
+  explicit RocksDbSnapshot(std::shared_ptr<Instance> inst)
+      : inst_(std::move(inst)), handles_(inst_->handles), snapshot_(inst_->db->GetSnapshot()) {}
+  ~RocksDbSnapshot() override { inst_->db->ReleaseSnapshot(snapshot_); }
+
+  absl::Status Scan(int table, std::string_view begin, std::string_view end,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    if (table < 0 || table >= static_cast<int>(handles_.size())) {
+      return absl::InternalError(absl::StrCat("state snapshot: no table ", table));
+    }
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    ro.fill_cache = false;  // a checkpoint's one pass must not evict what the task reads
+    rocksdb::Slice upper = S(end);
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(inst_->db->NewIterator(ro, handles_[table]));
+    for (it->Seek(S(begin)); it->Valid(); it->Next()) {
+      if (!fn(V(it->key()), V(it->value()))) break;
+    }
+    return FromRocks(it->status(), "reading a state snapshot");
+  }
+
+ private:
+  std::shared_ptr<Instance> inst_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // those that existed when taken
+  const rocksdb::Snapshot* snapshot_;
+};
+
 class RocksDbKvStore final : public KvStore {
  public:
-  explicit RocksDbKvStore(std::string dir) : dir_(std::move(dir)) {
+  explicit RocksDbKvStore(std::string dir) : inst_(std::make_shared<Instance>()), dir_(std::move(dir)) {
+    inst_->dir = dir_;
     write_options_.disableWAL = true;
     cache_limit_ = GetRocksDbStateOptions().write_cache_bytes;
   }
 
-  ~RocksDbKvStore() override {
-    if (db_ != nullptr) {
-      for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-      db_->Close();
-      delete db_;
-      rocksdb::DestroyDB(dir_, rocksdb::Options());
-    }
-    if (owns_dir_) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
+  std::shared_ptr<const KvSnapshot> TakeSnapshot() override {
+    if (inst_->db == nullptr) return nullptr;
+    return std::make_shared<RocksDbSnapshot>(inst_);
   }
 
   absl::Status Open() {
@@ -128,10 +171,10 @@ class RocksDbKvStore final : public KvStore {
       }
       std::filesystem::remove_all(dir_, ec);
     }
-    owns_dir_ = true;
+    inst_->owns_dir = true;
     std::filesystem::create_directories(dir_, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot create state directory ", dir_, ": ", ec.message()));
-    return FromRocks(rocksdb::DB::Open(options, dir_, &db_), absl::StrCat("opening RocksDB state in ", dir_));
+    return FromRocks(rocksdb::DB::Open(options, dir_, &inst_->db), absl::StrCat("opening RocksDB state in ", dir_));
   }
 
   std::string_view backend() const override { return "rocksdb"; }
@@ -141,10 +184,10 @@ class RocksDbKvStore final : public KvStore {
       if (tables_[i].name == name) return static_cast<int>(i);
     }
     rocksdb::ColumnFamilyHandle* h = nullptr;
-    absl::Status st = FromRocks(db_->CreateColumnFamily(cf_options_, std::string(name), &h),
+    absl::Status st = FromRocks(inst_->db->CreateColumnFamily(cf_options_, std::string(name), &h),
                                 absl::StrCat("creating state '", Sv(name), "' in ", dir_));
     if (!st.ok()) return st;
-    handles_.push_back(h);
+    inst_->handles.push_back(h);
     tables_.push_back(TableCache{std::string(name), {}});
     return static_cast<int>(tables_.size() - 1);
   }
@@ -158,7 +201,7 @@ class RocksDbKvStore final : public KvStore {
       return true;
     }
     rocksdb::PinnableSlice v;
-    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[table], S(key), &v);
+    rocksdb::Status st = inst_->db->Get(rocksdb::ReadOptions(), inst_->handles[table], S(key), &v);
     const bool found = st.ok();
     if (!found && !st.IsNotFound()) Record(FromRocks(st, "reading state"));
     if (found) value->assign(v.data(), v.size());
@@ -207,7 +250,7 @@ class RocksDbKvStore final : public KvStore {
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper = S(end);
     if (!end.empty()) ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[table]));
+    std::unique_ptr<rocksdb::Iterator> it(inst_->db->NewIterator(ro, inst_->handles[table]));
     ++scanning_;  // no cache insertions or evictions: they would move `cit`
     auto cit = c.lower_bound(begin);
     it->Seek(S(begin));
@@ -247,14 +290,14 @@ class RocksDbKvStore final : public KvStore {
       for (auto& [k, e] : tables_[t].cache) {
         if (!e.dirty) continue;
         if (e.live) {
-          batch.Put(handles_[t], S(k), S(e.value));
+          batch.Put(inst_->handles[t], S(k), S(e.value));
         } else {
-          batch.Delete(handles_[t], S(k));
+          batch.Delete(inst_->handles[t], S(k));
         }
         e.dirty = false;
       }
     }
-    if (batch.Count() > 0) Record(FromRocks(db_->Write(write_options_, &batch), "writing state"));
+    if (batch.Count() > 0) Record(FromRocks(inst_->db->Write(write_options_, &batch), "writing state"));
   }
 
   absl::Status status() const override { return status_; }
@@ -290,16 +333,14 @@ class RocksDbKvStore final : public KvStore {
     }
   }
 
+  std::shared_ptr<Instance> inst_;
   std::string dir_;
-  rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::WriteOptions write_options_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::vector<TableCache> tables_;
   int64_t cache_bytes_ = 0;
   int64_t cache_limit_ = 0;
   int scanning_ = 0;
-  bool owns_dir_ = false;  // not while another instance holds it
   absl::Status status_;
 };
 

@@ -669,6 +669,35 @@ TEST(Snapshot, SameBytesFromEitherBackend) {
   EXPECT_TRUE(into.states.Restore("nothing", e["nothing"]).ok());
 }
 
+// A deferred snapshot (what a checkpoint reads off the task thread) holds the state as
+// it was when taken: writes after it, and the store's end (the task finished), change
+// nothing in what it produces. The in-memory backend makes its blobs at once.
+TEST(Snapshot, DeferredBlobsAreThoseOfTheMomentTheyWereTaken) {
+  for (const std::string backend : {"rocksdb", "memory"}) {
+    SCOPED_TRACE(backend);
+    auto st = std::make_unique<States>(backend);
+    Fill(*st, 3000);
+    const std::map<std::string, std::string> want = st->Snapshot();
+    std::map<std::string, OperatorStates::BlobProducer> later;
+    ASSERT_TRUE(st->states
+                    .SnapshotDeferred([&](const std::string& name, OperatorStates::BlobProducer produce) {
+                      later.emplace(name, std::move(produce));
+                    })
+                    .ok());
+    ValueState* v = st->Value("counts");
+    for (int i = 0; i < 3000; i += 3) v->Delete(StateKey{GroupOf(i), KeyOf(i), ""});
+    for (int i = 3000; i < 4000; ++i) v->Put(StateKey{GroupOf(i), KeyOf(i), ""}, "new");
+    st->store->Flush();
+    st.reset();  // the task ended: its store is gone
+    ASSERT_EQ(later.size(), want.size());
+    for (auto& [name, produce] : later) {
+      absl::StatusOr<std::string> blob = produce();
+      ASSERT_TRUE(blob.ok()) << blob.status();
+      EXPECT_TRUE(*blob == want.at(name)) << name;
+    }
+  }
+}
+
 // Three subtasks over 128 key groups each restore from one blob written by a single
 // subtask; each keeps its own groups. Then one subtask takes the three back.
 TEST(Snapshot, RestoresAtAnotherParallelism) {

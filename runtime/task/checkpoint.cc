@@ -42,6 +42,21 @@ void AsyncCheckpointWriter::Loop() {
     }
     auto start = std::chrono::steady_clock::now();
     const int64_t id = job.state.id;
+    absl::Status produced;
+    for (ChainCheckpoint::Deferred& d : job.state.deferred) {
+      absl::StatusOr<std::string> blob = d.produce();
+      if (!blob.ok()) {
+        produced = absl::Status(blob.status().code(), absl::StrCat("state '", d.name, "' of node '", d.node,
+                                                                   "' could not be read: ", blob.status().message()));
+        break;
+      }
+      job.state.blobs[d.node][d.name] = *std::move(blob);
+    }
+    job.state.deferred.clear();  // releases the snapshots
+    if (!produced.ok()) {
+      on_decline_(id, job.task, produced);
+      continue;
+    }
     std::string bytes = EncodeChainCheckpoint(job.state);
     job.state.blobs.clear();
     auto handle = storage_->WriteTaskState(id, job.task.first, job.task.second, bytes);

@@ -261,9 +261,12 @@ void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
       break;
     }
     blobs[std::string(kLinkBlob)] = link->SnapshotRuntimeState();
-    st = link->keyed_states().Snapshot([&blobs](const std::string& name, std::string blob) {
-      blobs[absl::StrCat(Sv(kStateBlobPrefix), name)] = std::move(blob);
-    });
+    // Read off the task thread where the backend can (a RocksDB snapshot).
+    st = link->keyed_states().SnapshotDeferred(
+        [&cp, &link](const std::string& name, OperatorStates::BlobProducer produce) {
+          cp.deferred.push_back(
+              {link->node().id, absl::StrCat(Sv(kStateBlobPrefix), name), std::move(produce)});
+        });
     if (!st.ok()) {
       st = absl::Status(st.code(), absl::StrCat("task ", name_, ": the keyed state of '", link->node().id,
                                                 "' could not be snapshotted: ", st.message()));
