@@ -93,6 +93,17 @@ def read_committed(pattern):
     return got, dupes
 
 
+def check_committed_once(name, out, want):
+    """The published part files of `out` hold exactly the windows of `want`, each once."""
+    got, dupes = read_committed(out + "*.part-*")
+    missing = [k for k in want if k not in got]
+    wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
+    extra = [k for k in got if k not in want]
+    check("%s (%d windows)" % (name, len(want)), not missing and not wrong and not extra and not dupes,
+          "missing %d, wrong %d (%s), extra %d, duplicated %d" % (len(missing), len(wrong), wrong[:3], len(extra),
+                                                                 len(dupes)))
+
+
 # Events -> throttle -> parse with event time -> 1-minute windows keyed by k -> file sink
 # (part files committed with the checkpoint). %(source)s is the source node `events`.
 JOB = """name: %(name)s
@@ -224,14 +235,7 @@ def suite_chaos(args, work, state="", window_extra=""):
                   0 < read < n * 3, read)
             check("the restarted attempts restored a checkpoint", int(st.get("restored_checkpoint", 0)) > 0,
                   st.get("restored_checkpoint"))
-        got, dupes = read_committed(out + "*.part-*")
-        missing = [k for k in want if k not in got]
-        wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
-        extra = [k for k in got if k not in want]
-        check("every window's count and sum committed exactly once (%d windows)" % len(want),
-              not missing and not wrong and not extra and not dupes,
-              "missing %d, wrong %d (%s), extra %d, duplicated %d" % (len(missing), len(wrong), wrong[:3],
-                                                                     len(extra), len(dupes)))
+        check_committed_once("every window's count and sum committed exactly once", out, want)
         hidden = glob.glob(os.path.join(work, "out", ".*inprogress*"))
         check("no in-progress file is left", not hidden, hidden)
         p = cluster.cli(["status", job])
@@ -416,14 +420,8 @@ def suite_savepoint(args, work):
         p = cluster.cli(["status", job3])
         check("status says which savepoint the job started from",
               "submitted from the savepoint in " + sp2 in p.stdout, p.stdout[-1500:])
-        got, dupes = read_committed(out + "*.part-*")
-        missing = [k for k in want if k not in got]
-        wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
-        extra = [k for k in got if k not in want]
-        check("every window committed exactly once with the counts of an uninterrupted run (%d windows)" % len(want),
-              not missing and not wrong and not extra and not dupes,
-              "missing %d, wrong %d (%s), extra %d, duplicated %d" % (len(missing), len(wrong), wrong[:3],
-                                                                     len(extra), len(dupes)))
+        check_committed_once("every window committed exactly once with the counts of an uninterrupted run", out,
+                             want)
     finally:
         if cluster:
             if not all(results):
