@@ -307,7 +307,7 @@ def suite_savepoint(args, work):
         window_extra = "    max_keys_in_memory: 8\n" if backend == "rocksdb" else ""
         yaml = JOB % {"name": job_name, "ckpt": os.path.join(work, "ckpt"), "interval": "1s",
                       "source": KAFKA_SOURCE % {"b": kafka.bootstrap}, "parse_field": "    field: value\n",
-                      "rate": 3000 // p, "out": path, "state": "state: {backend: %s}\n%s" % (backend, extra),
+                      "rate": 2000 // p, "out": path, "state": "state: {backend: %s}\n%s" % (backend, extra),
                       "window_extra": window_extra, "p": p, "counts_id": counts_id}
         yaml = yaml.replace("  - id: sink\n", "  - id: %s\n" % sink_id)
         f = os.path.join(work, name + ".yaml")
@@ -349,6 +349,31 @@ def suite_savepoint(args, work):
         p = cluster.cli(["savepoint", "no-such-job"], check_rc=False)
         check("a savepoint of a job that does not exist is refused", p.returncode != 0 and "no job" in p.stderr,
               p.stderr)
+        # Two clients at once: each gets a whole savepoint, or is told one is underway.
+        procs = [subprocess.Popen([os.path.join(args.bin, "sluice"), "savepoint", "--coordinator", cluster.address,
+                                   job1, "--dir", os.path.join(work, "spc%d" % i)], cwd=work,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        outs = [(proc.wait(timeout=120), proc.stderr.read()) for proc in procs]
+        whole = [rc == 0 and os.path.exists(os.path.join(work, "spc%d" % i, "_savepoint"))
+                 for i, (rc, _) in enumerate(outs)]
+        check("two savepoints asked at once: each is written whole or refused as underway",
+              any(whole) and all(w or "is underway" in err for w, (_, err) in zip(whole, outs)), outs)
+        # A worker paused (SIGSTOP) during a savepoint: it fails with the reason once the worker
+        # is given up for dead, and the job restarts from its checkpoints.
+        st = cluster.status(job1)
+        busy = sorted({t.get("worker_id") for t in (st or {}).get("tasks", [])})
+        victim = busy[0] if busy else "worker-1"
+        cluster.workers[victim].send_signal(signal.SIGSTOP)
+        p = cluster.cli(["savepoint", job1, "--dir", os.path.join(work, "sp-paused")], check_rc=False)
+        cluster.workers[victim].send_signal(signal.SIGCONT)
+        check("a savepoint while a worker is paused fails naming why, and writes nothing",
+              p.returncode != 0 and "did not complete" in p.stderr and
+              not os.path.exists(os.path.join(work, "sp-paused", "_savepoint")), p.stderr)
+        st = cluster.wait_state(job1, ["JOB_RUNNING"], timeout=60)
+        check("the job runs again after the paused worker was given up",
+              st and st["job"]["state"] == "JOB_RUNNING" and int(st["job"].get("restarts", 0)) >= 1,
+              json.dumps(st["job"]) if st else "no status")
+        time.sleep(1.0)
         p, st = stop_with_savepoint(job1, sp1)
         check("`sluice cancel --savepoint` writes the savepoint and cancels the job",
               p.returncode == 0 and os.path.exists(os.path.join(sp1, "_savepoint")) and st and
