@@ -209,7 +209,7 @@ operators:
     path: %(out)s
 """
 
-CKPT_RE = re.compile(r"checkpoint (\d+) complete in (\d+) ms: (\d+) bytes, task pause max ([\d.]+) ms")
+CKPT_RE = re.compile(r"checkpoint (\d+) complete in (\d+) ms: (\d+) bytes \((\d+) written\), task pause max ([\d.]+) ms")
 
 
 def bench_restore(args, sluice, work):
@@ -242,8 +242,8 @@ def bench_restore(args, sluice, work):
             if not m:
                 continue
             last = tuple(float(x) for x in m.groups())
-            print("  %-8s checkpoint %3d at %5.1f s: %6.0f ms, %8.1f MiB, task pause %7.1f ms" % (
-                backend, last[0], time.monotonic() - t0, last[1], last[2] / 2**20, last[3]))
+            print("  %-8s checkpoint %3d at %5.1f s: %6.0f ms, %8.1f MiB (%7.1f MiB written), task pause %7.1f ms" % (
+                backend, last[0], time.monotonic() - t0, last[1], last[2] / 2**20, last[3] / 2**20, last[4]))
             if time.monotonic() - t0 > fill_s * 0.75:
                 proc.send_signal(signal.SIGKILL)
                 break

@@ -11,6 +11,10 @@ void AddStateFlags(CLI::App* cmd, StateFlags* flags) {
   cmd->add_option("--state-memory", flags->memory,
                   "Memory for RocksDB keyed state, shared by all tasks of this process (block cache and memtables)")
       ->capture_default_str();
+  cmd->add_option("--state-incremental", flags->incremental,
+                  "RocksDB keyed state: each checkpoint uploads only the SST files the last one lacks (false: every "
+                  "checkpoint writes every entry)")
+      ->capture_default_str();
 }
 
 absl::Status ApplyStateFlags(const StateFlags& flags) {
@@ -20,6 +24,7 @@ absl::Status ApplyStateFlags(const StateFlags& flags) {
   runtime::RocksDbStateOptions options;
   options.local_dir = flags.dir;
   options.memory_bytes = *bytes;
+  options.incremental = flags.incremental;
   options.write_cache_bytes = std::min<int64_t>(options.write_cache_bytes, *bytes / 8);
   runtime::SetRocksDbStateOptions(options);
   return absl::OkStatus();

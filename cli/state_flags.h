@@ -13,6 +13,7 @@ namespace sluice::cli {
 struct StateFlags {
   std::string dir;
   std::string memory = "256MiB";
+  bool incremental = true;
 };
 
 // REQUIRES: `flags` outlives `cmd`.

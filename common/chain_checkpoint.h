@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/checkpoint_storage.h"
 
 namespace sluice {
 
@@ -23,11 +24,12 @@ struct ChainCheckpoint {
   // node id -> blob name -> bytes ("" -> the task's own blobs)
   std::map<std::string, BlobMap, std::less<>> blobs;
   // Blobs made later, off the task thread, before the state is encoded (keyed state read
-  // from a RocksDB snapshot). Not encoded themselves.
+  // from a RocksDB snapshot, or a RocksDB checkpoint's files uploaded to `storage`, each
+  // added to `shared`). Not encoded themselves.
   struct Deferred {
     std::string node;
     std::string name;
-    std::function<absl::StatusOr<std::string>()> produce;
+    std::function<absl::StatusOr<std::string>(CheckpointStorage& storage, std::vector<SharedFile>* shared)> produce;
   };
   std::vector<Deferred> deferred;
 };

@@ -85,10 +85,24 @@ std::optional<CheckpointMetadata> CheckpointCoordinator::Acknowledge(int64_t id,
          now_ms);
     return std::nullopt;
   }
+  for (const SharedFile& f : ack.state.shared) {
+    if (f.path.compare(0, 7, "shared/") != 0 || f.path.find("..") != std::string::npos || f.size < 0) {
+      Fail(absl::StrCat("task ", task.first, "-", task.second, " acknowledged with a malformed shared file ('",
+                        f.path, "', ", f.size, " bytes)"),
+           now_ms);
+      return std::nullopt;
+    }
+  }
   pending_->waiting.erase(task);
   CheckpointStats& s = pending_->stats;
   ++s.acknowledged;
   s.size_bytes += ack.state.size;
+  // Shared files count where they were uploaded: what later checkpoints reference is not
+  // written again.
+  const std::string uploaded = absl::StrCat("shared/", id, "-");
+  for (const SharedFile& f : ack.state.shared) {
+    if (f.path.compare(0, uploaded.size(), uploaded) == 0) s.size_bytes += f.size;
+  }
   s.max_sync_ns = std::max(s.max_sync_ns, ack.sync_ns);
   s.max_align_ns = std::max(s.max_align_ns, ack.align_ns);
   s.max_async_ns = std::max(s.max_async_ns, ack.async_ns);

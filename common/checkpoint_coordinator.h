@@ -62,7 +62,7 @@ struct CheckpointStats {
   int64_t trigger_ms = 0;
   int64_t end_ms = 0;
   int64_t trigger_unix_ms = 0;  // wall clock
-  int64_t size_bytes = 0;
+  int64_t size_bytes = 0;  // written by this checkpoint (incremental: not what it references)
   int64_t max_sync_ns = 0;
   int64_t max_align_ns = 0;
   int64_t max_async_ns = 0;

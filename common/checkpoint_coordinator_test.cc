@@ -119,6 +119,73 @@ TEST_F(CheckpointTest, AFinishedTaskKeepsItsLastStateInLaterCheckpoints) {
   EXPECT_FALSE(fs::exists(dir_ / "chk-1" / "_metadata"));
 }
 
+// Incremental checkpoints: a shared file uploaded by one checkpoint and referenced by
+// later ones stays while a retained checkpoint references it, and goes when none does;
+// what a failed checkpoint uploaded goes with it. The metadata records each reference.
+TEST_F(CheckpointTest, SharedFilesLiveAsLongAsARetainedCheckpointUsesThem) {
+  const fs::path local = dir_.string() + "-local";
+  fs::create_directories(local);
+  auto local_file = [&](const std::string& name, const std::string& content) {
+    std::ofstream(local / name) << content;
+    return (local / name).string();
+  };
+  CheckpointConfig cfg;
+  cfg.interval_ms = 10;
+  cfg.retain = 1;
+  CheckpointCoordinator cc(cfg, storage_.get(), {{0, 0}}, {}, /*start_ms=*/0);
+  // 1 uploads a and b; 2 references a and uploads c; 3 fails after uploading d.
+  ASSERT_EQ(cc.MaybeTrigger(10), 1);
+  ASSERT_OK_AND_ASSIGN(SharedFile a, storage_->WriteSharedFile(1, "0-0-a.sst", local_file("a.sst", "aaaa")));
+  ASSERT_OK_AND_ASSIGN(SharedFile b, storage_->WriteSharedFile(1, "0-0-b.sst", local_file("b.sst", "bb")));
+  EXPECT_EQ(a.path, "shared/1-0-0-a.sst");
+  EXPECT_EQ(a.size, 4);
+  TaskAck ack1 = Ack(1, 0, 0, "one");
+  ack1.state.shared = {a, b};
+  ASSERT_TRUE(cc.Acknowledge(1, {0, 0}, ack1, 11).has_value());
+  ASSERT_OK_AND_ASSIGN(CheckpointMetadata m1, storage_->ReadMetadata(1));
+  ASSERT_EQ(m1.tasks.size(), 1u);
+  ASSERT_EQ(m1.tasks[0].shared.size(), 2u);
+  EXPECT_EQ(m1.tasks[0].shared[1].path, b.path);
+  EXPECT_EQ(m1.tasks[0].shared[1].hash, b.hash);
+  EXPECT_EQ(m1.TotalSize(), 3 + 4 + 2);
+  EXPECT_EQ(m1.WrittenSize(), 3 + 4 + 2);
+
+  ASSERT_EQ(cc.MaybeTrigger(30), 2);
+  ASSERT_OK_AND_ASSIGN(SharedFile c, storage_->WriteSharedFile(2, "0-0-c.sst", local_file("c.sst", "cccccc")));
+  TaskAck ack2 = Ack(2, 0, 0, "two");
+  ack2.state.shared = {a, c};
+  auto done2 = cc.Acknowledge(2, {0, 0}, ack2, 31);
+  ASSERT_TRUE(done2.has_value());
+  EXPECT_EQ(done2->TotalSize(), 3 + 4 + 6);
+  EXPECT_EQ(done2->WrittenSize(), 3 + 6);  // a was uploaded by checkpoint 1
+  EXPECT_TRUE(fs::exists(dir_ / a.path));   // 2 uses it
+  EXPECT_FALSE(fs::exists(dir_ / b.path));  // only 1 did
+  EXPECT_TRUE(fs::exists(dir_ / c.path));
+
+  ASSERT_EQ(cc.MaybeTrigger(50), 3);
+  ASSERT_OK_AND_ASSIGN(SharedFile d, storage_->WriteSharedFile(3, "0-0-d.sst", local_file("d.sst", "d")));
+  cc.Decline(3, "the task failed", 51);
+  EXPECT_FALSE(fs::exists(dir_ / d.path));
+  EXPECT_TRUE(fs::exists(dir_ / a.path));
+
+  // Fetched back with its size and hash checked; a damaged one is named.
+  ASSERT_OK(storage_->CopySharedFile(c, (local / "c.copy").string()));
+  std::ifstream in(local / "c.copy");
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "cccccc");
+  std::ofstream(dir_ / c.path) << "ccccxc";
+  absl::Status st = storage_->CopySharedFile(c, (local / "c.copy").string());
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find(c.path), std::string::npos) << st;
+  fs::remove(dir_ / c.path);
+  st = storage_->CopySharedFile(c, (local / "c.copy").string());
+  EXPECT_NE(st.message().find("missing"), std::string::npos) << st;
+  SharedFile outside = c;
+  outside.path = "chk-2/../../x";
+  EXPECT_EQ(storage_->CopySharedFile(outside, (local / "x").string()).code(), absl::StatusCode::kDataLoss);
+  fs::remove_all(local);
+}
+
 TEST_F(CheckpointTest, AnEndedSourceGetsItsCheckpointWithoutWaitingForTheInterval) {
   CheckpointConfig cfg;
   cfg.interval_ms = 1000;

@@ -28,7 +28,26 @@ const TaskStateHandle* CheckpointMetadata::Find(int vertex, int subtask) const {
 
 int64_t CheckpointMetadata::TotalSize() const {
   int64_t n = 0;
-  for (const TaskStateHandle& t : tasks) n += t.size;
+  std::set<std::string_view> seen;
+  for (const TaskStateHandle& t : tasks) {
+    n += t.size;
+    for (const SharedFile& f : t.shared) {
+      if (seen.insert(f.path).second) n += f.size;
+    }
+  }
+  return n;
+}
+
+int64_t CheckpointMetadata::WrittenSize() const {
+  const std::string own = absl::StrCat("chk-", id, "/"), uploaded = absl::StrCat("shared/", id, "-");
+  int64_t n = 0;
+  std::set<std::string_view> seen;
+  for (const TaskStateHandle& t : tasks) {
+    if (t.path.compare(0, own.size(), own) == 0) n += t.size;
+    for (const SharedFile& f : t.shared) {
+      if (f.path.compare(0, uploaded.size(), uploaded) == 0 && seen.insert(f.path).second) n += f.size;
+    }
+  }
   return n;
 }
 
@@ -160,6 +179,66 @@ absl::StatusOr<std::vector<int64_t>> ListIds(const std::string& root, const char
   return ids;
 }
 
+// The entries of `dir` (none if it does not exist).
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return Errno("cannot list", dir);
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+// Copies `from` to `to` (created or truncated), with its size and XXH3-64 hash; NOT_FOUND
+// if `from` does not exist.
+absl::Status CopyHashing(const std::string& from, const std::string& to, bool sync, int64_t* size, uint64_t* hash) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Errno("cannot open", from);
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    absl::Status st = Errno("cannot create", to);
+    ::close(in);
+    return st;
+  }
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  absl::Status st;
+  *size = 0;
+  std::string buf(size_t{1} << 20, '\0');
+  while (st.ok()) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      st = Errno("cannot read", from);
+      break;
+    }
+    if (n == 0) break;
+    XXH3_64bits_update(state, buf.data(), static_cast<size_t>(n));
+    *size += n;
+    for (ssize_t off = 0; off < n && st.ok();) {
+      ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        st = Errno("cannot write", to);
+      } else {
+        off += w;
+      }
+    }
+  }
+  *hash = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  ::close(in);
+  if (st.ok() && sync && ::fsync(out) != 0) st = Errno("cannot sync", to);
+  if (::close(out) != 0 && st.ok()) st = Errno("cannot write", to);
+  return st;
+}
+
 class FileCheckpointStorage final : public CheckpointStorage {
  public:
   FileCheckpointStorage(std::string location, std::string root)
@@ -220,7 +299,23 @@ class FileCheckpointStorage final : public CheckpointStorage {
   absl::Status Discard(int64_t id, const std::vector<CheckpointMetadata>& keep) override {
     std::set<std::string> referenced;
     for (const CheckpointMetadata& m : keep) {
-      for (const TaskStateHandle& t : m.tasks) referenced.insert(t.path);
+      for (const TaskStateHandle& t : m.tasks) {
+        referenced.insert(t.path);
+        for (const SharedFile& f : t.shared) referenced.insert(f.path);
+      }
+    }
+    // The shared files it used: those its metadata names, and those it uploaded (a
+    // checkpoint that never completed has no metadata, but may have uploaded some).
+    std::set<std::string> shared;
+    if (auto m = ReadMetadata(id); m.ok()) {
+      for (const TaskStateHandle& t : m->tasks) {
+        for (const SharedFile& f : t.shared) shared.insert(f.path);
+      }
+    }
+    const std::string prefix = absl::StrCat(id, "-");
+    ASSIGN_OR_RETURN(std::vector<std::string> uploaded, ListDir(absl::StrCat(root_, "/shared")));
+    for (const std::string& name : uploaded) {
+      if (name.compare(0, prefix.size(), prefix) == 0) shared.insert(absl::StrCat("shared/", name));
     }
     const std::string dir_name = absl::StrCat("chk-", id);
     const std::string dir = absl::StrCat(root_, "/", dir_name);
@@ -228,14 +323,12 @@ class FileCheckpointStorage final : public CheckpointStorage {
     if (::unlink(absl::StrCat(dir, "/_metadata").c_str()) != 0 && errno != ENOENT) {
       return Errno("cannot delete", dir + "/_metadata");
     }
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return errno == ENOENT ? absl::OkStatus() : Errno("cannot list", dir);
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string_view name(e->d_name);
-      if (name != "." && name != "..") names.emplace_back(name);
+    for (const std::string& path : shared) {
+      if (referenced.count(path) > 0 || !SafeRelative(path) || path.compare(0, 7, "shared/") != 0) continue;
+      const std::string full = absl::StrCat(root_, "/", path);
+      if (::unlink(full.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", full);
     }
-    ::closedir(d);
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
     bool kept = false;
     for (const std::string& name : names) {
       if (referenced.count(absl::StrCat(dir_name, "/", name)) > 0) {
@@ -248,6 +341,44 @@ class FileCheckpointStorage final : public CheckpointStorage {
     }
     if (!kept && ::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
       return Errno("cannot delete", dir);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SharedFile> WriteSharedFile(int64_t id, std::string_view name, const std::string& local_path) override {
+    if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("'", Sv(name), "' is not a file name"));
+    }
+    SharedFile f;
+    f.path = absl::StrCat("shared/", id, "-", Sv(name));
+    RETURN_IF_ERROR(MakeDirs(absl::StrCat(root_, "/shared")));
+    const std::string path = absl::StrCat(root_, "/", f.path);
+    const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+    absl::Status st = CopyHashing(local_path, tmp, /*sync=*/true, &f.size, &f.hash);
+    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = Errno("cannot rename to", path);
+    if (!st.ok()) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    return f;
+  }
+
+  absl::Status CopySharedFile(const SharedFile& f, const std::string& dest) const override {
+    if (!SafeRelative(f.path) || f.path.compare(0, 7, "shared/") != 0) {
+      return absl::DataLossError(absl::StrCat("shared state path '", f.path, "' is not a storage path"));
+    }
+    const std::string path = absl::StrCat(root_, "/", f.path);
+    int64_t size = 0;
+    uint64_t hash = 0;
+    absl::Status st = CopyHashing(path, dest, /*sync=*/false, &size, &hash);
+    if (absl::IsNotFound(st)) return absl::DataLossError(absl::StrCat("checkpoint state file ", path, " is missing"));
+    RETURN_IF_ERROR(st);
+    if (size != f.size) {
+      return absl::DataLossError(absl::StrCat("checkpoint state file ", path, " is damaged: ", size,
+                                              " bytes, the checkpoint recorded ", f.size));
+    }
+    if (hash != f.hash) {
+      return absl::DataLossError(absl::StrCat("checkpoint state file ", path, " is damaged: checksum mismatch"));
     }
     return absl::OkStatus();
   }
@@ -316,6 +447,7 @@ std::string EncodeCheckpointMetadata(const CheckpointMetadata& m) {
   std::string body = absl::StrCat(Sv(kMetadataMagic), "\nid ", m.id, "\ntimestamp_ms ", m.timestamp_ms, "\n");
   for (const TaskStateHandle& t : m.tasks) {
     absl::StrAppend(&body, "task ", t.vertex, " ", t.subtask, " ", t.size, " ", Hex(t.hash), " ", t.path, "\n");
+    for (const SharedFile& f : t.shared) absl::StrAppend(&body, "shared ", f.size, " ", Hex(f.hash), " ", f.path, "\n");
   }
   absl::StrAppend(&body, "checksum ", Hex(XXH3_64bits(body.data(), body.size())), "\n");
   return body;
@@ -354,6 +486,16 @@ absl::StatusOr<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view dat
       t.hash = hash;
       t.path = std::string(f[5]);
       m.tasks.push_back(std::move(t));
+    } else if (f[0] == "shared" && f.size() == 4 && !m.tasks.empty()) {
+      SharedFile sf;
+      uint64_t hash;
+      if (!absl::SimpleAtoi(f[1], &sf.size) || !absl::SimpleHexAtoi(f[2], &hash) || !SafeRelative(f[3]) ||
+          f[3].substr(0, 7) != "shared/") {
+        return damaged(absl::StrCat("bad shared line '", line, "'"));
+      }
+      sf.hash = hash;
+      sf.path = std::string(f[3]);
+      m.tasks.back().shared.push_back(std::move(sf));
     } else {
       return damaged(absl::StrCat("unknown line '", line, "'"));
     }

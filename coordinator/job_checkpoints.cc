@@ -23,6 +23,7 @@ TaskStateHandle FromProto(const v1::TaskStateHandleProto& p) {
   h.path = p.path();
   h.size = p.size();
   h.hash = p.hash();
+  for (const auto& f : p.shared()) h.shared.push_back(SharedFile{f.path(), f.size(), f.hash()});
   return h;
 }
 
@@ -33,6 +34,12 @@ v1::TaskStateHandleProto ToProto(const TaskStateHandle& h) {
   p.set_path(h.path);
   p.set_size(h.size);
   p.set_hash(h.hash);
+  for (const SharedFile& f : h.shared) {
+    auto* sf = p.add_shared();
+    sf->set_path(f.path);
+    sf->set_size(f.size);
+    sf->set_hash(f.hash);
+  }
   return p;
 }
 
@@ -213,9 +220,9 @@ void JobMaster::CheckpointCompleted(const CheckpointMetadata& m, const Membershi
   Persist();
   const CheckpointStats& s = ckpt_->history().back();
   SLUICE_LOG_INFO(GetLogger("coordinator"),
-                  "job {} checkpoint {} complete in {} ms: {} bytes, task pause max {:.2f} ms, alignment max "
-                  "{:.2f} ms",
-                  rec_.job_id(), m.id, s.end_ms - s.trigger_ms, m.TotalSize(), s.max_sync_ns / 1e6,
+                  "job {} checkpoint {} complete in {} ms: {} bytes ({} written), task pause max {:.2f} ms, "
+                  "alignment max {:.2f} ms",
+                  rec_.job_id(), m.id, s.end_ms - s.trigger_ms, m.TotalSize(), m.WrittenSize(), s.max_sync_ns / 1e6,
                   s.max_align_ns / 1e6);
   CallWorkers(WorkerCall::Kind::kNotify, m.id, /*sources_only=*/false, members, calls);
 }

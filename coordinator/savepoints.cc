@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/chain_checkpoint.h"
+#include "common/native_state.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "google/protobuf/text_format.h"
@@ -29,6 +30,12 @@ absl::StatusOr<v1::SavepointDescriptor> WriteSavepoint(const CheckpointStorage& 
     ASSIGN_OR_RETURN(ChainCheckpoint state, DecodeChainCheckpoint(bytes, absl::StrCat(from.location(), "/", h.path)));
     for (const auto& [node, blobs] : state.blobs) {
       if (!node.empty() && NodeHasState(blobs)) with_state.insert(node);
+    }
+    // Canonical and self-contained: keyed state in RocksDB files (an incremental
+    // checkpoint) is read and written as entries, so no shared file is needed.
+    if (auto own = state.blobs.find(""); own != state.blobs.end() && own->second.count(kNativeStateBlob) > 0) {
+      RETURN_IF_ERROR(CanonicalizeChainCheckpoint(&state, from, ""));
+      bytes = EncodeChainCheckpoint(state);
     }
     ASSIGN_OR_RETURN(TaskStateHandle written, to->WriteTaskState(m.id, h.vertex, h.subtask, bytes));
     copy.tasks.push_back(std::move(written));

@@ -56,7 +56,8 @@ absl::StatusOr<RestorePoint> FindRestorePoint(const JobPlan& plan, CheckpointSto
     }
     if (!ok) continue;
     absl::StatusOr<std::map<TaskKey, TaskRestore>> matched =
-        MatchRestore(plan, *it, states, allow_non_restored_state);
+        MatchRestore(plan, *it, states, allow_non_restored_state,
+                     std::shared_ptr<const CheckpointStorage>(&storage, [](const CheckpointStorage*) {}));
     if (!matched.ok()) {
       return absl::Status(matched.status().code(),
                           absl::StrCat(matched.status().message(), " (in ", storage.location(), ")"));
@@ -146,8 +147,11 @@ void LocalCheckpoints::Loop() {
 void LocalCheckpoints::Completed(const CheckpointMetadata& m) {
   auto log = GetLogger("checkpoint");
   const CheckpointStats& s = coordinator_.history().back();
-  SLUICE_LOG_INFO(log, "checkpoint {} complete in {} ms: {} bytes, task pause max {:.2f} ms, alignment max {:.2f} ms",
-                  m.id, s.end_ms - s.trigger_ms, m.TotalSize(), s.max_sync_ns / 1e6, s.max_align_ns / 1e6);
+  SLUICE_LOG_INFO(log,
+                  "checkpoint {} complete in {} ms: {} bytes ({} written), task pause max {:.2f} ms, alignment max "
+                  "{:.2f} ms",
+                  m.id, s.end_ms - s.trigger_ms, m.TotalSize(), m.WrittenSize(), s.max_sync_ns / 1e6,
+                  s.max_align_ns / 1e6);
   for (Task* t : tasks_) t->CheckpointComplete(m.id);
   cv_.notify_all();
 }

@@ -343,9 +343,12 @@ class LegacyState final : public KeyedState {
   uint32_t last_kg_;
 };
 
-constexpr std::string_view kMagic = "SKS1";
+constexpr std::string_view kMagic = kCanonicalStateMagic;
 
 }  // namespace
+
+std::string KeyGroupRangeBegin(uint32_t first_key_group) { return KeyGroupBegin(first_key_group); }
+std::string KeyGroupRangeEnd(uint32_t last_key_group) { return KeyGroupEnd(last_key_group); }
 
 struct OperatorStates::Entry {
   StateKind kind;
@@ -427,7 +430,7 @@ KeyedState* OperatorStates::Legacy(std::string_view name) {
 
 absl::Status OperatorStates::Snapshot(const std::function<void(const std::string&, std::string)>& out) {
   absl::Status st;
-  RETURN_IF_ERROR(SnapshotDeferred([&](const std::string& name, BlobProducer produce) {
+  RETURN_IF_ERROR(SnapshotBlobs(/*native=*/false, [&](const std::string& name, BlobProducer produce) {
     if (!st.ok()) return;
     absl::StatusOr<std::string> blob = produce();
     if (!blob.ok()) {
@@ -441,9 +444,24 @@ absl::Status OperatorStates::Snapshot(const std::function<void(const std::string
 
 absl::Status OperatorStates::SnapshotDeferred(
     const std::function<void(const std::string& name, BlobProducer produce)>& out) {
+  return SnapshotBlobs(/*native=*/true, out);
+}
+
+absl::Status OperatorStates::SnapshotBlobs(
+    bool native, const std::function<void(const std::string& name, BlobProducer produce)>& out) {
   if (states_.empty()) return absl::OkStatus();
   auto store = open_store_();
   if (!store.ok()) return store.status();
+  if (native && (*store)->native_checkpoints()) {
+    // The entries go with the store's own checkpoint; each blob says which kind it holds.
+    for (const auto& [name, e] : states_) {
+      std::string head(kNativeStateMagic);
+      head.push_back(static_cast<char>(e->kind));
+      PutU32(head, static_cast<uint32_t>(max_parallelism_));
+      out(name, [head = std::move(head)]() mutable -> absl::StatusOr<std::string> { return std::move(head); });
+    }
+    return absl::OkStatus();
+  }
   (*store)->Flush();
   RETURN_IF_ERROR((*store)->status());
   std::shared_ptr<const KvSnapshot> snapshot = (*store)->TakeSnapshot();
@@ -476,11 +494,13 @@ absl::Status OperatorStates::SnapshotDeferred(
   return absl::OkStatus();
 }
 
-absl::Status OperatorStates::Restore(std::string_view name, std::string_view blob) {
+absl::Status OperatorStates::Restore(std::string_view name, std::string_view blob,
+                                     const NativeInstanceReader* native) {
   auto damaged = [&](std::string_view why) {
     return absl::DataLossError(absl::StrCat("state '", Sv(name), "' of node '", node_id_, "' is damaged: ", Sv(why)));
   };
-  if (blob.size() < kMagic.size() + 5 || blob.substr(0, kMagic.size()) != kMagic) {
+  const bool is_native = blob.substr(0, kNativeStateMagic.size()) == kNativeStateMagic;
+  if (blob.size() < kMagic.size() + 5 || (blob.substr(0, kMagic.size()) != kMagic && !is_native)) {
     return damaged("not in sluice's state format");
   }
   blob.remove_prefix(kMagic.size());
@@ -495,6 +515,22 @@ absl::Status OperatorStates::Restore(std::string_view name, std::string_view blo
         "state '", Sv(name), "' of node '", node_id_, "' was checkpointed with max_parallelism ", maxp,
         " (key groups); the job has ", max_parallelism_,
         ". The number of key groups is fixed for the life of a job's state: set max_parallelism back to ", maxp));
+  }
+  if (is_native) {
+    if (!blob.empty()) return damaged("entries after a reference to the task's RocksDB state");
+    auto e = Find(name, kind);
+    if (!e.ok()) return e.status();
+    if (native == nullptr) return absl::OkStatus();  // the store was opened from its instance
+    auto store = open_store_();
+    if (!store.ok()) return store.status();
+    const int table = (*e)->table;
+    absl::Status st = native->Scan(absl::StrCat(node_id_, "/", Sv(name)), KeyGroupBegin(first_kg_),
+                                   KeyGroupEnd(last_kg_), [&](std::string_view k, std::string_view v) {
+                                     (*store)->Put(table, k, v);
+                                     return true;
+                                   });
+    if (!st.ok()) return st;
+    return (*store)->status();
   }
   // The whole blob is checked before any entry is loaded: a damaged blob loads nothing.
   std::string key_buf;

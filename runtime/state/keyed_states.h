@@ -13,6 +13,10 @@
 // length + value, in store-key order. Restore keeps the entries of the subtask's key
 // groups, so a state restores at another parallelism.
 //
+// With incremental checkpoints (RocksDB), a state's blob is "SKR1", the kind and the
+// number of key groups, and no entries: they are in the task's instance, checkpointed
+// whole by the store (common/native_state.h).
+//
 // Threading: the task's thread only.
 #pragma once
 
@@ -30,6 +34,10 @@
 
 namespace sluice::runtime {
 
+// The store keys of key groups first..last: [begin, end) ("" end: no bound).
+std::string KeyGroupRangeBegin(uint32_t first_key_group);
+std::string KeyGroupRangeEnd(uint32_t last_key_group);
+
 class OperatorStates {
  public:
   // `store` opens the task's store on first use (tasks without state open none).
@@ -46,21 +54,26 @@ class OperatorStates {
   KeyedState* Legacy(std::string_view name);
 
   bool empty() const { return states_.empty(); }
-  // Each state as one blob, by state name. Flushes the store's cache first.
+  // Each state as one canonical blob, by state name. Flushes the store's cache first.
   absl::Status Snapshot(const std::function<void(const std::string& name, std::string blob)>& out);
   // The same, with each blob made later by `produce`, which may run on another thread
   // (the checkpoint writer's) while the task goes on: from a snapshot the store takes now
   // when it has one (RocksDB), else the blobs are made now and `produce` hands them over.
+  // When the store checkpoints natively (incremental RocksDB), each blob is a reference
+  // instead, and the task checkpoints the store itself (KvStore::CheckpointNative).
   using BlobProducer = std::function<absl::StatusOr<std::string>()>;
   absl::Status SnapshotDeferred(const std::function<void(const std::string& name, BlobProducer produce)>& out);
   // Loads state `name` from its blob, before the operator asks for it (which must then
   // ask for the same kind). DATA_LOSS if malformed, FAILED_PRECONDITION if written with
   // another number of key groups; both name the node and the state.
-  absl::Status Restore(std::string_view name, std::string_view blob);
+  // A native ("SKR1") blob takes its entries from `native`, keeping this subtask's key
+  // groups; with no reader, they are already in the store (opened from the instance).
+  absl::Status Restore(std::string_view name, std::string_view blob, const NativeInstanceReader* native = nullptr);
 
  private:
   struct Entry;
   absl::StatusOr<Entry*> Find(std::string_view name, StateKind kind);
+  absl::Status SnapshotBlobs(bool native, const std::function<void(const std::string& name, BlobProducer produce)>& out);
 
   std::function<absl::StatusOr<KvStore*>()> open_store_;
   std::string node_id_;

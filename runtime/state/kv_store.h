@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/native_state.h"
 
 namespace sluice::runtime {
 
@@ -54,6 +55,24 @@ class KvStore {
   // snapshot), so a checkpoint is read off the task thread; null when the backend has
   // none (memory: the checkpoint reads the store on the task thread).
   virtual std::shared_ptr<const KvSnapshot> TakeSnapshot() { return nullptr; }
+
+  // Incremental checkpoints (RocksDB, unless turned off): the store checkpoints itself
+  // whole, as its own files, rather than each state as a blob of entries.
+  virtual bool native_checkpoints() const { return false; }
+  // Uploads what `CheckpointNative`'s files lack in storage, and returns the instance's
+  // blob (common/native_state.h); run on the checkpoint writer's thread.
+  using NativeProducer = std::function<absl::StatusOr<std::string>(CheckpointStorage&, std::vector<SharedFile>*)>;
+  // On the task thread: writes the cache, flushes, and hard-links the instance's files
+  // as of now. Shared files are named "<id>-<file_prefix><file>". `header` gives the
+  // key-group range the instance's entries are in.
+  virtual absl::StatusOr<NativeProducer> CheckpointNative(int64_t id, std::string file_prefix,
+                                                          const NativeInstance& header) {
+    return absl::UnimplementedError("this state backend has no native checkpoints");
+  }
+  // Checkpoint `id` completed: the files it uploaded are in storage for good, and later
+  // checkpoints reference them rather than upload them again.
+  virtual void CheckpointComplete(int64_t id) {}
+
   virtual absl::Status status() const = 0;
 };
 
@@ -72,6 +91,10 @@ struct RocksDbStateOptions {
   // Each task's write-back cache in front of RocksDB: dirty entries wait here so the hot
   // path pays no RocksDB write per record.
   int64_t write_cache_bytes = int64_t{16} << 20;
+  // Incremental checkpoints: each checkpoint uploads only the SST files the last
+  // completed one lacks. Off: every checkpoint writes every entry (canonical blobs).
+  // Read by each store when it opens.
+  bool incremental = true;
 };
 void SetRocksDbStateOptions(const RocksDbStateOptions& options);
 const RocksDbStateOptions& GetRocksDbStateOptions();
@@ -83,5 +106,18 @@ absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
 // first; another live instance there (its LOCK held) is an error naming the directory.
 // The directory is deleted when the store is destroyed.
 absl::StatusOr<std::unique_ptr<KvStore>> OpenRocksDbKvStore(std::string_view name);
+
+// The same, starting from a checkpointed instance (fetched from `storage`, which must
+// outlive nothing: files are copied) rather than empty. Entries outside
+// [keep_begin, keep_end) ("" end: no bound) are deleted with range deletions, so an
+// instance of an old subtask becomes one of a subtask with fewer key groups. Its shared
+// files are what the next checkpoint references rather than uploads.
+struct NativeBase {
+  const NativeInstance* instance = nullptr;
+  const CheckpointStorage* storage = nullptr;
+  std::string keep_begin;
+  std::string keep_end;
+};
+absl::StatusOr<std::unique_ptr<KvStore>> OpenRocksDbKvStore(std::string_view name, const NativeBase& base);
 
 }  // namespace sluice::runtime

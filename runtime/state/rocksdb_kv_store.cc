@@ -8,6 +8,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -15,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
@@ -22,6 +26,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_buffer_manager.h"
 #include "runtime/state/kv_store.h"
 
@@ -71,11 +76,13 @@ std::string_view V(const rocksdb::Slice& s) { return std::string_view(s.data(), 
 struct Instance {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // appended by the task thread only
+  rocksdb::ColumnFamilyHandle* default_handle = nullptr;  // when opened from a checkpoint
   std::string dir;
   bool owns_dir = false;
   ~Instance() {
     if (db != nullptr) {
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      if (default_handle != nullptr) db->DestroyColumnFamilyHandle(default_handle);
       db->Close();
       delete db;
       rocksdb::DestroyDB(dir, rocksdb::Options());
@@ -85,6 +92,24 @@ struct Instance {
       std::filesystem::remove_all(dir, ec);
     }
   }
+};
+
+// A directory removed when the last holder lets go (a local checkpoint's hard links).
+struct DirGuard {
+  std::string dir;
+  ~DirGuard() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// The shared files of the checkpoints a store took: by local file name, those of the last
+// completed checkpoint (referenced by the next one rather than uploaded), and those of
+// checkpoints not yet known complete. Shared with producers on the writer's thread.
+struct Uploads {
+  std::mutex mu;
+  std::map<std::string, SharedFile> base;
+  std::map<int64_t, std::map<std::string, SharedFile>> pending;
 };
 
 class RocksDbSnapshot final : public KvSnapshot {
@@ -122,6 +147,7 @@ class RocksDbKvStore final : public KvStore {
     inst_->dir = dir_;
     write_options_.disableWAL = true;
     cache_limit_ = GetRocksDbStateOptions().write_cache_bytes;
+    incremental_ = GetRocksDbStateOptions().incremental;
   }
 
   std::shared_ptr<const KvSnapshot> TakeSnapshot() override {
@@ -129,7 +155,7 @@ class RocksDbKvStore final : public KvStore {
     return std::make_shared<RocksDbSnapshot>(inst_);
   }
 
-  absl::Status Open() {
+  absl::Status Open(const NativeBase* base) {
     const SharedResources& shared = Shared();
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = shared.cache;
@@ -174,7 +200,117 @@ class RocksDbKvStore final : public KvStore {
     inst_->owns_dir = true;
     std::filesystem::create_directories(dir_, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot create state directory ", dir_, ": ", ec.message()));
-    return FromRocks(rocksdb::DB::Open(options, dir_, &inst_->db), absl::StrCat("opening RocksDB state in ", dir_));
+    if (base == nullptr) {
+      return FromRocks(rocksdb::DB::Open(options, dir_, &inst_->db), absl::StrCat("opening RocksDB state in ", dir_));
+    }
+    return OpenFrom(options, *base);
+  }
+
+  // Fetches a checkpointed instance into the directory, opens it with its tables, and
+  // clips it to the key range this task keeps.
+  absl::Status OpenFrom(const rocksdb::Options& options, const NativeBase& base) {
+    RETURN_IF_ERROR(DownloadNativeInstance(*base.instance, *base.storage, dir_));
+    std::vector<std::string> names;
+    RETURN_IF_ERROR(FromRocks(rocksdb::DB::ListColumnFamilies(options, dir_, &names),
+                              absl::StrCat("reading the restored RocksDB state in ", dir_)));
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& n : names) cfs.emplace_back(n, cf_options_);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir_, cfs, &handles, &inst_->db),
+                              absl::StrCat("opening the restored RocksDB state in ", dir_)));
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+        inst_->default_handle = handles[i];
+        continue;
+      }
+      inst_->handles.push_back(handles[i]);
+      tables_.push_back(TableCache{names[i], {}});
+    }
+    {
+      std::lock_guard<std::mutex> lock(uploads_->mu);
+      for (const NativeFile& f : base.instance->files) {
+        if (f.shared) uploads_->base[f.name] = f.file;
+      }
+    }
+    for (auto* h : inst_->handles) {
+      if (!base.keep_begin.empty()) {
+        RETURN_IF_ERROR(FromRocks(inst_->db->DeleteRange(write_options_, h, "", S(base.keep_begin)),
+                                  "clipping restored state to this subtask's key groups"));
+      }
+      if (!base.keep_end.empty()) {
+        RETURN_IF_ERROR(FromRocks(inst_->db->DeleteRange(write_options_, h, S(base.keep_end), "\xff\xff\xff"),
+                                  "clipping restored state to this subtask's key groups"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  bool native_checkpoints() const override { return incremental_; }
+
+  absl::StatusOr<NativeProducer> CheckpointNative(int64_t id, std::string file_prefix,
+                                                  const NativeInstance& header) override {
+    Flush();
+    RETURN_IF_ERROR(status_);
+    auto guard = std::make_shared<DirGuard>();
+    guard->dir = absl::StrCat(dir_, ".chk-", id);
+    std::error_code ec;
+    std::filesystem::remove_all(guard->dir, ec);
+    rocksdb::Checkpoint* raw = nullptr;
+    RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(inst_->db, &raw), "checkpointing RocksDB state"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // Flushes the memtables (writes skip the WAL), then hard-links every live file.
+    RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(guard->dir, /*log_size_for_flush=*/0),
+                              absl::StrCat("checkpointing RocksDB state into ", guard->dir)));
+    std::map<std::string, SharedFile> base;
+    {
+      std::lock_guard<std::mutex> lock(uploads_->mu);
+      base = uploads_->base;
+    }
+    return NativeProducer(
+        [guard, base = std::move(base), uploads = uploads_, id, file_prefix = std::move(file_prefix), header](
+            CheckpointStorage& storage, std::vector<SharedFile>* shared) -> absl::StatusOr<std::string> {
+          NativeInstance inst = header;
+          std::map<std::string, SharedFile> now;
+          std::vector<std::filesystem::path> files;
+          std::error_code ec;
+          for (const auto& e : std::filesystem::directory_iterator(guard->dir, ec)) files.push_back(e.path());
+          if (ec) return absl::InternalError(absl::StrCat("listing ", guard->dir, ": ", ec.message()));
+          std::sort(files.begin(), files.end());
+          for (const auto& path : files) {
+            NativeFile f;
+            f.name = path.filename().string();
+            if (path.extension() == ".sst") {
+              f.shared = true;
+              auto it = base.find(f.name);
+              const auto size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+              if (it != base.end() && !ec && it->second.size == size) {
+                f.file = it->second;  // uploaded by an earlier checkpoint: referenced, not copied
+              } else {
+                ASSIGN_OR_RETURN(f.file, storage.WriteSharedFile(id, file_prefix + f.name, path.string()));
+              }
+              now[f.name] = f.file;
+              shared->push_back(f.file);
+            } else {
+              std::ifstream in(path, std::ios::binary);
+              f.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+              if (!in.good() && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path.string()));
+            }
+            inst.files.push_back(std::move(f));
+          }
+          {
+            std::lock_guard<std::mutex> lock(uploads->mu);
+            uploads->pending[id] = std::move(now);
+          }
+          return EncodeNativeInstance(inst);
+        });
+  }
+
+  void CheckpointComplete(int64_t id) override {
+    std::lock_guard<std::mutex> lock(uploads_->mu);
+    auto it = uploads_->pending.find(id);
+    if (it == uploads_->pending.end()) return;
+    uploads_->base = std::move(it->second);
+    uploads_->pending.erase(uploads_->pending.begin(), std::next(it));
   }
 
   std::string_view backend() const override { return "rocksdb"; }
@@ -334,12 +470,14 @@ class RocksDbKvStore final : public KvStore {
   }
 
   std::shared_ptr<Instance> inst_;
+  std::shared_ptr<Uploads> uploads_ = std::make_shared<Uploads>();
   std::string dir_;
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::WriteOptions write_options_;
   std::vector<TableCache> tables_;
   int64_t cache_bytes_ = 0;
   int64_t cache_limit_ = 0;
+  bool incremental_ = true;  // as the options said when it was opened
   int scanning_ = 0;
   absl::Status status_;
 };
@@ -392,7 +530,14 @@ absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
 
 absl::StatusOr<std::unique_ptr<KvStore>> OpenRocksDbKvStore(std::string_view name) {
   auto store = std::make_unique<RocksDbKvStore>(absl::StrCat(GetRocksDbStateOptions().local_dir, "/", Sv(name)));
-  absl::Status st = store->Open();
+  absl::Status st = store->Open(nullptr);
+  if (!st.ok()) return st;
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<KvStore>> OpenRocksDbKvStore(std::string_view name, const NativeBase& base) {
+  auto store = std::make_unique<RocksDbKvStore>(absl::StrCat(GetRocksDbStateOptions().local_dir, "/", Sv(name)));
+  absl::Status st = store->Open(&base);
   if (!st.ok()) return st;
   return store;
 }

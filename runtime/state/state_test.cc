@@ -17,6 +17,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/checkpoint_storage.h"
+#include "common/native_state.h"
 #include "runtime/state/keyed_states.h"
 #include "runtime/state/kv_store.h"
 #include "sluice/operator.h"
@@ -43,6 +45,8 @@ class StateTestEnvironment : public ::testing::Environment {
     o.local_dir = base_.string();
     o.memory_bytes = int64_t{64} << 20;
     o.write_cache_bytes = kWriteCacheBytes;
+    // Canonical blobs unless a test turns incremental checkpoints on (Incremental).
+    o.incremental = false;
     SetRocksDbStateOptions(o);
   }
   void TearDown() override {
@@ -895,6 +899,223 @@ TEST(RocksDb, LeftoverDirectoryIsWiped) {
   std::string v;
   const int t = *(*store)->Table("t");
   EXPECT_FALSE((*store)->Get(t, "a", &v));
+}
+
+// ---------------------------------------------------------------------------------------
+// Incremental checkpoints: the store checkpoints its own files; each checkpoint uploads
+// only the SST files the last completed one lacks.
+
+// Stores opened while it lives checkpoint incrementally.
+class IncrementalOn {
+ public:
+  IncrementalOn() : saved_(GetRocksDbStateOptions()) {
+    RocksDbStateOptions o = saved_;
+    o.incremental = true;
+    SetRocksDbStateOptions(o);
+  }
+  ~IncrementalOn() { SetRocksDbStateOptions(saved_); }
+
+ private:
+  RocksDbStateOptions saved_;
+};
+
+class IncrementalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) /
+            ("sluice-incremental-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    auto s = CheckpointStorage::Open(root_.string());
+    ASSERT_TRUE(s.ok()) << s.status();
+    storage_ = std::move(*s);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  // Checkpoint `id` of `st`: its state blobs, and its instance uploaded.
+  struct Taken {
+    std::map<std::string, std::string> blobs;
+    std::string instance;
+    std::vector<SharedFile> shared;
+    int64_t uploaded = 0;  // bytes of the shared files this checkpoint wrote
+  };
+  Taken Checkpoint(States& st, int64_t id, int first = 0, int last = kMaxParallelism - 1) {
+    Taken t;
+    EXPECT_TRUE(st.states
+                    .SnapshotDeferred([&](const std::string& name, OperatorStates::BlobProducer produce) {
+                      auto blob = produce();
+                      EXPECT_TRUE(blob.ok()) << blob.status();
+                      if (blob.ok()) t.blobs[name] = *blob;
+                    })
+                    .ok());
+    NativeInstance header;
+    header.max_parallelism = kMaxParallelism;
+    header.first_key_group = first;
+    header.last_key_group = last;
+    auto produce = st.store->CheckpointNative(id, "0-0-", header);
+    EXPECT_TRUE(produce.ok()) << produce.status();
+    if (!produce.ok()) return t;
+    auto blob = (*produce)(*storage_, &t.shared);
+    EXPECT_TRUE(blob.ok()) << blob.status();
+    if (blob.ok()) t.instance = *blob;
+    for (const SharedFile& f : t.shared) {
+      if (f.path.rfind("shared/" + std::to_string(id) + "-", 0) == 0) t.uploaded += f.size;
+    }
+    return t;
+  }
+  NativeInstance Decode(const Taken& t) {
+    auto inst = DecodeNativeInstance(t.instance, "test");
+    EXPECT_TRUE(inst.ok()) << inst.status();
+    return inst.ok() ? *inst : NativeInstance{};
+  }
+  // A States whose RocksDB store starts from `inst`, clipped to first..last.
+  std::unique_ptr<States> OpenFrom(const NativeInstance& inst, int first = 0, int last = kMaxParallelism - 1) {
+    auto st = std::make_unique<States>("memory", first, last);
+    NativeBase base;
+    base.instance = &inst;
+    base.storage = storage_.get();
+    if (static_cast<uint32_t>(first) > inst.first_key_group) base.keep_begin = KeyGroupRangeBegin(first);
+    if (static_cast<uint32_t>(last) < inst.last_key_group) base.keep_end = KeyGroupRangeEnd(last);
+    auto store = OpenRocksDbKvStore(UniqueName(), base);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (store.ok()) st->store = std::move(*store);
+    return st;
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<CheckpointStorage> storage_;
+};
+
+// 1% of the keys change between two checkpoints: the second uploads a small fraction of
+// what the first did, and references the rest. What was restored is referenced too.
+TEST_F(IncrementalTest, TheNextCheckpointUploadsOnlyWhatChanged) {
+  IncrementalOn on;
+  const int n = 40000;
+  States src("rocksdb");
+  Fill(src, n);
+  Taken one = Checkpoint(src, 1);
+  EXPECT_THAT(one.blobs, ::testing::SizeIs(3));
+  for (const auto& [name, blob] : one.blobs) EXPECT_EQ(blob.substr(0, 4), "SKR1") << name;
+  ASSERT_GT(one.uploaded, 100000);
+  src.store->CheckpointComplete(1);
+  ValueState* v = src.Value("counts");
+  for (int i = n; i < n + n / 100; ++i) v->Put({GroupOf(i), KeyOf(i), ""}, "late-" + std::to_string(i));
+  Taken two = Checkpoint(src, 2);
+  EXPECT_LT(two.uploaded * 10, one.uploaded) << "1% changed, and checkpoint 2 uploaded " << two.uploaded
+                                             << " bytes against " << one.uploaded;
+  std::set<std::string> paths_one;
+  for (const SharedFile& f : one.shared) paths_one.insert(f.path);
+  int reused = 0;
+  for (const SharedFile& f : two.shared) reused += paths_one.count(f.path);
+  EXPECT_GT(reused, 0);
+
+  // Restored from checkpoint 2, it has both; its own next checkpoint references the files
+  // it was restored from.
+  NativeInstance inst = Decode(two);
+  auto dst = OpenFrom(inst);
+  for (const auto& [name, blob] : two.blobs) ASSERT_TRUE(dst->states.Restore(name, blob).ok()) << name;
+  CheckFilled(*dst, n);
+  std::string got;
+  for (int i = n; i < n + n / 100; ++i) {
+    ASSERT_TRUE(dst->Value("counts")->Get({GroupOf(i), KeyOf(i), ""}, &got)) << i;
+    EXPECT_EQ(got, "late-" + std::to_string(i));
+  }
+  dst->Value("counts")->Put({GroupOf(1), KeyOf(1), ""}, "after restore");
+  Taken three = Checkpoint(*dst, 3);
+  EXPECT_LT(three.uploaded * 10, one.uploaded);
+}
+
+// An instance restores into the in-memory backend, and a subtask with fewer key groups
+// keeps only its own: clipped (the store) or filtered (read into another store).
+TEST_F(IncrementalTest, RestoresIntoMemoryAndAtAnotherParallelism) {
+  IncrementalOn on;
+  const int n = 5000;
+  States src("rocksdb");
+  Fill(src, n);
+  Taken one = Checkpoint(src, 1);
+  NativeInstance inst = Decode(one);
+  auto reader = NativeInstanceReader::Open(inst, *storage_, (root_ / "reader").string());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+
+  States mem("memory");
+  for (const auto& [name, blob] : one.blobs) ASSERT_TRUE(mem.states.Restore(name, blob, reader->get()).ok()) << name;
+  CheckFilled(mem, n);
+
+  std::set<Triple> all, original;
+  for (uint32_t kg = 0; kg < kMaxParallelism; ++kg) {
+    for (auto& e : ValuesOfGroup(src.Value("counts"), kg)) original.insert(e);
+  }
+  for (int sub = 0; sub < 2; ++sub) {
+    const int first = sub * 64, last = first + 63;
+    // Subtask 0 clips the instance as its store; subtask 1 reads it into memory.
+    std::unique_ptr<States> part = sub == 0 ? OpenFrom(inst, first, last)
+                                            : std::make_unique<States>("memory", first, last);
+    for (const auto& [name, blob] : one.blobs) {
+      ASSERT_TRUE(part->states.Restore(name, blob, sub == 0 ? nullptr : reader->get()).ok()) << name;
+    }
+    for (uint32_t kg = 0; kg < kMaxParallelism; ++kg) {
+      auto values = ValuesOfGroup(part->Value("counts"), kg);
+      if (kg < static_cast<uint32_t>(first) || kg > static_cast<uint32_t>(last)) {
+        EXPECT_THAT(values, IsEmpty()) << "subtask " << sub << " holds key group " << kg;
+      }
+      all.insert(values.begin(), values.end());
+    }
+  }
+  EXPECT_EQ(all, original);
+}
+
+// A savepoint is canonical: the instance's entries are written into each state's blob,
+// which restores into either backend without any shared file.
+TEST_F(IncrementalTest, CanonicalizedCheckpointNeedsNoSharedFile) {
+  IncrementalOn on;
+  const int n = 3000;
+  States src("rocksdb");
+  Fill(src, n);
+  Taken one = Checkpoint(src, 1);
+  ChainCheckpoint cp;
+  cp.id = 1;
+  cp.parallelism = 1;
+  cp.blobs[""][std::string(kNativeStateBlob)] = one.instance;
+  for (const auto& [name, blob] : one.blobs) cp.blobs["node-1"][std::string(kKeyedStateBlobPrefix) + name] = blob;
+  ASSERT_TRUE(CanonicalizeChainCheckpoint(&cp, *storage_, (root_ / "tmp").string()).ok());
+  EXPECT_EQ(cp.blobs[""].count(std::string(kNativeStateBlob)), 0u);
+  std::filesystem::remove_all(root_ / "shared");
+  for (const std::string backend : {"memory", "rocksdb"}) {
+    States dst(backend);
+    for (const auto& [name, blob] : cp.blobs["node-1"]) {
+      EXPECT_EQ(blob.substr(0, 4), "SKS1");
+      ASSERT_TRUE(dst.states.Restore(name.substr(kKeyedStateBlobPrefix.size()), blob).ok()) << name;
+    }
+    CheckFilled(dst, n);
+  }
+}
+
+// A shared file that was truncated or is missing is named, and nothing is opened.
+TEST_F(IncrementalTest, ADamagedOrMissingSharedFileIsNamed) {
+  IncrementalOn on;
+  States src("rocksdb");
+  Fill(src, 3000);
+  Taken one = Checkpoint(src, 1);
+  NativeInstance inst = Decode(one);
+  ASSERT_FALSE(one.shared.empty());
+  const std::string victim = (root_ / one.shared[0].path).string();
+  std::filesystem::resize_file(victim, one.shared[0].size / 2);
+  auto reader = NativeInstanceReader::Open(inst, *storage_, (root_ / "reader").string());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(reader.status().message()), HasSubstr(one.shared[0].path));
+  std::filesystem::remove(victim);
+  NativeBase base;
+  base.instance = &inst;
+  base.storage = storage_.get();
+  auto store = OpenRocksDbKvStore(UniqueName(), base);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("missing"));
+  // A damaged instance blob is named too.
+  std::string bad = one.instance;
+  bad.resize(bad.size() / 2);
+  EXPECT_EQ(DecodeNativeInstance(bad, "task 2-0").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(DecodeNativeInstance(bad, "task 2-0").status().message()), HasSubstr("task 2-0"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ void AsyncCheckpointWriter::Loop() {
     auto start = std::chrono::steady_clock::now();
     const int64_t id = job.state.id;
     absl::Status produced;
+    std::vector<SharedFile> shared;
     for (ChainCheckpoint::Deferred& d : job.state.deferred) {
-      absl::StatusOr<std::string> blob = d.produce();
+      absl::StatusOr<std::string> blob = d.produce(*storage_, &shared);
       if (!blob.ok()) {
         produced = absl::Status(blob.status().code(), absl::StrCat("state '", d.name, "' of node '", d.node,
                                                                    "' could not be read: ", blob.status().message()));
@@ -66,6 +67,7 @@ void AsyncCheckpointWriter::Loop() {
     }
     TaskAck ack;
     ack.state = std::move(*handle);
+    ack.state.shared = std::move(shared);
     ack.sync_ns = job.sync_ns;
     ack.align_ns = job.align_ns;
     ack.async_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)

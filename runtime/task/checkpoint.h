@@ -28,6 +28,7 @@ namespace sluice::runtime {
 struct NodeRestore {
   int old_parallelism = 0;
   std::vector<const BlobMap*> subtasks;  // by old subtask; null where none
+  std::vector<const BlobMap*> task_blobs;  // the "" blobs of the task that ran each of those
   bool rescaled(int parallelism) const { return old_parallelism != parallelism; }
 };
 struct TaskRestore {
@@ -35,6 +36,8 @@ struct TaskRestore {
   bool data_ended = false;
   std::map<std::string, NodeRestore, std::less<>> nodes;
   std::vector<std::shared_ptr<const ChainCheckpoint>> keep_alive;  // owns what `nodes` points into
+  // Where the state was read: a RocksDB instance's shared files are fetched from it.
+  std::shared_ptr<const CheckpointStorage> storage;
 };
 
 // One task's state in a checkpoint, as read from storage.

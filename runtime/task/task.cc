@@ -173,11 +173,13 @@ KeyedState* ChainLink::GetKeyedState(std::string_view name) {
   return state;
 }
 
+std::string Task::StoreName() const { return absl::StrCat(job_->run_id(), "-v", vertex_index_, "-s", subtask_); }
+
 absl::StatusOr<KvStore*> Task::state_store() {
   if (store_ != nullptr) return store_.get();
   const JobPlan& plan = job_->plan();
   if (plan.state_backend == "rocksdb") {
-    auto store = OpenRocksDbKvStore(absl::StrCat(job_->run_id(), "-v", vertex_index_, "-s", subtask_));
+    auto store = OpenRocksDbKvStore(StoreName());
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
   } else {

@@ -279,6 +279,12 @@ class Task {
   void CloseAll();
   absl::Status RestoreAll();
   absl::Status RestoreRescaled(ChainLink& link, const NodeRestore& node);
+  // Incremental checkpoints: opens the store from the old RocksDB instance that covers
+  // most of this subtask's key groups (RocksDB backend), and readers of the others.
+  absl::Status OpenNativeState(const TaskRestore& cp);
+  // The reader of old subtask `old`'s instance; null if none, or if it is the store.
+  const NativeInstanceReader* NativeReader(const NodeRestore& node, size_t old) const;
+  std::string StoreName() const;
 
   JobShared* job_;
   const Vertex* vertex_;
@@ -293,6 +299,8 @@ class Task {
   bool opened_ = false;
   Metrics metrics_;
   std::unique_ptr<KvStore> store_;  // keyed state; null until an operator asks for some
+  // During restore: old RocksDB instances read into the store, by their blob.
+  std::map<const std::string*, std::unique_ptr<NativeInstanceReader>> native_readers_;
 
   // Checkpoints.
   CheckpointListener* checkpoints_;  // null: off

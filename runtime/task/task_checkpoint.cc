@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "runtime/task/task.h"
 #include "runtime/task/task_restore.h"
+#include "runtime/state/keyed_states.h"
 
 namespace sluice::runtime {
 
@@ -130,7 +131,18 @@ class RescaledReader : public RescaledSnapshotReader {
 };
 
 constexpr std::string_view kLinkBlob = kLinkStateBlob;
-constexpr std::string_view kStateBlobPrefix = "sluice.state.";  // + the state's name (keyed_states.h)
+constexpr std::string_view kStateBlobPrefix = kKeyedStateBlobPrefix;  // + the state's name (keyed_states.h)
+
+bool IsStateBlob(std::string_view name) { return name.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0; }
+
+// The instance blob of the task that ran old subtask `old`, if its keyed state is native.
+const std::string* NativeBlobOf(const NodeRestore& node, size_t old) {
+  const BlobMap* blobs = node.subtasks[old];
+  const BlobMap* own = node.task_blobs.size() > old ? node.task_blobs[old] : nullptr;
+  if (blobs == nullptr || own == nullptr) return nullptr;
+  auto it = own->find(kNativeStateBlob);
+  return it == own->end() ? nullptr : &it->second;
+}
 
 }  // namespace
 
@@ -151,6 +163,7 @@ absl::Status Task::RestoreAll() {
   }
   SLUICE_LOG_INFO(log, "{}: restoring checkpoint {}{}{}", name_, cp.id, data_ended_ ? " (its input had ended)" : "",
                   rescaled ? " at a new parallelism" : "");
+  RETURN_IF_ERROR(OpenNativeState(cp));
   for (auto& link : links_) {
     auto it = cp.nodes.find(link->node().id);
     if (it != cp.nodes.end() && it->second.rescaled(vertex_->parallelism)) {
@@ -158,8 +171,10 @@ absl::Status Task::RestoreAll() {
       continue;
     }
     const BlobMap* blobs = nullptr;
+    const NativeInstanceReader* native = nullptr;
     if (it != cp.nodes.end() && subtask_ < static_cast<int>(it->second.subtasks.size())) {
       blobs = it->second.subtasks[subtask_];
+      native = NativeReader(it->second, static_cast<size_t>(subtask_));
     }
     if (blobs != nullptr) {
       auto runtime_state = blobs->find(kLinkBlob);
@@ -167,9 +182,8 @@ absl::Status Task::RestoreAll() {
         return absl::DataLossError(
             absl::StrCat("checkpoint ", cp.id, ": the runtime state of '", link->node().id, "' is damaged"));
       }
-      for (auto it = blobs->lower_bound(kStateBlobPrefix);
-           it != blobs->end() && it->first.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0; ++it) {
-        absl::Status st = link->keyed_states().Restore(it->first.substr(kStateBlobPrefix.size()), it->second);
+      for (auto it = blobs->lower_bound(kStateBlobPrefix); it != blobs->end() && IsStateBlob(it->first); ++it) {
+        absl::Status st = link->keyed_states().Restore(it->first.substr(kStateBlobPrefix.size()), it->second, native);
         if (!st.ok()) return absl::Status(st.code(), absl::StrCat("checkpoint ", cp.id, ": ", st.message()));
       }
     }
@@ -180,16 +194,87 @@ absl::Status Task::RestoreAll() {
                           absl::StrCat("restoring '", link->node().id, "' from checkpoint ", cp.id, ": ", st.message()));
     }
   }
-  SLUICE_LOG_INFO(log, "{}: restored checkpoint {} in {:.1f} ms ({} bytes of state read)", name_, cp.id,
-                  (SteadyNs() - start) / 1e6, bytes);
+  native_readers_.clear();
+  SLUICE_LOG_INFO(log, "{}: restored checkpoint {} in {:.1f} ms ({} bytes of state read{})", name_, cp.id,
+                  (SteadyNs() - start) / 1e6, bytes, store_ != nullptr && store_->native_checkpoints() ? ", and RocksDB files" : "");
   restore_.reset();
   return absl::OkStatus();
+}
+
+absl::Status Task::OpenNativeState(const TaskRestore& cp) {
+  std::map<const std::string*, NativeInstance> needed;
+  for (auto& link : links_) {
+    auto it = cp.nodes.find(link->node().id);
+    if (it == cp.nodes.end()) continue;
+    const NodeRestore& node = it->second;
+    for (size_t old = 0; old < node.subtasks.size(); ++old) {
+      const BlobMap* blobs = node.subtasks[old];
+      if (blobs == nullptr) continue;
+      bool native = false;
+      for (auto b = blobs->lower_bound(kStateBlobPrefix); b != blobs->end() && IsStateBlob(b->first); ++b) {
+        native = native || b->second.compare(0, kNativeStateMagic.size(), kNativeStateMagic) == 0;
+      }
+      if (!native) continue;
+      const std::string* blob = NativeBlobOf(node, old);
+      if (blob == nullptr) {
+        return absl::DataLossError(absl::StrCat("checkpoint ", cp.id, ": the keyed state of '", link->node().id,
+                                                "' (old subtask ", old, ") is in a RocksDB instance its task's "
+                                                "state does not describe"));
+      }
+      if (needed.count(blob) > 0) continue;
+      ASSIGN_OR_RETURN(needed[blob], DecodeNativeInstance(*blob, absl::StrCat("old subtask ", old, " of '",
+                                                                              link->node().id, "' in checkpoint ",
+                                                                              cp.id)));
+    }
+  }
+  if (needed.empty()) return absl::OkStatus();
+  if (cp.storage == nullptr) return absl::InternalError("a RocksDB checkpoint to restore, and no storage to read");
+  const auto first = static_cast<uint32_t>(links_.front()->first_key_group());
+  const auto last = static_cast<uint32_t>(links_.front()->last_key_group());
+  const std::string* base = nullptr;
+  if (job_->plan().state_backend == "rocksdb") {
+    // The instance holding most of this subtask's key groups becomes its store.
+    int64_t best = 0;
+    for (const auto& [blob, inst] : needed) {
+      const int64_t overlap = static_cast<int64_t>(std::min(last, inst.last_key_group)) -
+                              static_cast<int64_t>(std::max(first, inst.first_key_group)) + 1;
+      if (overlap > best) {
+        best = overlap;
+        base = blob;
+      }
+    }
+  }
+  if (base != nullptr) {
+    const NativeInstance& inst = needed[base];
+    NativeBase nb;
+    nb.instance = &inst;
+    nb.storage = cp.storage.get();
+    if (inst.first_key_group < first) nb.keep_begin = KeyGroupRangeBegin(first);
+    if (inst.last_key_group > last) nb.keep_end = KeyGroupRangeEnd(last);
+    ASSIGN_OR_RETURN(store_, OpenRocksDbKvStore(StoreName(), nb));
+  }
+  for (const auto& [blob, inst] : needed) {
+    if (blob == base) continue;
+    ASSIGN_OR_RETURN(native_readers_[blob],
+                     NativeInstanceReader::Open(inst, *cp.storage,
+                                                NewLocalInstanceDir(GetRocksDbStateOptions().local_dir,
+                                                                    absl::StrCat(StoreName(), "-restore"))));
+  }
+  return absl::OkStatus();
+}
+
+const NativeInstanceReader* Task::NativeReader(const NodeRestore& node, size_t old) const {
+  const std::string* blob = NativeBlobOf(node, old);
+  if (blob == nullptr) return nullptr;
+  auto it = native_readers_.find(blob);
+  return it == native_readers_.end() ? nullptr : it->second.get();
 }
 
 absl::Status Task::RestoreRescaled(ChainLink& link, const NodeRestore& node) {
   const int64_t id = restore_->id;
   bool first = true, own_blobs = false;
-  for (const BlobMap* blobs : node.subtasks) {
+  for (size_t old = 0; old < node.subtasks.size(); ++old) {
+    const BlobMap* blobs = node.subtasks[old];
     if (blobs == nullptr) continue;
     for (const auto& [name, bytes] : *blobs) {
       if (name == kLinkBlob) {
@@ -198,9 +283,10 @@ absl::Status Task::RestoreRescaled(ChainLink& link, const NodeRestore& node) {
               absl::StrCat("checkpoint ", id, ": the runtime state of '", link.node().id, "' is damaged"));
         }
         first = false;
-      } else if (name.compare(0, kStateBlobPrefix.size(), kStateBlobPrefix) == 0) {
+      } else if (IsStateBlob(name)) {
         // Keeps the entries of this subtask's key groups.
-        absl::Status st = link.keyed_states().Restore(std::string_view(name).substr(kStateBlobPrefix.size()), bytes);
+        absl::Status st = link.keyed_states().Restore(std::string_view(name).substr(kStateBlobPrefix.size()), bytes,
+                                                      NativeReader(node, old));
         if (!st.ok()) return absl::Status(st.code(), absl::StrCat("checkpoint ", id, ": ", st.message()));
       } else {
         own_blobs = true;
@@ -264,13 +350,29 @@ void Task::TakeSnapshot(int64_t id, int64_t align_ns) {
     // Read off the task thread where the backend can (a RocksDB snapshot).
     st = link->keyed_states().SnapshotDeferred(
         [&cp, &link](const std::string& name, OperatorStates::BlobProducer produce) {
-          cp.deferred.push_back(
-              {link->node().id, absl::StrCat(Sv(kStateBlobPrefix), name), std::move(produce)});
+          cp.deferred.push_back({link->node().id, absl::StrCat(Sv(kStateBlobPrefix), name),
+                                 [produce = std::move(produce)](CheckpointStorage&, std::vector<SharedFile>*) {
+                                   return produce();
+                                 }});
         });
     if (!st.ok()) {
       st = absl::Status(st.code(), absl::StrCat("task ", name_, ": the keyed state of '", link->node().id,
                                                 "' could not be snapshotted: ", st.message()));
       break;
+    }
+  }
+  if (st.ok() && store_ != nullptr && store_->native_checkpoints()) {
+    // The store's own checkpoint, once for the chain: its files, uploaded off this thread.
+    NativeInstance header;
+    header.max_parallelism = static_cast<uint32_t>(job_->plan().max_parallelism);
+    header.first_key_group = static_cast<uint32_t>(links_.front()->first_key_group());
+    header.last_key_group = static_cast<uint32_t>(links_.front()->last_key_group());
+    auto produce = store_->CheckpointNative(id, absl::StrCat(vertex_index_, "-", subtask_, "-"), header);
+    if (produce.ok()) {
+      cp.deferred.push_back({"", std::string(kNativeStateBlob), *std::move(produce)});
+    } else {
+      st = absl::Status(produce.status().code(), absl::StrCat("task ", name_, ": its keyed state could not be "
+                                                              "checkpointed: ", produce.status().message()));
     }
   }
   const int64_t sync_ns = SteadyNs() - start;
@@ -291,6 +393,7 @@ void Task::NotifyComplete(int64_t id) {
   if (id > snapshot_id_) id = snapshot_id_;  // only what this task took part in
   if (id <= notified_id_ || failed()) return;
   notified_id_ = id;
+  if (store_ != nullptr) store_->CheckpointComplete(id);
   for (auto& link : links_) {
     absl::Status st = link->op ? link->op->NotifyCheckpointComplete(id) : source_->NotifyCheckpointComplete(id);
     if (!st.ok()) {

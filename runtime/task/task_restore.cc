@@ -13,6 +13,7 @@ namespace {
 struct OldNode {
   int parallelism = 0;
   std::map<int, const BlobMap*> subtasks;
+  std::map<int, const BlobMap*> task_blobs;
   std::map<int, bool> ended;  // the data_ended flag of the task that ran it, by subtask
   bool has_state = false;     // anything beyond the runtime's watermark and timers
 };
@@ -21,13 +22,16 @@ struct OldNode {
 
 absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan, int64_t id,
                                                              const std::vector<OldTaskState>& old,
-                                                             bool allow_non_restored_state) {
+                                                             bool allow_non_restored_state,
+                                                             std::shared_ptr<const CheckpointStorage> storage) {
   std::map<std::string, OldNode, std::less<>> nodes;
   std::vector<std::shared_ptr<const ChainCheckpoint>> keep;
   for (const OldTaskState& t : old) {
     keep.push_back(t.state);
     bool ended = false;
+    const BlobMap* own_blobs = nullptr;
     if (auto own = t.state->blobs.find(""); own != t.state->blobs.end()) {
+      own_blobs = &own->second;
       auto flag = own->second.find(kTaskEndedBlob);
       ended = flag != own->second.end() && flag->second == "1";
       if (auto m = own->second.find(kMaxParallelismBlob); m != own->second.end()) {
@@ -59,6 +63,7 @@ absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan,
                                                 ")"));
       }
       n.ended[t.subtask] = ended;
+      n.task_blobs[t.subtask] = own_blobs;
       n.has_state = n.has_state || NodeHasState(blobs);
     }
   }
@@ -81,6 +86,7 @@ absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan,
       TaskRestore r;
       r.id = id;
       r.keep_alive = keep;
+      r.storage = storage;
       bool all_ended = true, any = false;
       for (int node_index : vertex.chain) {
         const PlanNode& pn = plan.nodes[node_index];
@@ -93,8 +99,12 @@ absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan,
         NodeRestore nr;
         nr.old_parallelism = n.parallelism;
         nr.subtasks.assign(n.parallelism, nullptr);
+        nr.task_blobs.assign(n.parallelism, nullptr);
         for (const auto& [sub, blobs] : n.subtasks) {
-          if (n.parallelism != vertex.parallelism || sub == s) nr.subtasks[sub] = blobs;
+          if (n.parallelism != vertex.parallelism || sub == s) {
+            nr.subtasks[sub] = blobs;
+            nr.task_blobs[sub] = n.task_blobs.at(sub);
+          }
         }
         for (int sub = 0; sub < n.parallelism; ++sub) {
           if (n.parallelism == vertex.parallelism && sub != s) continue;

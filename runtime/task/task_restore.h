@@ -17,8 +17,10 @@ namespace sluice::runtime {
 // values: state for nodes the plan lacks (unless `allow_non_restored_state`; a node that
 // kept nothing but its watermark does not count), another max_parallelism, or a node's
 // state from subtasks that do not add up to its parallelism.
+// `storage` is where the states were read (each TaskRestore keeps it).
 absl::StatusOr<std::map<TaskKey, TaskRestore>> MatchRestore(const JobPlan& plan, int64_t id,
                                                              const std::vector<OldTaskState>& old,
-                                                             bool allow_non_restored_state);
+                                                             bool allow_non_restored_state,
+                                                             std::shared_ptr<const CheckpointStorage> storage);
 
 }  // namespace sluice::runtime

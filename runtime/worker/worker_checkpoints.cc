@@ -19,6 +19,12 @@ WorkerCheckpoints::WorkerCheckpoints(std::unique_ptr<CheckpointStorage> storage,
         h->set_path(ack.state.path);
         h->set_size(ack.state.size);
         h->set_hash(ack.state.hash);
+        for (const SharedFile& f : ack.state.shared) {
+          auto* sf = h->add_shared();
+          sf->set_path(f.path);
+          sf->set_size(f.size);
+          sf->set_hash(f.hash);
+        }
         r.set_sync_ns(ack.sync_ns);
         r.set_align_ns(ack.align_ns);
         r.set_async_ns(ack.async_ns);

@@ -153,11 +153,12 @@ absl::StatusOr<std::unique_ptr<WorkerJob>> WorkerJob::Create(const v1::DeployTas
 }
 
 absl::StatusOr<std::map<TaskKey, TaskRestore>> WorkerJob::ReadRestore(const v1::DeployTasksRequest& request) {
-  std::unique_ptr<CheckpointStorage> other;
-  const CheckpointStorage* storage = checkpoints_ == nullptr ? nullptr : &checkpoints_->storage();
+  // The job's own storage outlives its tasks; a savepoint's is kept by each TaskRestore.
+  std::shared_ptr<const CheckpointStorage> storage;
+  if (checkpoints_ != nullptr) storage.reset(&checkpoints_->storage(), [](const CheckpointStorage*) {});
   if (!request.restore_storage().empty()) {
-    ASSIGN_OR_RETURN(other, CheckpointStorage::Open(request.restore_storage()));
-    storage = other.get();
+    ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStorage> other, CheckpointStorage::Open(request.restore_storage()));
+    storage = std::move(other);
   }
   if (storage == nullptr) {
     return absl::InvalidArgumentError("a deployment restores a checkpoint but names no checkpoint storage");
@@ -185,7 +186,7 @@ absl::StatusOr<std::map<TaskKey, TaskRestore>> WorkerJob::ReadRestore(const v1::
     }
     old.push_back({h.vertex(), h.subtask(), std::make_shared<const ChainCheckpoint>(std::move(state))});
   }
-  return MatchRestore(*plan_, request.restore_checkpoint_id(), old, request.allow_non_restored_state());
+  return MatchRestore(*plan_, request.restore_checkpoint_id(), old, request.allow_non_restored_state(), storage);
 }
 
 void WorkerJob::TriggerCheckpoint(int64_t id) {
