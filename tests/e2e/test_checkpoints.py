@@ -151,11 +151,44 @@ FILE_SOURCE = """  - id: events
 """
 
 
+def check_shared_files(name, storage):
+    """Incremental checkpoints: every shared file a retained checkpoint references exists, and
+    none a retained checkpoint uploaded is left unreferenced. Files of checkpoints that failed
+    while a worker was paused or killed may stay (counted)."""
+    referenced, retained = set(), set()
+    for meta in glob.glob(os.path.join(storage, "chk-*", "_metadata")):
+        retained.add(int(os.path.basename(os.path.dirname(meta))[4:]))
+        with open(meta) as f:
+            for line in f:
+                if line.startswith("shared "):
+                    referenced.add(line.split()[3])
+    present = {os.path.relpath(p, storage) for p in glob.glob(os.path.join(storage, "shared", "*"))}
+    missing = sorted(referenced - present)
+    orphans = sorted(present - referenced)
+    of_retained = [o for o in orphans if int(os.path.basename(o).split("-")[0]) in retained]
+    print("  %s: %d retained checkpoints reference %d shared files; %d unreferenced (of failed checkpoints)" % (
+        name, len(retained), len(referenced), len(orphans)))
+    check("%s: the retained checkpoints reference shared files, and every one exists" % name,
+          referenced and not missing, missing)
+    check("%s: no shared file of a retained checkpoint is unreferenced" % name, not of_retained, of_retained)
+
+
+def check_canonical(sp):
+    """A savepoint of a job with RocksDB state holds its entries in its state files ("SKS1"
+    blobs), not references to RocksDB files ("SKR1"), and no shared file."""
+    states = glob.glob(os.path.join(sp, "chk-*", "*.state"))
+    blobs = b"".join(open(f, "rb").read() for f in states)
+    check("savepoint %s is canonical and self-contained: entries in its state files, no shared file"
+          % os.path.basename(sp), states and b"SKS1" in blobs and b"SKR1" not in blobs and
+          not os.path.exists(os.path.join(sp, "shared")), states)
+
+
 def suite_chaos_rocksdb(args, work):
     suite_chaos(args, work, state="state: {backend: rocksdb}\n", window_extra="    max_keys_in_memory: 8\n")
 
 
 def suite_chaos(args, work, state="", window_extra=""):
+    rocksdb = "rocksdb" in state
     rng = random.Random(args.seed)
     print("seed %d" % args.seed)
     n = 150_000
@@ -236,6 +269,8 @@ def suite_chaos(args, work, state="", window_extra=""):
             check("the restarted attempts restored a checkpoint", int(st.get("restored_checkpoint", 0)) > 0,
                   st.get("restored_checkpoint"))
         check_committed_once("every window's count and sum committed exactly once", out, want)
+        if rocksdb:
+            check_shared_files("incremental checkpoints", os.path.join(work, "ckpt", job))
         hidden = glob.glob(os.path.join(work, "out", ".*inprogress*"))
         check("no in-progress file is left", not hidden, hidden)
         p = cluster.cli(["status", job])
@@ -338,6 +373,7 @@ def suite_savepoint(args, work):
               p.returncode == 0 and p.stdout.strip() == os.path.join(work, "sp0") and
               os.path.exists(os.path.join(work, "sp0", "_savepoint")) and st and
               st["job"]["state"] == "JOB_RUNNING", p.stderr + json.dumps(st)[-500:])
+        check_canonical(os.path.join(work, "sp0"))
         p = cluster.cli(["savepoint", job1, "--dir", os.path.join(work, "sp0")], check_rc=False)
         check("a savepoint into a directory that is not empty is refused",
               p.returncode != 0 and "is not empty" in p.stderr, p.stderr)
@@ -378,6 +414,10 @@ def suite_savepoint(args, work):
         check("`sluice cancel --savepoint` writes the savepoint and cancels the job",
               p.returncode == 0 and os.path.exists(os.path.join(sp1, "_savepoint")) and st and
               st["job"]["state"] == "JOB_CANCELLED", p.stderr + json.dumps(st)[-500:])
+        check("the job's own checkpoints were incremental (SST files under shared/)",
+              glob.glob(os.path.join(work, "ckpt", job1, "shared", "*.sst")),
+              os.listdir(os.path.join(work, "ckpt", job1)))
+        check_canonical(sp1)
         got, _ = read_committed(out + "*.part-*")
         print("  after the first run: %d of %d windows committed" % (len(got), len(want)))
         check("the first run stopped before the end of the input", len(got) < len(want), len(got))
