@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/varint.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 
@@ -18,38 +19,10 @@ namespace {
 
 constexpr std::string_view kInstanceMagic = "SKN1";
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view& in, uint64_t* v) {
-  uint64_t r = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    r |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
-
-void PutBytes(std::string& out, std::string_view b) {
-  PutVarint(out, b.size());
-  out.append(b.data(), b.size());
-}
-
-bool GetBytes(std::string_view& in, std::string* out) {
-  uint64_t n;
-  if (!GetVarint(in, &n) || n > in.size()) return false;
-  out->assign(in.data(), n);
-  in.remove_prefix(n);
+bool GetString(std::string_view& in, std::string* out) {
+  std::string_view b;
+  if (!GetBytes(in, &b)) return false;
+  out->assign(b);
   return true;
 }
 
@@ -100,17 +73,17 @@ absl::StatusOr<NativeInstance> DecodeNativeInstance(std::string_view in, std::st
   inst.last_key_group = static_cast<uint32_t>(last);
   for (uint64_t i = 0; i < n; ++i) {
     NativeFile f;
-    if (!GetBytes(in, &f.name) || !PlainName(f.name) || in.empty()) return damaged("bad file entry");
+    if (!GetString(in, &f.name) || !PlainName(f.name) || in.empty()) return damaged("bad file entry");
     f.shared = in.front() == 1;
     in.remove_prefix(1);
     if (f.shared) {
       uint64_t size, hash;
-      if (!GetBytes(in, &f.file.path) || !GetVarint(in, &size) || !GetVarint(in, &hash)) {
+      if (!GetString(in, &f.file.path) || !GetVarint(in, &size) || !GetVarint(in, &hash)) {
         return damaged("bad shared file entry");
       }
       f.file.size = static_cast<int64_t>(size);
       f.file.hash = hash;
-    } else if (!GetBytes(in, &f.bytes)) {
+    } else if (!GetString(in, &f.bytes)) {
       return damaged("bad inline file entry");
     }
     inst.files.push_back(std::move(f));

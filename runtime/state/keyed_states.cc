@@ -4,47 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/varint.h"
 #include "common/strings.h"
 
 
 namespace sluice::runtime {
 
 namespace {
-
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view& in, uint64_t* v) {
-  uint64_t r = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    r |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool GetBytes(std::string_view& in, std::string_view* out) {
-  uint64_t n;
-  if (!GetVarint(in, &n) || n > in.size()) return false;
-  *out = in.substr(0, n);
-  in.remove_prefix(n);
-  return true;
-}
-
-void PutBytes(std::string& out, std::string_view b) {
-  PutVarint(out, b.size());
-  out.append(b.data(), b.size());
-}
 
 void PutKeyGroup(std::string& out, uint32_t kg) {
   out.push_back(static_cast<char>((kg >> 8) & 0xff));
