@@ -120,6 +120,11 @@ class Context {
   }
   /// Asks for OnTimer(time) once the watermark reaches `time`.
   virtual void RegisterEventTimeTimer(int64_t time) = 0;
+  /// Timers per key, in the state backend (sluice/state.h): they fire OnKeyedTimer.
+  /// UNIMPLEMENTED for a context without a state backend.
+  virtual absl::StatusOr<TimerService*> GetTimerService() {
+    return absl::UnimplementedError("this context has no state backend");
+  }
   /// True when the job takes checkpoints: an operator with external side effects
   /// (files made visible, input files marked done) then prepares them in Snapshot and
   /// commits them in NotifyCheckpointComplete, also at the end of input, so a restart
@@ -218,6 +223,9 @@ class Operator {
     return absl::OkStatus();
   }
   virtual absl::Status OnTimer(int64_t time, Collector& out) { return absl::OkStatus(); }
+  /// A timer of Context::GetTimerService is due (its key and namespace in `k`, which
+  /// views memory valid during the call). Fired before OnWatermark.
+  virtual absl::Status OnKeyedTimer(const StateKey& k, int64_t time, Collector& out) { return absl::OkStatus(); }
   /// All inputs ended: flush everything still held (windows fire here in batch mode).
   virtual absl::Status OnEndOfInput(Collector& out) { return absl::OkStatus(); }
   /// A checkpoint is being taken: write state, prepare side effects (see SnapshotWriter).

@@ -43,7 +43,8 @@
 ///    OperatorConfig::plan_only removed (factories never touch the job's files: Open does).
 /// 4: keyed state (sluice/state.h): Context::GetValueState, GetMapState, GetListState.
 /// 5: rescaling: Operator::RestoreRescaled and Source::RestoreRescaled.
-#define SLUICE_PLUGIN_API_VERSION 5
+/// 6: keyed timers in state: Context::GetTimerService, Operator::OnKeyedTimer.
+#define SLUICE_PLUGIN_API_VERSION 6
 
 namespace sluice::plugin_internal {
 

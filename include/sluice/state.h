@@ -106,4 +106,18 @@ class ListState {
           fn) = 0;
 };
 
+/// Event-time timers per key and namespace, kept in the job's state backend: checkpointed
+/// with the keyed state, moved with their key group when a job is rescaled, and held in
+/// RocksDB (not memory) with that backend. A timer is (key group, key, namespace, time);
+/// registering one that exists changes nothing. Once the watermark reaches its time, the
+/// runtime deletes it and calls Operator::OnKeyedTimer, in time order (then key group),
+/// before OnWatermark; at the end of input every timer left fires. Uses the state name
+/// "sluice.timers".
+class TimerService {
+ public:
+  virtual ~TimerService() = default;
+  virtual void Register(const StateKey& k, int64_t time) = 0;
+  virtual void Delete(const StateKey& k, int64_t time) = 0;
+};
+
 }  // namespace sluice

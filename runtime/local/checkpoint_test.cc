@@ -15,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 #include "common/testing/status_matchers.h"
@@ -45,6 +46,7 @@ struct World {
   // Checkpoints the keyed-state sink saw complete in the current run: it fails only after
   // one, so the next run has something to restore however fast this machine is.
   std::atomic<int64_t> completed_in_run{0};
+  std::atomic<int64_t> timers_fired{0};  // by TimerSink, over all runs
 };
 World w;
 
@@ -208,6 +210,102 @@ class KeyedStateSink : public Operator {
   KeyedState* sums_ = nullptr;
 };
 
+// KeyedStateSink's sums, through keyed timers: each row's value waits in a bucket per
+// (key, value / 100) with a timer at that bucket; the timer adds the bucket to the key's
+// sum. The source emits no watermark, so every timer waits in state (through checkpoints,
+// failures and rescales) until the end of input fires them all.
+class TimerSink : public Operator {
+ public:
+  SchemaPtr output_schema() const override { return nullptr; }
+  absl::Status Open(Context& ctx) override {
+    subtask_ = ctx.subtask_index();
+    max_parallelism_ = ctx.max_parallelism();
+    first_group_ = static_cast<uint32_t>(ctx.first_key_group());
+    last_group_ = static_cast<uint32_t>(ctx.last_key_group());
+    auto timers = ctx.GetTimerService();
+    auto pending = ctx.GetValueState("pending");
+    auto sums = ctx.GetValueState("sums");
+    if (!timers.ok()) return timers.status();
+    if (!pending.ok()) return pending.status();
+    if (!sums.ok()) return sums.status();
+    timers_ = *timers;
+    pending_ = *pending;
+    sums_ = *sums;
+    return absl::OkStatus();
+  }
+  absl::Status Process(int, BatchPtr b, Collector&) override {
+    if (int us = w.sink_sleep_us.load(); us > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b->num_rows()) / 50));
+    }
+    for (size_t r = 0; r < b->num_rows(); ++r) {
+      int64_t seen = ++w.rows_seen;
+      int64_t fail_at = w.fail_at.load();
+      if (fail_at >= 0 && seen >= fail_at && w.completed_in_run.load() > 0 &&
+          w.fail_at.compare_exchange_strong(fail_at, -1)) {
+        return absl::InternalError("injected failure");
+      }
+      std::string_view key = b->column(0).strings[r];
+      const uint32_t group = KeyGroupOf(HashKeyString(key, 0), max_parallelism_);
+      const int64_t v = b->column(1).ints[r];
+      const std::string bucket = std::to_string(v / 100);
+      std::string held;
+      int64_t sum = 0;
+      if (pending_->Get({group, key, bucket}, &held) && !absl::SimpleAtoi(held, &sum)) {
+        return absl::DataLossError("bad bucket");
+      }
+      pending_->Put({group, key, bucket}, std::to_string(sum + v));
+      timers_->Register({group, key, ""}, v / 100);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status OnKeyedTimer(const StateKey& k, int64_t time, Collector&) override {
+    if (k.key_group < first_group_ || k.key_group > last_group_) return absl::InternalError("a timer of another subtask");
+    const std::string bucket = std::to_string(time);
+    std::string held, total;
+    int64_t add = 0, sum = 0;
+    if (!pending_->Get({k.key_group, k.key, bucket}, &held) || !absl::SimpleAtoi(held, &add)) {
+      return absl::InternalError(absl::StrCat("timer ", time, " of key ", Sv(k.key), " fired without its bucket (twice?)"));
+    }
+    pending_->Delete({k.key_group, k.key, bucket});
+    if (sums_->Get({k.key_group, k.key, ""}, &total) && !absl::SimpleAtoi(total, &sum)) return absl::DataLossError("sum");
+    sums_->Put({k.key_group, k.key, ""}, std::to_string(sum + add));
+    ++w.timers_fired;
+    return absl::OkStatus();
+  }
+  absl::Status NotifyCheckpointComplete(int64_t) override {
+    ++w.completed_in_run;
+    return absl::OkStatus();
+  }
+  absl::Status OnEndOfInput(Collector&) override {
+    // Every timer fired before this: no bucket is left.
+    std::lock_guard<std::mutex> lock(w.mu);
+    auto& out = w.committed[subtask_];
+    for (uint32_t g = first_group_; g <= last_group_; ++g) {
+      bool left = false;
+      pending_->ForEachInKeyGroup(g, [&](std::string_view, std::string_view, std::string_view) {
+        left = true;
+        return false;
+      });
+      if (left) return absl::InternalError("a bucket whose timer never fired");
+      sums_->ForEachInKeyGroup(g, [&](std::string_view k, std::string_view, std::string_view v) {
+        int64_t sum = 0;
+        if (absl::SimpleAtoi(absl::string_view(v.data(), v.size()), &sum)) out[std::string(k)] = sum;
+        return true;
+      });
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int subtask_ = 0;
+  int max_parallelism_ = 128;
+  uint32_t first_group_ = 0;
+  uint32_t last_group_ = 0;
+  TimerService* timers_ = nullptr;
+  ValueState* pending_ = nullptr;
+  ValueState* sums_ = nullptr;
+};
+
 // Asks for "sums" as a map state (KeyedStateSink keeps it as a value state).
 class MapStateSink : public Operator {
  public:
@@ -229,6 +327,9 @@ OperatorRegistry Registry() {
   }));
   EXPECT_OK(r.RegisterOperator("map_state_sink", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
     return std::make_unique<MapStateSink>();
+  }));
+  EXPECT_OK(r.RegisterOperator("timer_sink", [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
+    return std::make_unique<TimerSink>();
   }));
   EXPECT_OK(r.RegisterOperator("keyed_state_sink",
                                [](const OperatorConfig&) -> absl::StatusOr<std::unique_ptr<Operator>> {
@@ -517,6 +618,32 @@ TEST_F(CheckpointTest, KeyedStateIsRedistributedOnRestoreAtAnotherParallelism) {
     ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(RescaleYaml(dir_, backend, 1)));
     EXPECT_GT(s.restored_checkpoint, 0);
     EXPECT_EQ(Committed(), Expected(30000, 2));
+  }
+}
+
+// Keyed timers are state: they survive failures and move with their key group when the
+// job is restored at another parallelism (2 -> 3 -> 1), each firing exactly once.
+TEST_F(CheckpointTest, KeyedTimersSurviveFailuresAndRescaling) {
+  for (std::string_view backend : {"memory", "rocksdb"}) {
+    SCOPED_TRACE(backend);
+    fs::remove_all(dir_);
+    w.timers_fired = 0;
+    auto yaml = [&](int p) {
+      std::string y = RescaleYaml(dir_, backend, p);
+      return absl::StrReplaceAll(y, {{"type: keyed_state_sink", "type: timer_sink"}});
+    };
+    w.sink_sleep_us = 50;
+    w.fail_at = w.rows_seen + 25000;
+    ASSERT_FALSE(RunJob(yaml(2)).ok());
+    w.fail_at = w.rows_seen + 20000;
+    auto at3 = RunJob(yaml(3));
+    ASSERT_FALSE(at3.ok());
+    EXPECT_NE(at3.status().message().find("injected failure"), std::string::npos) << at3.status();
+    EXPECT_EQ(w.timers_fired.load(), 0) << "no watermark: no timer fires before the end";
+    ASSERT_OK_AND_ASSIGN(JobSummary s, RunJob(yaml(1)));
+    EXPECT_GT(s.restored_checkpoint, 0);
+    EXPECT_EQ(Committed(), Expected(30000, 2));
+    EXPECT_GT(w.timers_fired.load(), 17);
   }
 }
 

@@ -54,6 +54,7 @@ class OperatorStates {
   KeyedState* Legacy(std::string_view name);
 
   bool empty() const { return states_.empty(); }
+  bool Has(std::string_view name) const { return states_.find(name) != states_.end(); }
   // Each state as one canonical blob, by state name. Flushes the store's cache first.
   absl::Status Snapshot(const std::function<void(const std::string& name, std::string blob)>& out);
   // The same, with each blob made later by `produce`, which may run on another thread

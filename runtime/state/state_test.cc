@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 #include "common/checkpoint_storage.h"
 #include "common/native_state.h"
 #include "runtime/state/keyed_states.h"
+#include "runtime/state/keyed_timers.h"
 #include "runtime/state/kv_store.h"
 #include "sluice/operator.h"
 #include "sluice/state.h"
@@ -1117,6 +1119,79 @@ TEST_F(IncrementalTest, ADamagedOrMissingSharedFileIsNamed) {
   EXPECT_EQ(DecodeNativeInstance(bad, "task 2-0").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(DecodeNativeInstance(bad, "task 2-0").status().message()), HasSubstr("task 2-0"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Keyed timers (TimerService) in state.
+
+class TimersTest : public ::testing::TestWithParam<std::string> {};
+
+using Fired = std::vector<std::tuple<int64_t, uint32_t, std::string, std::string>>;
+
+Fired FireUpTo(KeyedTimers& timers, int64_t watermark,
+               const std::function<void(const StateKey&, int64_t)>& also = nullptr) {
+  Fired out;
+  absl::Status st = timers.Fire(watermark, [&](const StateKey& k, int64_t t) {
+    out.emplace_back(t, k.key_group, std::string(k.key), std::string(k.ns));
+    if (also) also(k, t);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
+  return out;
+}
+
+// Timers fire once, in time order across key groups, at the watermark that reaches them;
+// a duplicate is one timer, a deleted one never fires, one registered while firing and
+// already due fires in the same call, and negative times order right.
+TEST_P(TimersTest, FireInTimeOrderOnceAndOnlyWhenDue) {
+  States st(GetParam(), 0, kMaxParallelism - 1);
+  auto map = st.Map(kTimersStateName);
+  KeyedTimers timers(map, 0, kMaxParallelism - 1);
+  timers.Register({5, "a", ""}, 30);
+  timers.Register({1, "b", "w1"}, 10);
+  timers.Register({1, "b", "w1"}, 10);  // the same timer
+  timers.Register({9, "c", ""}, -5);
+  timers.Register({9, std::string("z\0z", 3), "n"}, 20);
+  timers.Register({2, "gone", ""}, 15);
+  timers.Delete({2, "gone", ""}, 15);
+  timers.Register({200 % kMaxParallelism, "other", ""}, 1000);
+  EXPECT_THAT(FireUpTo(timers, -10), IsEmpty());
+  EXPECT_EQ(FireUpTo(timers, 20), (Fired{{-5, 9, "c", ""}, {10, 1, "b", "w1"}, {20, 9, std::string("z\0z", 3), "n"}}));
+  EXPECT_THAT(FireUpTo(timers, 20), IsEmpty());
+  // Firing "a" at 30 registers another timer of its key at 25 (due) and 40 (not yet).
+  Fired got = FireUpTo(timers, 35, [&](const StateKey& k, int64_t t) {
+    if (t == 30) {
+      timers.Register({k.key_group, k.key, "again"}, 25);
+      timers.Register({k.key_group, k.key, "later"}, 40);
+    }
+  });
+  EXPECT_EQ(got, (Fired{{30, 5, "a", ""}, {25, 5, "a", "again"}}));
+  // A new service over the same state (a restore) finds what is left.
+  KeyedTimers restored(map, 0, kMaxParallelism - 1);
+  EXPECT_EQ(FireUpTo(restored, std::numeric_limits<int64_t>::max()),
+            (Fired{{40, 5, "a", "later"}, {1000, 200 % kMaxParallelism, "other", ""}}));
+}
+
+// Timers are keyed state: a canonical snapshot moves them with their key group.
+TEST_P(TimersTest, MoveWithTheirKeyGroup) {
+  States st(GetParam());
+  KeyedTimers timers(st.Map(kTimersStateName), 0, kMaxParallelism - 1);
+  for (uint32_t kg = 0; kg < kMaxParallelism; ++kg) timers.Register({kg, "k" + std::to_string(kg), ""}, kg * 10);
+  auto blobs = st.Snapshot();
+  Fired all;
+  for (int sub = 0; sub < 2; ++sub) {
+    States part(GetParam(), sub * 64, sub * 64 + 63);
+    for (const auto& [name, blob] : blobs) ASSERT_TRUE(part.states.Restore(name, blob).ok());
+    KeyedTimers mine(part.Map(kTimersStateName), sub * 64, sub * 64 + 63);
+    Fired got = FireUpTo(mine, std::numeric_limits<int64_t>::max());
+    ASSERT_EQ(got.size(), 64u);
+    for (const auto& f : got) EXPECT_EQ(std::get<1>(f) / 64, static_cast<uint32_t>(sub));
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kMaxParallelism));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TimersTest, ::testing::Values("memory", "rocksdb"),
+                         [](const auto& info) { return info.param; });
 
 // ---------------------------------------------------------------------------------------
 

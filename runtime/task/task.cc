@@ -196,6 +196,16 @@ void ChainLink::Deliver(int port, BatchPtr batch) {
   task_->CheckState(*node_);
 }
 
+absl::StatusOr<TimerService*> ChainLink::GetTimerService() {
+  if (keyed_timers_ == nullptr) {
+    auto state = states_.Map(kTimersStateName);
+    if (!state.ok()) return state.status();
+    keyed_timers_ = std::make_unique<KeyedTimers>(*state, static_cast<uint32_t>(first_key_group()),
+                                                  static_cast<uint32_t>(last_key_group()));
+  }
+  return keyed_timers_.get();
+}
+
 void ChainLink::FireTimers(int64_t watermark) {
   while (!timers_.empty() && *timers_.begin() <= watermark && !task_->failed()) {
     int64_t t = *timers_.begin();
@@ -204,6 +214,21 @@ void ChainLink::FireTimers(int64_t watermark) {
     if (!st.ok()) task_->Fail(*node_, st);
     task_->CheckState(*node_);
   }
+  // Keyed timers: those the operator registered, or that a restored checkpoint holds.
+  if (keyed_timers_ == nullptr && states_.Has(kTimersStateName)) {
+    absl::StatusOr<TimerService*> restored = GetTimerService();
+    if (!restored.ok()) {
+      task_->Fail(*node_, restored.status());
+      return;
+    }
+  }
+  if (keyed_timers_ == nullptr || task_->failed()) return;
+  absl::Status st = keyed_timers_->Fire(watermark, [this](const StateKey& k, int64_t t) {
+    absl::Status fired = op->OnKeyedTimer(k, t, *this);
+    task_->CheckState(*node_);
+    return task_->failed() ? absl::CancelledError("the task failed") : fired;
+  });
+  if (!st.ok() && !task_->failed()) task_->Fail(*node_, st);
 }
 
 void ChainLink::AdvanceWatermark(int64_t watermark) {

@@ -37,6 +37,7 @@
 #include "runtime/task/dead_letter_output.h"
 #include "runtime/task/mailbox.h"
 #include "runtime/state/keyed_states.h"
+#include "runtime/state/keyed_timers.h"
 #include "runtime/state/kv_store.h"
 #include "runtime/task/metrics.h"
 #include "sluice/operator.h"
@@ -143,6 +144,7 @@ class ChainLink : public Collector, public Context {
   absl::StatusOr<MapState*> GetMapState(std::string_view name) override { return states_.Map(name); }
   absl::StatusOr<ListState*> GetListState(std::string_view name) override { return states_.List(name); }
   void RegisterEventTimeTimer(int64_t time) override { timers_.insert(time); }
+  absl::StatusOr<TimerService*> GetTimerService() override;
   bool checkpointing() const override;
   const std::string& run_id() const override;
   const std::string& job_id() const override;
@@ -180,6 +182,7 @@ class ChainLink : public Collector, public Context {
   int subtask_;
   Logger logger_;  // job, node and subtask in every line
   std::multiset<int64_t> timers_;
+  std::unique_ptr<KeyedTimers> keyed_timers_;  // made on first use, or when restored
   OperatorStates states_;
   std::map<std::string, Counter*, std::less<>> dead_letter_counters_;
   int64_t max_timestamp_ = kNoTimestamp;
