@@ -215,6 +215,15 @@ TEST_F(CheckpointTest, MalformedAcknowledgementsFailTheCheckpoint) {
     EXPECT_EQ(cc.pending_id(), 0) << path;
     EXPECT_NE(cc.history().back().failure.find("malformed state handle"), std::string::npos) << path;
   }
+  // A shared file outside shared/ (its discard would delete another file) is refused too.
+  for (const char* path : {"chk-1/0-0.state", "shared/../chk-1/0-0.state", "/etc/passwd", ""}) {
+    const int64_t id = cc.MaybeTrigger(1000 * cc.next_id());
+    ASSERT_NE(id, 0);
+    TaskAck ack = Ack(id, 0, 0, "state");
+    ack.state.shared.push_back(SharedFile{path, 10, 1});
+    EXPECT_FALSE(cc.Acknowledge(id, {0, 0}, ack, 1000 * id + 1).has_value()) << path;
+    EXPECT_NE(cc.history().back().failure.find("malformed shared file"), std::string::npos) << path;
+  }
   EXPECT_TRUE(cc.retained().empty());
 }
 
