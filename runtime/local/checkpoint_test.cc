@@ -151,6 +151,20 @@ class CommittingSink : public Operator {
   std::map<int64_t, std::map<std::string, int64_t>> prepared_;
 };
 
+// The keyed sinks' pacing (w.sink_sleep_us per 50 rows) and injected failure: once, at
+// row w.fail_at of all runs, after a checkpoint completed in this run.
+void PaceSink(const RecordBatch& b) {
+  if (int us = w.sink_sleep_us.load(); us > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b.num_rows()) / 50));
+  }
+}
+bool InjectFailure() {
+  int64_t seen = ++w.rows_seen;
+  int64_t fail_at = w.fail_at.load();
+  return fail_at >= 0 && seen >= fail_at && w.completed_in_run.load() > 0 &&
+         w.fail_at.compare_exchange_strong(fail_at, -1);
+}
+
 // Sums v per key in the runtime's keyed state (Context::GetKeyedState), with no Snapshot
 // of its own: the runtime must checkpoint that state. Publishes the sums at the end.
 class KeyedStateSink : public Operator {
@@ -165,16 +179,9 @@ class KeyedStateSink : public Operator {
     return absl::OkStatus();
   }
   absl::Status Process(int, BatchPtr b, Collector&) override {
-    if (int us = w.sink_sleep_us.load(); us > 0) {
-      std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b->num_rows()) / 50));
-    }
+    PaceSink(*b);
     for (size_t r = 0; r < b->num_rows(); ++r) {
-      int64_t seen = ++w.rows_seen;
-      int64_t fail_at = w.fail_at.load();
-      if (fail_at >= 0 && seen >= fail_at && w.completed_in_run.load() > 0 &&
-          w.fail_at.compare_exchange_strong(fail_at, -1)) {
-        return absl::InternalError("injected failure");
-      }
+      if (InjectFailure()) return absl::InternalError("injected failure");
       std::string_view key = b->column(0).strings[r];
       // The key's group as the key-by exchange computes it, so its sum moves with it.
       const uint32_t group = KeyGroupOf(HashKeyString(key, 0), max_parallelism_);
@@ -234,16 +241,9 @@ class TimerSink : public Operator {
     return absl::OkStatus();
   }
   absl::Status Process(int, BatchPtr b, Collector&) override {
-    if (int us = w.sink_sleep_us.load(); us > 0) {
-      std::this_thread::sleep_for(std::chrono::microseconds(us * static_cast<int64_t>(b->num_rows()) / 50));
-    }
+    PaceSink(*b);
     for (size_t r = 0; r < b->num_rows(); ++r) {
-      int64_t seen = ++w.rows_seen;
-      int64_t fail_at = w.fail_at.load();
-      if (fail_at >= 0 && seen >= fail_at && w.completed_in_run.load() > 0 &&
-          w.fail_at.compare_exchange_strong(fail_at, -1)) {
-        return absl::InternalError("injected failure");
-      }
+      if (InjectFailure()) return absl::InternalError("injected failure");
       std::string_view key = b->column(0).strings[r];
       const uint32_t group = KeyGroupOf(HashKeyString(key, 0), max_parallelism_);
       const int64_t v = b->column(1).ints[r];
