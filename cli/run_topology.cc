@@ -131,7 +131,7 @@ int RunTopology(const RunFlags& f) {
     return kExitOk;
   }
 
-  if (absl::Status st = cli::ApplyStateFlags(f.state); !st.ok()) {
+  if (absl::Status st = cli::ApplyStateFlags(f.state, plan->state_backend == "rocksdb"); !st.ok()) {
     PrintError(st);
     return kExitBadInput;
   }

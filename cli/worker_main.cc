@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   app.add_option("--protocol-version", options.protocol_version)->group("");
   CLI11_PARSE(app, argc, argv);
   sluice::SetLogLevel(log_level);
-  if (absl::Status st = sluice::cli::ApplyStateFlags(state); !st.ok()) {
+  if (absl::Status st = sluice::cli::ApplyStateFlags(state, /*rocksdb_state=*/true); !st.ok()) {
     std::fprintf(stderr, "sluice-worker: %s\n", std::string(st.message()).c_str());
     return 2;
   }
